@@ -1,0 +1,106 @@
+"""``triton-ocr``: PaddleX-style pipeline flags, plus subcommands.
+
+    triton-ocr --pipeline OCR --input PATH|URL|DIR [--save_path DIR] [--server grpc://127.0.0.1:8001]
+    triton-ocr --get_pipeline_config OCR [--save_path DIR]
+    triton-ocr models fetch|list
+    triton-ocr demo | eval | serve | bench ...
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from triton_ocr.errors import OCRError
+
+SUBCOMMANDS = {
+    "models": ("triton_ocr.models.command", "fetch or list models"),
+    "demo": ("triton_ocr.demo", "render a demo image and OCR it"),
+    "eval": ("triton_ocr.eval.command", "accuracy and speed on labelled datasets"),
+    "serve": ("triton_ocr.serving.command", "run the Triton server (and the HTTP gateway)"),
+    "bench": ("triton_ocr.bench.command", "side-by-side throughput benchmark"),
+}
+
+
+def pipeline_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triton-ocr",
+        description="PP-OCRv4 OCR. Subcommands: " + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items()),
+    )
+    parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
+    parser.add_argument("--input", help="image path, URL or directory")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--save_path", help="folder for <name>_ocr.json and <name>_ocr.png")
+    parser.add_argument("--server", help="run on a Triton server: grpc://HOST:PORT or http://HOST:PORT")
+    parser.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline YAML (OCR.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="do not print results")
+    return parser
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from triton_ocr.inputs import count_inputs
+    from triton_ocr.pipeline import create_pipeline
+
+    pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server)
+    total = count_inputs(args.input)
+    results = pipeline.predict(args.input)
+    if total is not None and total > 1:
+        results = tqdm(results, total=total, unit="img", file=sys.stderr)
+    for result in results:
+        if not args.quiet:
+            result.print()
+        if args.save_path:
+            result.save_to_json(args.save_path)
+            result.save_to_img(args.save_path)
+    return 0
+
+
+def write_pipeline_config(args: argparse.Namespace) -> int:
+    from triton_ocr.config import load_config
+
+    text = load_config(args.get_pipeline_config).to_yaml()
+    if args.save_path:
+        target = Path(args.save_path)
+        if target.suffix.lower() not in (".yaml", ".yml"):
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / "OCR.yaml"
+        target.write_text(text, encoding="utf-8")
+        print(f"pipeline config written to {target}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            module_name, help_text = SUBCOMMANDS[argv[0]]
+            module = importlib.import_module(module_name)
+            parser = argparse.ArgumentParser(prog=f"triton-ocr {argv[0]}", description=help_text)
+            module.configure(parser)
+            return module.run(parser.parse_args(argv[1:]))
+        parser = pipeline_parser()
+        args = parser.parse_args(argv)
+        if args.get_pipeline_config:
+            return write_pipeline_config(args)
+        if not args.input:
+            parser.error("--input is required (or --get_pipeline_config, or a subcommand)")
+        return run_pipeline(args)
+    except OCRError as exc:
+        print(f"triton-ocr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The one configuration object of the OCR pipeline.
+
+Every layer — the in-process engine, the Triton python models, the CLI, the HTTP gateway — reads its parameters from
+an :class:`OCRConfig`. Defaults are the PP-OCRv4 mobile export settings used by PaddleX's General OCR pipeline.
+A pipeline YAML (``triton-ocr --get_pipeline_config OCR``) is this object dumped; loading it back validates it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from triton_ocr.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ImageConfig(_Section):
+    """Limits applied when an input is decoded."""
+
+    max_pixels: int = Field(40_000_000, gt=0, description="largest accepted width × height (decompression bombs)")
+    min_side: int = Field(4, ge=1, description="smallest accepted width and height, in pixels")
+    max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="largest accepted encoded image (bytes or download)")
+    url_timeout_s: float = Field(10.0, gt=0, description="connect/read time-out when the input is a URL")
+
+
+class DetConfig(_Section):
+    """Text detection: resize, normalisation and DB post-processing."""
+
+    model: str = Field("PP-OCRv4_mobile_det", description="registry name or a local model folder")
+    limit_side_len: int = Field(960, ge=32)
+    limit_type: Literal["max", "min"] = "max"
+    max_side_limit: int = Field(4000, ge=32, description="hard cap on the resized long side")
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    thresh: float = Field(0.3, ge=0, le=1, description="pixel probability threshold of the text mask")
+    box_thresh: float = Field(0.6, ge=0, le=1, description="minimum mean probability inside a box")
+    unclip_ratio: float = Field(1.5, gt=0)
+    max_candidates: int = Field(1000, ge=1)
+    use_dilation: bool = False
+    score_mode: Literal["fast", "slow"] = "fast"
+    line_tolerance: float = Field(10.0, ge=0, description="boxes whose tops differ less are on one line (px)")
+
+
+class RecConfig(_Section):
+    """Text recognition: line crops to fixed-height tensors, CTC decode."""
+
+    model: str = Field("PP-OCRv4_mobile_rec", description="registry name or a local model folder")
+    char_dict_path: str | None = Field(None, description="charset file; default: the model's own metadata")
+    image_height: int = Field(48, ge=8)
+    min_width: int = Field(320, ge=8, description="every batch is padded at least to this width")
+    max_width: int = Field(3200, ge=8, description="wider lines are squeezed to this width")
+    width_step: int = Field(32, ge=1, description="batch widths are rounded up to a multiple (shape buckets)")
+    batch_size: int = Field(6, ge=1, description="lines per recognition call (CPU wants small, GPU large)")
+    score_thresh: float = Field(0.5, ge=0, le=1, description="lines scoring below are dropped from results")
+
+
+class RuntimeConfig(_Section):
+    """Inference engine settings of the in-process pipeline."""
+
+    engine: Literal["onnxruntime"] = "onnxruntime"
+    device: str = "cpu"
+    intra_op_threads: int = Field(2, ge=0, description="0 lets the engine decide")
+    inter_op_threads: int = Field(1, ge=0)
+
+
+class OCRConfig(_Section):
+    """Everything the OCR pipeline needs to know; one instance flows to every layer."""
+
+    pipeline_name: Literal["OCR"] = "OCR"
+    image: ImageConfig = ImageConfig()
+    text_det: DetConfig = DetConfig()
+    text_rec: RecConfig = RecConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> OCRConfig:
+        """Load and validate a pipeline YAML written by :meth:`to_yaml` (or by hand)."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from exc
+        try:
+            return cls.model_validate(data)
+        except ValueError as exc:
+            raise ConfigError(f"pipeline config {path} is invalid: {exc}") from exc
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    def with_overrides(self, **sections: dict) -> OCRConfig:
+        """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            if values:
+                data[section] = {**data[section], **values}
+        try:
+            return OCRConfig.model_validate(data)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+def load_config(pipeline: str | Path | OCRConfig | None = "OCR") -> OCRConfig:
+    """Resolve a pipeline name (``"OCR"``), a YAML path or a ready config into an :class:`OCRConfig`."""
+    if isinstance(pipeline, OCRConfig):
+        return pipeline
+    if pipeline in (None, "OCR"):
+        return OCRConfig()
+    path = Path(pipeline)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        return OCRConfig.from_yaml(path)
+    raise ConfigError(f"unknown pipeline {str(pipeline)!r}: use 'OCR' or the path of a pipeline YAML")

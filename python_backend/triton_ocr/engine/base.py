@@ -1,0 +1,32 @@
+"""What an inference engine must provide, and the factory that picks one by configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from triton_ocr.config import RuntimeConfig
+
+
+class InferenceModel(Protocol):
+    """One loaded model with a single float32 input and a single output."""
+
+    input_name: str
+    output_name: str
+
+    def __call__(self, tensor: np.ndarray) -> np.ndarray:
+        """Run the model on a batch ``tensor`` (N, ...) float32 and return its output (N, ...)."""
+
+    def metadata(self) -> dict[str, str]:
+        """The model file's custom metadata (e.g. the recognition charset under ``character``)."""
+
+
+def load_model(path: Path, runtime: RuntimeConfig) -> InferenceModel:
+    """Load the ONNX model at ``path`` with the engine named in ``runtime``."""
+    if runtime.engine == "onnxruntime":
+        from triton_ocr.engine.onnx_runtime import OnnxRuntimeModel
+
+        return OnnxRuntimeModel(path, intra_op_threads=runtime.intra_op_threads, inter_op_threads=runtime.inter_op_threads)
+    raise ValueError(f"unknown inference engine {runtime.engine!r}")

@@ -1,0 +1,33 @@
+"""Typed errors. Every failure a caller can cause maps to one of these, never to a bare exception."""
+
+
+class OCRError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(OCRError, ValueError):
+    """A pipeline configuration or parameter is invalid."""
+
+
+class InvalidImageError(OCRError, ValueError):
+    """The input is not a decodable image (corrupt, truncated, not an image, unsupported kind)."""
+
+
+class ImageTooSmallError(InvalidImageError):
+    """The image is smaller than the configured minimum side."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The image (encoded bytes or decoded pixels) exceeds the configured limit."""
+
+
+class InputNotFoundError(OCRError, FileNotFoundError):
+    """A path given as input does not exist or holds no image."""
+
+
+class ImageFetchError(OCRError):
+    """A URL input could not be downloaded."""
+
+
+class ModelNotFoundError(OCRError, LookupError):
+    """A model name or folder cannot be resolved to model files."""

@@ -1,0 +1,136 @@
+"""Step 4: the detector's probability map → text quadrilaterals in original-image pixels (DB post-processing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pyclipper
+
+from triton_ocr.config import DetConfig
+
+MIN_BOX_SIDE = 3
+
+
+@dataclass(frozen=True)
+class DetectedBoxes:
+    """Quadrilaterals (N, 4, 2) float32, clockwise from top-left, in original-image pixels; scores (N,) float32."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> DetectedBoxes:
+        return cls(np.zeros((0, 4, 2), np.float32), np.zeros((0,), np.float32))
+
+
+def db_postprocess(prob_map: np.ndarray, image_hw: tuple[int, int], cfg: DetConfig) -> DetectedBoxes:
+    """Binarise ``prob_map`` (h, w) float32, find text regions, expand them and map them to ``image_hw``.
+
+    Boxes whose mean probability is below ``cfg.box_thresh`` or whose short side is under 3 px are dropped;
+    at most ``cfg.max_candidates`` contours are considered.
+    """
+    if prob_map.ndim != 2:
+        raise ValueError(f"prob_map must be (h, w), got {prob_map.shape}")
+    mask = (prob_map > cfg.thresh).astype(np.uint8)
+    if cfg.use_dilation:
+        mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    map_h, map_w = prob_map.shape
+    dest_h, dest_w = image_hw
+    contours, _ = cv2.findContours(mask * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+
+    boxes, scores = [], []
+    for contour in contours[: cfg.max_candidates]:
+        points, short_side = min_area_quad(contour)
+        if short_side < MIN_BOX_SIDE:
+            continue
+        score = box_score_fast(prob_map, points) if cfg.score_mode == "fast" else box_score_slow(prob_map, contour)
+        if score < cfg.box_thresh:
+            continue
+        expanded = unclip(points, cfg.unclip_ratio)
+        if expanded is None:
+            continue
+        box, short_side = min_area_quad(expanded)
+        if short_side < MIN_BOX_SIDE + 2:
+            continue
+        box[:, 0] = np.clip(np.round(box[:, 0] / map_w * dest_w), 0, dest_w)
+        box[:, 1] = np.clip(np.round(box[:, 1] / map_h * dest_h), 0, dest_h)
+        boxes.append(box)
+        scores.append(score)
+    if not boxes:
+        return DetectedBoxes.empty()
+    return filter_small_boxes(np.array(boxes, np.int32).astype(np.float32), np.array(scores, np.float32), image_hw)
+
+
+def min_area_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
+    """Minimum-area rectangle of ``contour`` as a (4, 2) float32 quad ordered tl, tr, br, bl, and its short side."""
+    rect = cv2.minAreaRect(contour.reshape(-1, 1, 2).astype(np.float32))
+    points = sorted(cv2.boxPoints(rect).tolist(), key=lambda p: p[0])
+    left = (points[0], points[1]) if points[1][1] > points[0][1] else (points[1], points[0])
+    right = (points[2], points[3]) if points[3][1] > points[2][1] else (points[3], points[2])
+    quad = np.array([left[0], right[0], right[1], left[1]], dtype=np.float32)
+    return quad, min(rect[1])
+
+
+def box_score_fast(prob_map: np.ndarray, quad: np.ndarray) -> float:
+    """Mean probability inside ``quad`` (4, 2), computed on its bounding window."""
+    h, w = prob_map.shape
+    xmin = int(np.clip(np.floor(quad[:, 0].min()), 0, w - 1))
+    xmax = int(np.clip(np.ceil(quad[:, 0].max()), 0, w - 1))
+    ymin = int(np.clip(np.floor(quad[:, 1].min()), 0, h - 1))
+    ymax = int(np.clip(np.ceil(quad[:, 1].max()), 0, h - 1))
+    mask = np.zeros((ymax - ymin + 1, xmax - xmin + 1), dtype=np.uint8)
+    shifted = (quad - np.array([xmin, ymin], np.float32)).astype(np.int32)
+    cv2.fillPoly(mask, shifted.reshape(1, -1, 2), 1)
+    return float(cv2.mean(prob_map[ymin : ymax + 1, xmin : xmax + 1], mask)[0])
+
+
+def box_score_slow(prob_map: np.ndarray, contour: np.ndarray) -> float:
+    """Mean probability inside the contour polygon itself."""
+    return box_score_fast(prob_map, contour.reshape(-1, 2).astype(np.float32))
+
+
+def unclip(quad: np.ndarray, unclip_ratio: float) -> np.ndarray | None:
+    """Grow ``quad`` by ``area * ratio / perimeter`` (the DB paper's offset) with rounded joins."""
+    area = cv2.contourArea(quad)
+    perimeter = cv2.arcLength(quad.reshape(-1, 1, 2), True)
+    if perimeter == 0:
+        return None
+    offset = pyclipper.PyclipperOffset()
+    offset.AddPath(quad.tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+    paths = offset.Execute(area * unclip_ratio / perimeter)
+    if len(paths) != 1:
+        return None
+    return np.array(paths[0], dtype=np.float32)
+
+
+def filter_small_boxes(boxes: np.ndarray, scores: np.ndarray, image_hw: tuple[int, int]) -> DetectedBoxes:
+    """Order each quad clockwise, clip it into the image and drop quads thinner than 4 px."""
+    height, width = image_hw
+    kept_boxes, kept_scores = [], []
+    for box, score in zip(boxes, scores):
+        box = order_clockwise(box)
+        box[:, 0] = np.clip(box[:, 0], 0, width - 1)
+        box[:, 1] = np.clip(box[:, 1], 0, height - 1)
+        box_w = int(np.linalg.norm(box[0] - box[1]))
+        box_h = int(np.linalg.norm(box[0] - box[3]))
+        if box_w <= MIN_BOX_SIDE or box_h <= MIN_BOX_SIDE:
+            continue
+        kept_boxes.append(box)
+        kept_scores.append(score)
+    if not kept_boxes:
+        return DetectedBoxes.empty()
+    return DetectedBoxes(np.stack(kept_boxes).astype(np.float32), np.array(kept_scores, np.float32))
+
+
+def order_clockwise(points: np.ndarray) -> np.ndarray:
+    """(4, 2) points → tl, tr, br, bl."""
+    by_x = points[np.argsort(points[:, 0], kind="stable")]
+    left, right = by_x[:2], by_x[2:]
+    top_left, bottom_left = left[np.argsort(left[:, 1], kind="stable")]
+    top_right, bottom_right = right[np.argsort(right[:, 1], kind="stable")]
+    return np.array([top_left, top_right, bottom_right, bottom_left], dtype=np.float32)

@@ -1,0 +1,147 @@
+"""Step 1: any input (bytes, path, URL, array) → a BGR ``uint8`` array of shape (H, W, 3).
+
+The models were trained on OpenCV's BGR channel order, so every later step takes BGR. Decoding goes through Pillow
+so that the kind of file is sniffed from its content (not its name), EXIF orientation is applied and the header
+is checked against the pixel limit before any pixel is decompressed.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from triton_ocr.config import ImageConfig
+from triton_ocr.errors import (
+    ImageFetchError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    InputNotFoundError,
+    InvalidImageError,
+)
+
+ImageSource = bytes | bytearray | memoryview | str | Path | np.ndarray
+
+# Our own limit is checked first; Pillow's bomb guard stays as a second line of defence.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def is_url(source: object) -> bool:
+    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https")
+
+
+def load_image(source: ImageSource, limits: ImageConfig = ImageConfig()) -> np.ndarray:
+    """Decode ``source`` into a BGR ``uint8`` array (H, W, 3) that respects ``limits``."""
+    if isinstance(source, np.ndarray):
+        return check_size(to_bgr(source), limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(source), limits)
+    if is_url(source):
+        return decode_image(fetch_url(str(source), limits), limits)
+    if isinstance(source, (str, Path)):
+        return decode_image(read_file(Path(source), limits), limits)
+    raise InvalidImageError(f"unsupported input type {type(source).__name__}: give bytes, a path, a URL or an array")
+
+
+def read_file(path: Path, limits: ImageConfig) -> bytes:
+    if not path.is_file():
+        raise InputNotFoundError(f"no such image file: {path}")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ImageTooLargeError(f"{path} is {size} bytes; the limit is {limits.max_bytes}")
+    return path.read_bytes()
+
+
+def fetch_url(url: str, limits: ImageConfig) -> bytes:
+    """Download ``url`` (http/https) with time-outs and a size cap."""
+    if not is_url(url):
+        raise ImageFetchError(f"only http and https URLs are accepted, got {url!r}")
+    try:
+        with httpx.stream("GET", url, timeout=limits.url_timeout_s, follow_redirects=True) as response:
+            response.raise_for_status()
+            chunks, total = [], 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > limits.max_bytes:
+                    raise ImageTooLargeError(f"{url} is larger than {limits.max_bytes} bytes")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise ImageFetchError(f"cannot download {url}: {exc}") from exc
+    return b"".join(chunks)
+
+
+def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray:
+    """Decode encoded image bytes (any format Pillow reads) into BGR ``uint8`` (H, W, 3)."""
+    if not data:
+        raise InvalidImageError("the image is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(f"the image is {len(data)} bytes; the limit is {limits.max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            check_dimensions(image.width, image.height, limits)
+            image = ImageOps.exif_transpose(image)
+            rgb = pil_to_array(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        if isinstance(exc, InvalidImageError):
+            raise
+        raise InvalidImageError(f"cannot decode the image: {exc}") from exc
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def pil_to_array(image: Image.Image) -> np.ndarray:
+    """Pillow image of any mode → RGB ``uint8`` (H, W, 3); alpha is composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = values.max() if values.size else 0
+        scale = 255.0 / 65535.0 if peak > 255 else 1.0
+        gray = np.clip(values * scale, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def to_bgr(array: np.ndarray) -> np.ndarray:
+    """An array image (gray, BGR, BGRA; uint8 or uint16) → contiguous BGR ``uint8`` (H, W, 3).
+
+    Arrays given by callers are taken as OpenCV-style BGR, as PaddleX and RapidOCR take them.
+    """
+    if array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        if array.dtype.kind == "f" and array.size and float(np.nanmax(array)) <= 1.0:
+            array = array * 255.0
+        array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
+    if array.ndim == 2:
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise InvalidImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4); got {array.shape}")
+    if array.shape[2] == 1:
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    if array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(array)
+
+
+def check_dimensions(width: int, height: int, limits: ImageConfig) -> None:
+    if width * height > limits.max_pixels:
+        raise ImageTooLargeError(
+            f"the image is {width}×{height} = {width * height} pixels; the limit is {limits.max_pixels}"
+        )
+    if min(width, height) < limits.min_side:
+        raise ImageTooSmallError(f"the image is {width}×{height} pixels; each side must be ≥ {limits.min_side}")
+
+
+def check_size(image: np.ndarray, limits: ImageConfig) -> np.ndarray:
+    check_dimensions(image.shape[1], image.shape[0], limits)
+    return image
+

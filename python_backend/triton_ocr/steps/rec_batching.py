@@ -1,0 +1,61 @@
+"""Step 7: line crops → recognition batches.
+
+Lines are sorted by aspect ratio and chunked, so each chunk pads little; each chunk's width is its widest line's
+(at least ``min_width``), rounded up to ``width_step`` so that batches of different images share a few shapes —
+which is what lets Triton's dynamic batcher merge them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from triton_ocr.config import RecConfig
+from triton_ocr.steps.normalization import normalize_to_chw
+
+REC_MEAN = (0.5, 0.5, 0.5)
+REC_STD = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class RecBatch:
+    """``tensor`` float32 (n, 3, H, W) holds the lines at positions ``indices`` (n,) of the caller's list."""
+
+    indices: np.ndarray
+    tensor: np.ndarray
+
+
+def batch_width(max_ratio: float, cfg: RecConfig) -> int:
+    """Input width for a batch whose widest line has aspect ratio ``max_ratio`` (w / h)."""
+    width = max(int(cfg.image_height * max_ratio), cfg.min_width)
+    width = math.ceil(width / cfg.width_step) * cfg.width_step
+    return min(width, cfg.max_width)
+
+
+def resize_line(crop: np.ndarray, height: int, width: int) -> np.ndarray:
+    """BGR crop → float32 (3, height, width): scaled to ``height`` keeping its ratio, zero-padded on the right."""
+    ratio = crop.shape[1] / crop.shape[0]
+    resized_w = min(width, math.ceil(height * ratio))
+    resized = cv2.resize(crop, (resized_w, height))
+    padded = np.zeros((3, height, width), dtype=np.float32)
+    padded[:, :, :resized_w] = normalize_to_chw(resized, REC_MEAN, REC_STD)
+    return padded
+
+
+def plan_rec_batches(crops: list[np.ndarray], cfg: RecConfig, batch_size: int | None = None) -> list[RecBatch]:
+    """Sort ``crops`` by aspect ratio and build padded batches of at most ``batch_size`` lines."""
+    if not crops:
+        return []
+    size = batch_size or cfg.batch_size
+    ratios = np.array([crop.shape[1] / crop.shape[0] for crop in crops])
+    order = np.argsort(ratios, kind="stable")
+    batches = []
+    for start in range(0, len(order), size):
+        indices = order[start : start + size]
+        width = batch_width(float(ratios[indices].max()), cfg)
+        tensor = np.stack([resize_line(crops[i], cfg.image_height, width) for i in indices])
+        batches.append(RecBatch(indices=indices, tensor=tensor))
+    return batches
