@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,16 @@ RESULT_KEYS = ("input_path", "dt_polys", "dt_scores", "rec_text", "rec_score")
 class OCRResult(dict):
     """``{input_path, dt_polys, dt_scores, rec_text, rec_score}``; all four lists are aligned, one entry a line.
 
-    ``dt_polys`` are (4, 2) float32 arrays in image pixels (tl, tr, br, bl). The decoded BGR image is kept
-    privately for :meth:`save_to_img`.
+    ``dt_polys`` are (4, 2) float32 arrays in image pixels (tl, tr, br, bl). The BGR image (or a function that
+    decodes it on demand) is kept privately for :meth:`save_to_img`.
     """
 
-    def __init__(self, input_path: str | None, lines: OCRLines, image: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        input_path: str | None,
+        lines: OCRLines,
+        image: np.ndarray | Callable[[], np.ndarray] | None = None,
+    ) -> None:
         super().__init__(
             input_path=input_path,
             dt_polys=list(lines.polys),
@@ -68,7 +74,8 @@ class OCRResult(dict):
 
         if self._image is None:
             raise ValueError("this result carries no image to draw on")
+        image = self._image() if callable(self._image) else self._image
         target = self._target(save_path, ".png")
-        picture = draw_ocr_result(cv2.cvtColor(self._image, cv2.COLOR_BGR2RGB), self["dt_polys"], self["rec_text"])
+        picture = draw_ocr_result(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self["dt_polys"], self["rec_text"])
         picture.save(target)
         return target
