@@ -43,23 +43,32 @@ def pipeline_parser() -> argparse.ArgumentParser:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    """OCR every image of ``--input``; an image that fails is reported on stderr and the rest still run."""
     from tqdm import tqdm
 
-    from triton_ocr.inputs import count_inputs
+    from triton_ocr.inputs import count_inputs, iter_inputs
     from triton_ocr.pipeline import create_pipeline
 
     pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server)
     total = count_inputs(args.input)
-    results = pipeline.predict(args.input)
+    items = iter_inputs(args.input)
     if total is not None and total > 1:
-        results = tqdm(results, total=total, unit="img", file=sys.stderr)
-    for result in results:
+        items = tqdm(items, total=total, unit="img", file=sys.stderr)
+    failures = 0
+    for input_path, source in items:
+        try:
+            result = next(iter(pipeline.predict({"img": source})))
+        except OCRError as exc:
+            failures += 1
+            print(f"triton-ocr: error: {input_path or 'input'}: {exc}", file=sys.stderr)
+            continue
+        result["input_path"] = input_path
         if not args.quiet:
             result.print()
         if args.save_path:
             result.save_to_json(args.save_path)
             result.save_to_img(args.save_path)
-    return 0
+    return 1 if failures else 0
 
 
 def write_pipeline_config(args: argparse.Namespace) -> int:

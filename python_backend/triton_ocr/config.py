@@ -55,7 +55,12 @@ class RecConfig(_Section):
     image_height: int = Field(48, ge=8)
     min_width: int = Field(320, ge=8, description="every batch is padded at least to this width")
     max_width: int = Field(3200, ge=8, description="wider lines are squeezed to this width")
-    width_step: int = Field(32, ge=1, description="batch widths are rounded up to a multiple (shape buckets)")
+    width_step: int = Field(
+        1,
+        ge=1,
+        description="batch widths are rounded up to a multiple: shape buckets that let Triton merge batches "
+        "(GPU). Padding changes the model's view of a line, so 1 (no extra padding) reproduces PaddleOCR exactly",
+    )
     batch_size: int = Field(6, ge=1, description="lines per recognition call (CPU wants small, GPU large)")
     score_thresh: float = Field(0.5, ge=0, le=1, description="lines scoring below are dropped from results")
 

@@ -1,0 +1,227 @@
+"""Accuracy metrics: detection P/R/Hmean (IC15 protocol), word accuracy, character error rate.
+
+Each metric is a small frozen count record computed per image and summed over a set (``sum(counts, Counts())``),
+so a set's score is micro-averaged: totals first, ratios last.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+import numpy as np
+import pyclipper
+from rapidfuzz.distance import Levenshtein
+
+from triton_ocr.eval.datasets import GTLine
+
+IOU_THRESHOLD = 0.5
+IGNORE_OVERLAP = 0.5  # a prediction covered more than this by a don't-care region is not scored
+CLIPPER_SCALE = 1000  # pyclipper works on integers: coordinates are scaled to 1/1000 px
+
+_ASCII_ALNUM = frozenset(string.ascii_lowercase + string.digits)
+_FULL_WIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+
+_C = TypeVar("_C", bound="_Counts")
+
+
+class _Counts:
+    """Field-wise addition for the count records below."""
+
+    def __add__(self: _C, other: _C) -> _C:
+        return type(self)(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+# ---- polygons -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    """A polygon prepared for clipping: its simple integer ``paths`` (self-intersections resolved with the non-zero
+    rule), ``area`` in px², and bounding box (x0, y0, x1, y1)."""
+
+    paths: list
+    area: float
+    bbox: tuple[float, float, float, float]
+
+    @classmethod
+    def of(cls, poly: np.ndarray) -> Region:
+        """``poly`` (N, 2) float, image pixels."""
+        poly = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+        scaled = np.round(poly * CLIPPER_SCALE).astype(np.int64).tolist()
+        paths = pyclipper.SimplifyPolygon(scaled, pyclipper.PFT_NONZERO)
+        area = sum(pyclipper.Area(p) for p in paths) / CLIPPER_SCALE**2
+        (x0, y0), (x1, y1) = poly.min(axis=0), poly.max(axis=0)
+        return cls(paths, area, (x0, y0, x1, y1))
+
+    def intersection(self, other: Region) -> float:
+        """Area (px²) of the intersection."""
+        a, b = self.bbox, other.bbox
+        if self.area <= 0 or other.area <= 0 or a[0] >= b[2] or b[0] >= a[2] or a[1] >= b[3] or b[1] >= a[3]:
+            return 0.0
+        clipper = pyclipper.Pyclipper()
+        clipper.AddPaths(self.paths, pyclipper.PT_SUBJECT, True)
+        clipper.AddPaths(other.paths, pyclipper.PT_CLIP, True)
+        parts = clipper.Execute(pyclipper.CT_INTERSECTION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
+        return sum(pyclipper.Area(p) for p in parts) / CLIPPER_SCALE**2
+
+    def iou(self, other: Region) -> float:
+        inter = self.intersection(other)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+def polygon_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two polygons (N, 2) and (M, 2)."""
+    return Region.of(a).iou(Region.of(b))
+
+
+def iou_matrix(gts: Sequence[Region], preds: Sequence[Region]) -> np.ndarray:
+    """IoU of every pair: float64 (len(gts), len(preds))."""
+    return np.array([[g.iou(p) for p in preds] for g in gts], dtype=np.float64).reshape(len(gts), len(preds))
+
+
+def greedy_match(iou: np.ndarray, threshold: float = IOU_THRESHOLD) -> list[tuple[int, int]]:
+    """One-to-one matching of rows (GT) to columns (predictions): pairs are taken by decreasing IoU while both are
+    free and IoU ≥ ``threshold``. Returns (gt index, prediction index) pairs."""
+    rows, cols = np.nonzero(iou >= threshold)
+    order = np.argsort(-iou[rows, cols], kind="stable")
+    used_gt, used_pred, pairs = set(), set(), []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
+        if r not in used_gt and c not in used_pred:
+            used_gt.add(r)
+            used_pred.add(c)
+            pairs.append((r, c))
+    return pairs
+
+
+# ---- detection ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetectionCounts(_Counts):
+    """``matched`` pairs, scored (not don't-care) GT lines ``gt`` and scored predictions ``pred``."""
+
+    matched: int = 0
+    gt: int = 0
+    pred: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.pred if self.pred else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.gt if self.gt else 0.0
+
+    @property
+    def hmean(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def detection_counts(gt: Sequence[GTLine], preds: Sequence[np.ndarray]) -> DetectionCounts:
+    """IC15 protocol for one image: don't-care GT lines are not scored, a prediction whose area lies more than half
+    inside one don't-care region is not scored either, the rest are matched one-to-one at IoU ≥ 0.5.
+    ``preds`` are polygons (N, 2) in image pixels."""
+    care = [Region.of(line.poly) for line in gt if not line.ignore]
+    dont_care = [Region.of(line.poly) for line in gt if line.ignore]
+    scored = [
+        region
+        for region in map(Region.of, preds)
+        if not any(region.intersection(d) > IGNORE_OVERLAP * region.area for d in dont_care)
+    ]
+    matched = len(greedy_match(iou_matrix(care, scored)))
+    return DetectionCounts(matched, len(care), len(scored))
+
+
+# ---- text -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CERCounts(_Counts):
+    """Total edit distance ``edits`` over total reference length ``chars``."""
+
+    edits: int = 0
+    chars: int = 0
+
+    @property
+    def cer(self) -> float:
+        return self.edits / self.chars if self.chars else 0.0
+
+
+def text_cer_counts(reference: str, hypothesis: str) -> CERCounts:
+    """Levenshtein distance (insertions, deletions, substitutions of characters) and reference length."""
+    return CERCounts(Levenshtein.distance(reference, hypothesis), len(reference))
+
+
+def line_cer_counts(
+    gt: Sequence[GTLine],
+    pred_polys: Sequence[np.ndarray],
+    pred_texts: Sequence[str],
+    normalize: Callable[[str], str] = str,
+) -> CERCounts:
+    """End-to-end CER of one image: predicted lines are matched one-to-one to GT lines at IoU ≥ 0.5; a matched
+    pair counts its edit distance, an unmatched GT line its whole length, an unmatched prediction nothing.
+    Don't-care GT lines are left out. Texts pass through ``normalize`` first."""
+    care = [line for line in gt if not line.ignore]
+    pairs = dict(greedy_match(iou_matrix([Region.of(g.poly) for g in care], [Region.of(p) for p in pred_polys])))
+    total = CERCounts()
+    for i, line in enumerate(care):
+        hypothesis = normalize(pred_texts[pairs[i]]) if i in pairs else ""
+        total += text_cer_counts(normalize(line.text), hypothesis)
+    return total
+
+
+def page_cer_counts(
+    gt: Sequence[GTLine], pred_texts: Sequence[str], normalize: Callable[[str], str] = str
+) -> CERCounts:
+    """CER of the concatenated text: GT lines in reading order against predicted lines in reading order, both
+    joined without separator after ``normalize``. For sets without boxes."""
+    reference = "".join(normalize(line.text) for line in gt)
+    return text_cer_counts(reference, "".join(normalize(text) for text in pred_texts))
+
+
+def fold_width_and_spaces(text: str) -> str:
+    """Full-width ASCII forms (``：（）！，`` …, ideographic space) → ASCII, then all whitespace removed: makes
+    labels that mix full-width and ASCII punctuation comparable."""
+    return "".join(text.translate(_FULL_WIDTH_TO_ASCII).split())
+
+
+def fold_case_and_spaces(text: str) -> str:
+    """Upper case, all whitespace removed: for labels transcribed in capitals with irregular spacing (SROIE)."""
+    return "".join(text.upper().split())
+
+
+# ---- word recognition -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordCounts(_Counts):
+    """``words`` scored, ``exact`` equal as given, ``alnum`` equal after :func:`alnum_lower`."""
+
+    words: int = 0
+    exact: int = 0
+    alnum: int = 0
+
+    @property
+    def exact_accuracy(self) -> float:
+        return self.exact / self.words if self.words else 0.0
+
+    @property
+    def alnum_accuracy(self) -> float:
+        return self.alnum / self.words if self.words else 0.0
+
+
+def alnum_lower(text: str) -> str:
+    """The usual scene-text protocol: lower case, ASCII letters and digits only."""
+    return "".join(ch for ch in text.lower() if ch in _ASCII_ALNUM)
+
+
+def word_counts(reference: str, prediction: str) -> WordCounts:
+    """One word under both protocols: exact match, and case-insensitive alphanumeric-only match."""
+    alnum_equal = alnum_lower(prediction) == alnum_lower(reference)
+    return WordCounts(1, int(prediction == reference), int(alnum_equal))

@@ -1,0 +1,73 @@
+"""The names and types the Triton models, the repository renderer and the client agree on.
+
+Public entry points: ``ocr`` (encoded image bytes) and ``ocr_raw`` (a BGR ``uint8`` array). Both take the optional
+per-request inputs of :data:`TUNABLE_INPUTS` (Triton 2.51 ensembles forward optional inputs but not request
+parameters) and return :data:`OUTPUTS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OCR = "ocr"
+OCR_RAW = "ocr_raw"
+DET_PREPROCESS = "det_preprocess"
+TEXT_DET = "text_det"
+TEXT_REC = "text_rec"
+OCR_POSTPROCESS = "ocr_postprocess"
+
+IMAGE = "image"
+"""Entry input: ``ocr`` BYTES [1] (encoded image), ``ocr_raw`` UINT8 [-1, -1, 3] (BGR)."""
+IMAGE_BYTES = "image_bytes"
+IMAGE_ARRAY = "image_array"
+DET_TENSOR = "det_tensor"
+DECODED_IMAGE = "decoded_image"
+PROB_MAP = "prob_map"
+DET_INPUT_SIZE = "det_input_size"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A tensor: name, Triton data type (``FP32``, ``INT32``, ``UINT8``, ``BYTES``) and dims (-1: variable)."""
+
+    name: str
+    datatype: str
+    dims: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TunableInput:
+    """An optional scalar input that overrides ``OCRConfig.<section>.<field>`` for one request."""
+
+    name: str
+    section: str
+    field: str
+    datatype: str
+    step: str
+
+    @property
+    def spec(self) -> TensorSpec:
+        return TensorSpec(self.name, self.datatype, (1,))
+
+
+TUNABLE_INPUTS = (
+    TunableInput("det_limit_side_len", "text_det", "limit_side_len", "INT32", DET_PREPROCESS),
+    TunableInput("det_limit_type", "text_det", "limit_type", "BYTES", DET_PREPROCESS),
+    TunableInput("det_thresh", "text_det", "thresh", "FP32", OCR_POSTPROCESS),
+    TunableInput("det_box_thresh", "text_det", "box_thresh", "FP32", OCR_POSTPROCESS),
+    TunableInput("det_unclip_ratio", "text_det", "unclip_ratio", "FP32", OCR_POSTPROCESS),
+    TunableInput("rec_score_thresh", "text_rec", "score_thresh", "FP32", OCR_POSTPROCESS),
+)
+
+POLYS = TensorSpec("polys", "FP32", (-1, 4, 2))
+DET_SCORES = TensorSpec("det_scores", "FP32", (-1,))
+TEXTS = TensorSpec("texts", "BYTES", (-1,))
+REC_SCORES = TensorSpec("rec_scores", "FP32", (-1,))
+DET_SIZE = TensorSpec(DET_INPUT_SIZE, "INT32", (2,))
+LINE_OUTPUTS = (POLYS, DET_SCORES, TEXTS, REC_SCORES)
+OUTPUTS = (*LINE_OUTPUTS, DET_SIZE)
+"""What ``ocr`` and ``ocr_raw`` return: lines in reading order, and the detector's input (h, w) before padding."""
+
+
+def tunables_for(step: str) -> tuple[TunableInput, ...]:
+    return tuple(t for t in TUNABLE_INPUTS if t.step == step)

@@ -1,0 +1,129 @@
+"""Serving settings: how many instances, threads and batches each Triton model gets, per deployment flavour.
+
+Pipeline parameters (thresholds, sizes, model names) live in :class:`triton_ocr.config.OCRConfig`; a
+:class:`ServingProfile` only says how the models are run. Two named profiles ship: ``cpu`` (the committed
+``model_repository/``) and ``gpu``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from triton_ocr.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueuePolicy(_Section):
+    """Triton's ``default_queue_policy``: bound the queue so overload is refused fast instead of timing out."""
+
+    max_queue_size: int = Field(0, ge=0, description="0: unbounded")
+    default_timeout_microseconds: int = Field(0, ge=0, description="0: no time-out in the queue")
+    allow_timeout_override: bool = True
+
+
+class BatchedModel(_Section):
+    """An ONNX model served with dynamic batching (``text_det``, ``text_rec``)."""
+
+    instances: int = Field(1, ge=1)
+    intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per instance (0: all)")
+    inter_op_threads: int = Field(1, ge=0)
+    max_batch_size: int = Field(8, ge=1)
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_delay_microseconds: int = Field(2000, ge=0)
+    queue: QueuePolicy = QueuePolicy()
+
+
+class PythonStep(_Section):
+    """A python model of the pipeline (``det_preprocess``, ``ocr_postprocess``)."""
+
+    instances: int = Field(1, ge=1)
+
+
+class ServingProfile(_Section):
+    """Everything about running the models that is not a pipeline parameter."""
+
+    name: str
+    kind: Literal["KIND_CPU", "KIND_GPU"] = "KIND_CPU"
+    det_preprocess: PythonStep = PythonStep()
+    ocr_postprocess: PythonStep = PythonStep(instances=2)
+    text_det: BatchedModel = BatchedModel()
+    text_rec: BatchedModel = BatchedModel()
+    det_size_multiple: int = Field(
+        32, ge=32, description="detector inputs are zero-padded up to a multiple of this (shape buckets); 32 = none"
+    )
+    rec_max_inflight: int = Field(
+        16, ge=1, description="recognition calls one image keeps in flight at once (bounds memory for 2000 lines)"
+    )
+    execution_accelerators: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="ONNX Runtime optimization.execution_accelerators block (GPU)"
+    )
+    pipeline_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="OCRConfig fields this flavour changes, e.g. larger recognition batches"
+    )
+
+
+PROFILES: dict[str, ServingProfile] = {
+    "cpu": ServingProfile(
+        name="cpu",
+        det_preprocess=PythonStep(instances=1),
+        ocr_postprocess=PythonStep(instances=2),
+        text_det=BatchedModel(
+            instances=2,
+            max_batch_size=4,
+            preferred_batch_sizes=(2, 4),
+            max_queue_delay_microseconds=2000,
+            queue=QueuePolicy(max_queue_size=64),
+        ),
+        text_rec=BatchedModel(
+            instances=2,
+            max_batch_size=12,
+            preferred_batch_sizes=(6, 12),
+            max_queue_delay_microseconds=2000,
+        ),
+    ),
+    "gpu": ServingProfile(
+        name="gpu",
+        kind="KIND_GPU",
+        det_preprocess=PythonStep(instances=4),
+        ocr_postprocess=PythonStep(instances=4),
+        text_det=BatchedModel(
+            instances=1,
+            intra_op_threads=0,
+            max_batch_size=8,
+            preferred_batch_sizes=(4, 8),
+            max_queue_delay_microseconds=1000,
+            queue=QueuePolicy(max_queue_size=256),
+        ),
+        text_rec=BatchedModel(
+            instances=1,
+            intra_op_threads=0,
+            max_batch_size=128,
+            preferred_batch_sizes=(32, 64, 128),
+            max_queue_delay_microseconds=1000,
+        ),
+        det_size_multiple=128,
+        rec_max_inflight=32,
+        execution_accelerators={
+            "gpu_execution_accelerator": [
+                {
+                    "name": "tensorrt",
+                    "parameters": {"precision_mode": "FP16", "max_workspace_size_bytes": "1073741824"},
+                }
+            ]
+        },
+        pipeline_overrides={"text_rec": {"batch_size": 32}},
+    ),
+}
+
+
+def get_profile(name: str) -> ServingProfile:
+    """The named profile (``cpu`` or ``gpu``)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown serving profile {name!r}: use one of {', '.join(PROFILES)}") from None

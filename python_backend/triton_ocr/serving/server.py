@@ -1,0 +1,314 @@
+"""Run and supervise a ``tritonserver`` process serving the OCR repository.
+
+``TritonServer`` installs the binary if needed, assembles a runtime repository, starts the server on its ports with
+a private ``/dev/shm`` prefix, and is ready only once a real OCR inference has succeeded. A supervisor thread then
+probes with a real inference: a python stub that died (the model still reports ready while every call fails) is
+healed by reloading its model, and a server process that died is restarted on the same ports.
+
+    with TritonServer.on_free_ports() as server:
+        client = OCRClient.from_url(server.grpc_url)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.serving import contract
+from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver, server_environment
+from triton_ocr.serving.profile import ServingProfile, get_profile
+from triton_ocr.serving.repository import assemble_runtime_repository, effective_config
+
+log = logging.getLogger(__name__)
+
+UNHEALTHY_STUB = re.compile(r"Stub process '(?P<instance>[^']+)_\d+_\d+' is not healthy")
+RELOADABLE = (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
+PR_SET_PDEATHSIG = 1
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports that are free on ``host`` right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def probe_image() -> bytes:
+    """A 320×64 PNG with one line of text: a probe that passes every model, the recogniser included."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (320, 64), "white")
+    ImageDraw.Draw(image).text((16, 12), "OCR 2051", fill="black", font=ImageFont.load_default(36))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def die_with_parent() -> None:
+    """In the child before exec: receive SIGTERM when the launching thread dies (no orphaned servers)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class TritonServer:
+    """A supervised ``tritonserver`` serving the OCR models; use as a context manager or ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        config: OCRConfig | None = None,
+        profile: str | ServingProfile = "cpu",
+        *,
+        repository: Path | None = None,
+        host: str = "127.0.0.1",
+        http_port: int = 8000,
+        grpc_port: int = 8001,
+        metrics_port: int = 8002,
+        log_file: Path | None = None,
+        log_to_console: bool = False,
+        wheel_dir: Path | None = None,
+        health_interval_s: float = 2.0,
+        startup_timeout_s: float = 180.0,
+    ) -> None:
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.config = effective_config(config or OCRConfig(), self.profile)
+        self.source_repository = repository
+        self.host = host
+        self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
+        self.log_file = log_file
+        self.log_to_console = log_to_console
+        self.wheel_dir = wheel_dir
+        self.health_interval_s = health_interval_s
+        self.startup_timeout_s = startup_timeout_s
+        self.shm_prefix = f"triton_ocr_{os.getpid()}_{secrets.token_hex(4)}_"
+        self.process: subprocess.Popen | None = None
+        self.workdir: Path | None = None
+        self.restarts = 0
+        self.reloads = 0
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._probe = probe_image()
+
+    @classmethod
+    def on_free_ports(cls, **kwargs: object) -> TritonServer:
+        """A server whose three ports are picked among the free ones of 127.0.0.1."""
+        http, grpc, metrics = free_ports(3)
+        return cls(http_port=http, grpc_port=grpc, metrics_port=metrics, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def client_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.client_host}:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://{self.client_host}:{self.grpc_port}"
+
+    url = grpc_url
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def command(self, binary: Path, backend_dir: Path, repository: Path) -> list[str]:
+        command = [
+            str(binary),
+            f"--model-repository={repository}",
+            f"--backend-directory={backend_dir}",
+            "--model-control-mode=explicit",
+            "--load-model=*",
+            "--disable-auto-complete-config",
+            f"--http-address={self.host}",
+            f"--grpc-address={self.host}",
+            f"--metrics-address={self.host}",
+            f"--http-port={self.http_port}",
+            f"--grpc-port={self.grpc_port}",
+            f"--metrics-port={self.metrics_port}",
+            "--exit-timeout-secs=10",
+            "--log-verbose=0",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
+            "--backend-config=python,shm-growth-byte-size=16777216",
+        ]
+        if self.profile.kind == "KIND_CPU":
+            command += ["--pinned-memory-pool-byte-size=0", "--allow-gpu-metrics=false"]
+        return command
+
+    def start(self) -> TritonServer:
+        """Launch the server and return once an OCR inference succeeds (raises TritonUnavailableError if not)."""
+        install = install_tritonserver(wheel_dir=self.wheel_dir)
+        self.workdir = Path(tempfile.mkdtemp(prefix="triton-ocr-"))
+        repository = assemble_runtime_repository(
+            self.workdir / "models", self.config, self.profile, self.source_repository
+        )
+        self._command = self.command(install.binary, install.backend_dir, repository)
+        self._env = server_environment(install)
+        try:
+            self._launch()
+            self._wait_until_serving(self.startup_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self._supervisor = threading.Thread(target=self._supervise, name="triton-supervisor", daemon=True)
+        self._supervisor.start()
+        return self
+
+    def _launch(self) -> None:
+        assert self.workdir is not None
+        output = None if self.log_to_console else self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self._command,
+            env=self._env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        if output is not None:
+            output.close()
+        log.info("tritonserver pid %d: HTTP %s, gRPC %s", self.process.pid, self.http_url, self.grpc_url)
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_file or (self.workdir or Path(tempfile.gettempdir())) / "tritonserver.log"
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_to_console or not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _client(self, timeout_s: float = 30.0):  # noqa: ANN202 - tritonclient is imported lazily
+        import tritonclient.http as http
+
+        return http.InferenceServerClient(
+            f"{self.client_host}:{self.http_port}", connection_timeout=timeout_s, network_timeout=timeout_s
+        )
+
+    def probe(self, timeout_s: float = 30.0) -> str | None:
+        """Run one real OCR inference through every model (the probe has a text line); ``None`` or the error."""
+        import tritonclient.http as http
+
+        try:
+            client = self._client(timeout_s)
+            try:
+                image = http.InferInput(contract.IMAGE, [1], "BYTES")
+                image.set_data_from_numpy(np.array([self._probe], dtype=np.object_))
+                client.infer(contract.OCR, [image])
+            finally:
+                client.close()
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            return str(exc) or type(exc).__name__
+        return None
+
+    def _wait_until_serving(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        error = "not started"
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise TritonUnavailableError(
+                    f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}"
+                )
+            error = self.probe(timeout_s=10.0)
+            if error is None:
+                return
+            time.sleep(0.25)
+        raise TritonUnavailableError(f"no successful OCR inference within {timeout_s:.0f} s ({error}):\n{self.log_tail()}")
+
+    def reload(self, models: Iterable[str]) -> None:
+        """Unload-free reload of ``models`` through the repository API (heals a dead stub in well under a second)."""
+        client = self._client()
+        try:
+            for model in models:
+                log.warning("reloading model %s", model)
+                client.load_model(model)
+                self.reloads += 1
+        finally:
+            client.close()
+
+    def heal(self, error: str) -> None:
+        """Reload the models a failed probe names as unhealthy (all python-run models when it names none)."""
+        models = sorted({m.group("instance") for m in UNHEALTHY_STUB.finditer(error)} & set(RELOADABLE))
+        try:
+            self.reload(models or RELOADABLE)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.warning("reload failed: %s", exc)
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping.wait(self.health_interval_s):
+            assert self.process is not None
+            if self.process.poll() is not None:
+                log.error("tritonserver exited with code %s; restarting", self.process.returncode)
+                self._cleanup_process()
+                self.restarts += 1
+                self._launch()
+                try:
+                    self._wait_until_serving(self.startup_timeout_s)
+                except TritonUnavailableError as exc:
+                    log.error("restart failed: %s", exc)
+                continue
+            error = self.probe()
+            if error is None:
+                failures = 0
+                continue
+            failures += 1
+            log.warning("health probe failed (%d): %s", failures, error)
+            if UNHEALTHY_STUB.search(error) or failures >= 3:
+                self.heal(error)
+                failures = 0
+
+    def _cleanup_process(self) -> None:
+        """Stop the server process (SIGTERM, then SIGKILL to its whole session) and remove its shm regions."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for region in Path("/dev/shm").glob(f"{self.shm_prefix}*"):
+            region.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Shut the server down cleanly and delete its runtime files. Safe to call twice."""
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join()
+        self._cleanup_process()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> TritonServer:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

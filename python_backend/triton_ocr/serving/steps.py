@@ -1,0 +1,139 @@
+"""What the two python models of the repository compute, as plain numpy functions of their input tensors.
+
+No Triton import here: the recogniser is reached through an injected coroutine (a BLS call inside Triton, anything
+in tests), so each step runs and is tested without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import InvalidImageError
+from triton_ocr.models.charset import load_charset
+from triton_ocr.models.registry import resolve_model
+from triton_ocr.serving import contract
+from triton_ocr.stages import (
+    boxes_from_prob_map,
+    confident_lines,
+    decode_batches,
+    det_input,
+    line_crops,
+    plan_rec_batches,
+)
+from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
+from triton_ocr.steps.image_loading import decode_image, load_image
+
+Tensors = Mapping[str, np.ndarray]
+RecCall = Callable[[np.ndarray], Awaitable[np.ndarray]]
+"""Runs the recogniser: float32 (n, 3, H, W) → per-step class probabilities float32 (n, T, C)."""
+
+
+def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
+    """``base`` with the optional per-request inputs present in ``inputs`` applied (raises ConfigError if invalid)."""
+    overrides: dict[str, dict[str, object]] = {}
+    for tunable in tunables:
+        tensor = inputs.get(tunable.name)
+        if tensor is None:
+            continue
+        overrides.setdefault(tunable.section, {})[tunable.field] = scalar(tensor)
+    return base.with_overrides(**overrides) if overrides else base
+
+
+def scalar(tensor: np.ndarray) -> object:
+    """The first element as a Python value; float32 is read as its shortest decimal (0.3, not 0.30000001)."""
+    value = np.asarray(tensor).reshape(-1)[0]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.floating):
+        return float(str(value))
+    return value.item()
+
+
+class DetPreprocess:
+    """Image → detector input. Inputs: ``image_bytes`` BYTES [1] or ``image_array`` UINT8 (H, W, 3), optional
+    tunables. Outputs: ``det_tensor`` float32 (1, 3, H, W) padded to ``size_multiple``, ``decoded_image`` BGR uint8
+    (H, W, 3), ``det_input_size`` int32 (2,) = the unpadded (h, w)."""
+
+    tunables = contract.tunables_for(contract.DET_PREPROCESS)
+
+    def __init__(self, config: OCRConfig, size_multiple: int) -> None:
+        self.config = config
+        self.size_multiple = size_multiple
+
+    def image(self, inputs: Tensors, cfg: OCRConfig) -> np.ndarray:
+        encoded = inputs.get(contract.IMAGE_BYTES)
+        if encoded is not None:
+            if encoded.size != 1:
+                raise InvalidImageError(f"send one encoded image per request, got {encoded.size}")
+            return decode_image(bytes(encoded.reshape(-1)[0]), cfg.image)
+        array = inputs.get(contract.IMAGE_ARRAY)
+        if array is None:
+            raise InvalidImageError("the request carries no image")
+        return load_image(array, cfg.image)
+
+    async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
+        cfg = request_config(self.config, inputs, self.tunables)
+        image = self.image(inputs, cfg)
+        tensor = det_input(image, cfg.text_det)
+        return {
+            contract.DET_TENSOR: pad_det_input(tensor, self.size_multiple),
+            contract.DECODED_IMAGE: image,
+            contract.DET_INPUT_SIZE: np.array(tensor.shape[-2:], dtype=np.int32),
+        }
+
+
+class OCRPostprocess:
+    """Probability map → recognised lines. Inputs: ``prob_map`` float32 (1, 1, H, W), ``decoded_image`` BGR uint8
+    (H, W, 3), ``det_input_size`` int32 (2,), optional tunables. Outputs: ``polys`` float32 (N, 4, 2),
+    ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,).
+
+    Lines are recognised in width-sorted chunks of ``text_rec.batch_size``, at most ``max_inflight`` chunks in flight.
+    """
+
+    tunables = contract.tunables_for(contract.OCR_POSTPROCESS)
+
+    def __init__(self, config: OCRConfig, charset: Sequence[str], recognise: RecCall, max_inflight: int) -> None:
+        self.config = config
+        self.charset = charset
+        self.recognise = recognise
+        self.max_inflight = max_inflight
+
+    @staticmethod
+    def charset_of(rec_model_dir: Path) -> list[str]:
+        """The CTC classes of the recogniser in ``rec_model_dir`` (``model.onnx`` + optional charset file)."""
+        import onnxruntime
+
+        files = resolve_model(str(rec_model_dir))
+        session = onnxruntime.InferenceSession(str(files.onnx_path), providers=["CPUExecutionProvider"])
+        return load_charset(dict(session.get_modelmeta().custom_metadata_map), files.charset_path)
+
+    async def recognise_all(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        slots = asyncio.Semaphore(self.max_inflight)
+
+        async def one(tensor: np.ndarray) -> np.ndarray:
+            async with slots:
+                return await self.recognise(tensor)
+
+        return list(await asyncio.gather(*(one(tensor) for tensor in tensors)))
+
+    async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
+        cfg = request_config(self.config, inputs, self.tunables)
+        image = inputs[contract.DECODED_IMAGE]
+        valid_hw = tuple(int(v) for v in inputs[contract.DET_INPUT_SIZE].reshape(-1)[:2])
+        prob_map = unpad_prob_map(inputs[contract.PROB_MAP], valid_hw)
+        boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
+        crops = line_crops(image, boxes)
+        batches = plan_rec_batches(crops, cfg.text_rec)
+        outputs = await self.recognise_all([batch.tensor for batch in batches])
+        lines = confident_lines(boxes, decode_batches(batches, outputs, self.charset, len(crops)), cfg.text_rec)
+        return {
+            contract.POLYS.name: lines.polys.astype(np.float32),
+            contract.DET_SCORES.name: lines.det_scores.astype(np.float32),
+            contract.TEXTS.name: np.array([text.encode("utf-8") for text in lines.texts], dtype=np.object_),
+            contract.REC_SCORES.name: lines.rec_scores.astype(np.float32),
+        }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up triton-ocr on a fresh machine: a virtual environment in .venv, the package and its pinned
+# dependencies, then the PP-OCRv4 models (and a CJK font) fetched into the model cache.
+#   scripts/setup.sh          runtime: in-process pipeline, Triton launcher, client, HTTP gateway
+#   scripts/setup.sh --dev    also the test and benchmark tools (pytest, the RapidOCR reference, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+extras="triton,serve"
+if [ "${1:-}" = "--dev" ]; then extras="$extras,dev"; fi
+"${pip[@]}" install -e ".[$extras]"
+if [ "${1:-}" = "--dev" ]; then
+    # The reference implementation for parity tests and benchmarks. --no-deps: it wants the GUI build of
+    # OpenCV, which would clash with opencv-python-headless; everything else it needs is installed above.
+    "${pip[@]}" install --no-deps rapidocr-onnxruntime==1.4.4
+fi
+.venv/bin/triton-ocr models fetch

@@ -1,0 +1,30 @@
+"""Shared fixtures: the real models, the dev data in ../shared/data, and rendered test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.models.registry import model_home
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests using it are skipped, with the reason, where it is absent (a user's clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"dev data {SHARED_DATA} is absent (it ships beside the repository, not in it)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from triton_ocr.pipeline import OCRPipeline
+
+    if not (model_home() / "PP-OCRv4_mobile_det" / "model.onnx").is_file():
+        pytest.fail("models are not fetched: run scripts/setup.sh (or `triton-ocr models fetch`)")
+    return OCRPipeline(OCRConfig())

@@ -1,0 +1,158 @@
+"""Step 1: decoding every kind of input into BGR uint8, and refusing bad input with typed errors."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from imagegen import encode, png_header
+from PIL import Image
+
+from triton_ocr.config import ImageConfig
+from triton_ocr.errors import (
+    ImageFetchError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    InputNotFoundError,
+    InvalidImageError,
+)
+from triton_ocr.steps.image_loading import decode_image, load_image
+
+# A 4×2 BGR image with distinct pixels: the top row is blue, green, red, white; the bottom row black.
+BGR = np.array(
+    [[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], [[0, 0, 0]] * 4], dtype=np.uint8
+)
+BGR = np.repeat(np.repeat(BGR, 4, axis=0), 4, axis=1)  # 16×8 so it passes the minimum side
+
+
+def pil_bytes(image: Image.Image, fmt: str = "PNG", **save_args) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_args)
+    return buffer.getvalue()
+
+
+def test_png_bytes_decode_to_bgr_exactly():
+    decoded = decode_image(encode(BGR))
+    assert decoded.dtype == np.uint8 and decoded.shape == (8, 16, 3)
+    np.testing.assert_array_equal(decoded, BGR)
+
+
+def test_path_and_bytes_and_array_agree(tmp_path):
+    path = tmp_path / "x.png"
+    path.write_bytes(encode(BGR))
+    np.testing.assert_array_equal(load_image(path), BGR)
+    np.testing.assert_array_equal(load_image(str(path)), BGR)
+    np.testing.assert_array_equal(load_image(BGR), BGR)
+
+
+def test_file_kind_is_sniffed_not_taken_from_the_name(tmp_path):
+    path = tmp_path / "really_a_png.jpg"
+    path.write_bytes(encode(BGR))
+    np.testing.assert_array_equal(load_image(path), BGR)
+
+
+def test_gray_palette_and_16bit_become_three_channels():
+    gray = Image.fromarray(np.full((8, 8), 77, np.uint8))
+    assert (decode_image(pil_bytes(gray)) == 77).all()
+
+    palette = Image.fromarray(np.full((8, 8, 3), (10, 20, 30), np.uint8)).convert("P", palette=Image.Palette.ADAPTIVE)
+    np.testing.assert_array_equal(decode_image(pil_bytes(palette))[0, 0], [30, 20, 10])
+
+    deep = Image.fromarray(np.full((8, 8), 65535, np.uint16))
+    assert (decode_image(pil_bytes(deep)) == 255).all()
+
+    assert load_image(np.full((8, 8), 9, np.uint16) << 8).max() == 9
+
+
+def test_alpha_is_composited_onto_white():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:, :4] = (0, 0, 0, 255)  # opaque black left half, transparent right half
+    decoded = decode_image(pil_bytes(Image.fromarray(rgba)))
+    assert (decoded[:, :4] == 0).all() and (decoded[:, 4:] == 255).all()
+    assert load_image(np.dstack([BGR, np.full(BGR.shape[:2], 255, np.uint8)])).shape == (8, 16, 3)
+
+
+def test_exif_orientation_is_applied():
+    wide = Image.fromarray(np.zeros((8, 24, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    decoded = decode_image(pil_bytes(wide, "JPEG", exif=exif))
+    assert decoded.shape[:2] == (24, 8)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not an image\n" * 10, "cannot decode"),
+        (encode(BGR)[:60], "cannot decode"),
+        (pil_bytes(Image.fromarray(np.zeros((64, 64, 3), np.uint8)), "JPEG")[:200], "cannot decode"),
+    ],
+    ids=["empty", "text", "truncated-png", "truncated-jpeg"],
+)
+def test_undecodable_bytes_raise_invalid_image(data, message):
+    with pytest.raises(InvalidImageError, match=message):
+        decode_image(data)
+
+
+def test_one_pixel_image_is_too_small():
+    with pytest.raises(ImageTooSmallError, match="1×1"):
+        decode_image(pil_bytes(Image.new("RGB", (1, 1))))
+
+
+def test_huge_png_header_is_refused_before_decoding():
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLargeError, match="20000×20000"):
+        decode_image(png_header(20000, 20000))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_byte_and_pixel_limits_are_configurable():
+    with pytest.raises(ImageTooLargeError, match="bytes"):
+        decode_image(encode(BGR), ImageConfig(max_bytes=10))
+    with pytest.raises(ImageTooLargeError, match="pixels"):
+        load_image(BGR, ImageConfig(max_pixels=100))
+
+
+def test_missing_path_and_bad_types():
+    with pytest.raises(InputNotFoundError):
+        load_image("/nonexistent/image.png")
+    with pytest.raises(InvalidImageError, match="unsupported input type"):
+        load_image(3.14)
+    with pytest.raises(InvalidImageError, match="must be"):
+        load_image(np.zeros((8, 8, 5), np.uint8))
+
+
+@pytest.fixture
+def http_server():
+    """A loopback HTTP server on a free port serving /ok.png and /big (larger than 1 KiB)."""
+    png = encode(BGR)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            body = {"/ok.png": png, "/big": b"x" * 4096}.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_inputs(http_server):
+    np.testing.assert_array_equal(load_image(f"{http_server}/ok.png"), BGR)
+    with pytest.raises(ImageFetchError, match="404"):
+        load_image(f"{http_server}/missing.png")
+    with pytest.raises(ImageTooLargeError):
+        load_image(f"{http_server}/big", ImageConfig(max_bytes=1024))

