@@ -23,6 +23,7 @@ from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from triton_ocr.errors import OCRError
+from triton_ocr.serving import contract
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "triton-ocr"
@@ -298,7 +299,8 @@ def test_gpu_profile(rendered):
     assert pod["spec"]["initContainers"][0]["image"].endswith(":0.1.0-gpu")
     assert "--allow-gpu-metrics=true" in container["args"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
-    assert pod["spec"]["volumes"][1]["emptyDir"]["sizeLimit"] == "2Gi"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
 
 
 @pytest.mark.parametrize(
@@ -378,8 +380,9 @@ def test_prometheus_adapter_rule_divides_queue_time_by_requests():
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert rule["name"]["as"] == chart_values["triton"]["autoscaling"]["queueTime"]["metricName"]
     numerator, denominator = rule["metricsQuery"].split(" / ")
-    assert "rate(nv_inference_queue_duration_us{" in numerator and 'model!="ocr"' in numerator
-    assert "rate(nv_inference_request_success{" in denominator and 'model="ocr"' in denominator
+    entries = f"{contract.OCR}|{contract.OCR_RAW}"  # the repository's public ensembles
+    assert "rate(nv_inference_queue_duration_us{" in numerator and f'model!~"{entries}"' in numerator
+    assert "rate(nv_inference_request_success{" in denominator and f'model=~"{entries}"' in denominator
     assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
 
 

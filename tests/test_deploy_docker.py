@@ -39,7 +39,7 @@ def test_compose_services_and_wiring():
     assert services["model-repository"]["volumes"] == ["triton-ocr:/mnt/triton-ocr"]
     assert services["triton"]["volumes"] == ["triton-ocr:/opt/triton-ocr:ro"]
     assert services["triton"]["shm_size"] == "1gb"
-    assert "ports" not in services["triton"] or services["triton"]["ports"] == ["127.0.0.1:8002:8002"]
+    assert services["triton"]["ports"] == ["127.0.0.1:8002:8002"]  # metrics, on loopback only
     assert services["gateway"]["ports"] == ["8080:8080"]
 
 

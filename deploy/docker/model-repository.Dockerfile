@@ -4,7 +4,8 @@
 #                      python backend embeds (the image's python3) is the venv's base; Triton puts venv/bin first on
 #                      PATH, which is how the backend stub finds the venv's site-packages
 #   home/              the model cache ($TRITON_OCR_HOME) filled by `triton-ocr models fetch`
-#   model_repository/  `triton-ocr serve --build-repo ... --profile $PROFILE` (gpu: KIND_GPU instance groups)
+#   model_repository/  `triton-ocr serve --build-repo ... --profile $PROFILE` (gpu: KIND_GPU instance groups) with
+#                      the weights copied in (no symlinks), so the folder can also be uploaded to a PVC or a bucket
 # It runs nothing itself: the chart's init container (and compose's model-repository service) copy /opt/triton-ocr
 # into a volume that the Triton container mounts at /opt/triton-ocr.
 #
@@ -26,10 +27,14 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY python_backend/ python_backend/
 COPY client/ client/
-COPY model_repository/ model_repository/
+# The weights go in as real files, and the python backend stub of this Triton release reads NumPy 1.x arrays only:
+# the venv gets the NumPy the project's own Triton launcher gives the stub (triton_ocr.serving.install.STUB_NUMPY).
 RUN /opt/triton-ocr/venv/bin/pip install . \
     && /opt/triton-ocr/venv/bin/triton-ocr models fetch \
-    && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /opt/triton-ocr/model_repository --profile "${PROFILE}"
+    && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /tmp/model_repository --profile "${PROFILE}" \
+    && /opt/triton-ocr/venv/bin/python -c "import sys, pathlib, triton_ocr.serving.repository as r; r.place_weights(pathlib.Path(sys.argv[1]), r.OCRConfig())" /tmp/model_repository \
+    && cp -rL /tmp/model_repository /opt/triton-ocr/model_repository \
+    && /opt/triton-ocr/venv/bin/pip install --no-deps "$(/opt/triton-ocr/venv/bin/python -c 'from triton_ocr.serving.install import STUB_NUMPY; print(STUB_NUMPY)')"
 
 FROM busybox:${BUSYBOX_VERSION}
 ARG PROFILE=cpu

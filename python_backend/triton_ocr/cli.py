@@ -3,7 +3,7 @@
     triton-ocr --pipeline OCR --input PATH|URL|DIR [--save_path DIR] [--server grpc://127.0.0.1:8001]
     triton-ocr --get_pipeline_config OCR [--save_path DIR]
     triton-ocr models fetch|list
-    triton-ocr demo | eval | serve | bench ...
+    triton-ocr demo | eval | serve | gateway | bench ...
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
 """
@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "demo": ("triton_ocr.demo", "render a demo image and OCR it"),
     "eval": ("triton_ocr.eval.command", "accuracy and speed on labelled datasets"),
     "serve": ("triton_ocr.serving.command", "run the Triton server (and the HTTP gateway)"),
+    "gateway": ("triton_ocr.gateway.command", "run only the PaddleX-compatible HTTP gateway"),
     "bench": ("triton_ocr.bench.command", "side-by-side throughput benchmark"),
 }
 

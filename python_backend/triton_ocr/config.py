@@ -68,7 +68,8 @@ class RecConfig(_Section):
 class RuntimeConfig(_Section):
     """Inference engine settings of the in-process pipeline."""
 
-    engine: Literal["onnxruntime"] = "onnxruntime"
+    engine: Literal["onnxruntime", "openvino"] = "onnxruntime"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="OpenVINO only; ONNX Runtime always runs fp32")
     device: str = "cpu"
     intra_op_threads: int = Field(2, ge=0, description="0 lets the engine decide")
     inter_op_threads: int = Field(1, ge=0)

@@ -29,4 +29,8 @@ def load_model(path: Path, runtime: RuntimeConfig) -> InferenceModel:
         from triton_ocr.engine.onnx_runtime import OnnxRuntimeModel
 
         return OnnxRuntimeModel(path, intra_op_threads=runtime.intra_op_threads, inter_op_threads=runtime.inter_op_threads)
+    if runtime.engine == "openvino":
+        from triton_ocr.engine.openvino_engine import OpenVINOModel
+
+        return OpenVINOModel(path, threads=runtime.intra_op_threads, precision=runtime.precision)
     raise ValueError(f"unknown inference engine {runtime.engine!r}")

@@ -1,0 +1,195 @@
+"""``OCRClient`` (sync) and ``AsyncOCRClient`` (asyncio): the in-process ``predict()`` API, run on a Triton server.
+
+    client = OCRClient.from_url("grpc://127.0.0.1:8001")
+    for result in client.predict("photos/"):   # same inputs and OCRResult objects as the in-process pipeline
+        result.print()
+
+One client keeps one connection (a gRPC channel, or an HTTP connection pool) for all its requests. The sync client
+sends one image at a time (a gRPC client may be shared by threads; an HTTP one may not); the async client keeps up to
+``concurrency`` images in flight and still yields results in input order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import numpy as np
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.inputs import iter_inputs
+from triton_ocr.result import OCRResult
+from triton_ocr_client.errors import classify
+from triton_ocr_client.protocol import (
+    Endpoint,
+    Request,
+    check_overrides,
+    infer_inputs,
+    make_request,
+    requested_outputs,
+    to_result,
+    tritonclient_module,
+    tunable_arrays,
+    warn_server_side_fields,
+)
+
+Overrides = dict[str, Any]
+
+
+class _Client:
+    """Settings and request preparation shared by both clients."""
+
+    asynchronous = False
+
+    def __init__(
+        self,
+        url: str = "grpc://127.0.0.1:8001",
+        protocol: str | None = None,
+        config: OCRConfig | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.endpoint = Endpoint.parse(url, protocol)
+        self.config = config or OCRConfig()
+        self.timeout_s = timeout_s
+        self.module = tritonclient_module(self.endpoint.protocol, self.asynchronous)
+        warn_server_side_fields(self.config)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Any:
+        """A client for ``grpc://HOST:PORT`` or ``http://HOST:PORT``."""
+        return cls(url, **kwargs)
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.endpoint.protocol == "grpc"
+
+    def connect(self) -> Any:
+        if self.is_grpc:
+            return self.module.InferenceServerClient(self.endpoint.address)
+        if self.asynchronous:
+            return self.module.InferenceServerClient(self.endpoint.address, conn_timeout=self.timeout_s)
+        return self.module.InferenceServerClient(
+            self.endpoint.address, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
+        )
+
+    def call_arguments(self, request: Request) -> dict[str, Any]:
+        """Keyword arguments of tritonclient's ``infer`` for ``request``."""
+        arguments: dict[str, Any] = {
+            "model_name": request.model,
+            "inputs": infer_inputs(self.module, request.arrays),
+            "outputs": requested_outputs(self.module),
+        }
+        if self.is_grpc:
+            arguments["client_timeout"] = self.timeout_s
+        return arguments
+
+    def requests(self, x: Any, overrides: Overrides) -> Iterator[Request]:
+        """One request per image of ``x``, with this call's overrides as optional inputs."""
+        check_overrides(overrides)
+        config = self.config.with_overrides(**overrides) if overrides else self.config
+        tunables = tunable_arrays(config, overrides)
+        for input_path, source in iter_inputs(x):
+            yield make_request(input_path, source, config, tunables)
+
+
+class OCRClient(_Client):
+    """Synchronous client; ``predict(x, **overrides)`` yields one :class:`OCRResult` per image."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client = self.connect()
+
+    def infer(self, request: Request) -> OCRResult:
+        try:
+            response = self.client.infer(**self.call_arguments(request))
+        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
+            raise classify(exc) from exc
+        return to_result(request, response)
+
+    def predict(self, x: Any, **overrides: Overrides) -> Iterator[OCRResult]:
+        """Like the in-process ``predict``: arrays, bytes, paths, URLs, folders, ``{"img": ...}`` or lists of them.
+
+        ``overrides`` change the per-request parameters, e.g. ``predict(x, text_det={"box_thresh": 0.5})``.
+        """
+        for request in self.requests(x, overrides):
+            yield self.infer(request)
+
+    __call__ = predict
+
+    def ocr(self, image: np.ndarray | bytes, **overrides: Overrides) -> OCRResult:
+        """One image (BGR array or encoded bytes)."""
+        return next(self.predict(image, **overrides))
+
+    def is_ready(self) -> bool:
+        try:
+            return bool(self.client.is_server_ready())
+        except Exception:  # noqa: BLE001 - unreachable means not ready
+            return False
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> OCRClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncOCRClient(_Client):
+    """asyncio client (``tritonclient.grpc.aio`` / ``http.aio``); ``async for r in client.predict(x)``."""
+
+    asynchronous = True
+
+    def __init__(self, *args: Any, concurrency: int = 4, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.concurrency = concurrency
+        self.client: Any = None
+
+    async def infer(self, request: Request) -> OCRResult:
+        if self.client is None:
+            self.client = self.connect()
+        try:
+            response = await self.client.infer(**self.call_arguments(request))
+        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
+            raise classify(exc) from exc
+        return to_result(request, response)
+
+    async def predict(self, x: Any, **overrides: Overrides) -> AsyncIterator[OCRResult]:
+        """Results in input order, with up to ``concurrency`` requests in flight."""
+        pending: deque[asyncio.Task[OCRResult]] = deque()
+        try:
+            for request in self.requests(x, overrides):
+                pending.append(asyncio.ensure_future(self.infer(request)))
+                if len(pending) >= self.concurrency:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def ocr(self, image: np.ndarray | bytes, **overrides: Overrides) -> OCRResult:
+        """One image (BGR array or encoded bytes)."""
+        return await self.infer(next(self.requests(image, overrides)))
+
+    async def is_ready(self) -> bool:
+        if self.client is None:
+            self.client = self.connect()
+        try:
+            return bool(await self.client.is_server_ready())
+        except Exception:  # noqa: BLE001 - unreachable means not ready
+            return False
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def __aenter__(self) -> AsyncOCRClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,153 @@
+"""What the sync and async clients share: server URLs, request tensors from any input, results from responses.
+
+Encoded images (files, URLs, bytes) go to the ``ocr`` model as they are; arrays go to ``ocr_raw`` as BGR ``uint8``.
+Per-request overrides become the optional inputs listed in :data:`triton_ocr.serving.contract.TUNABLE_INPUTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError
+from triton_ocr.result import OCRResult
+from triton_ocr.serving import contract
+from triton_ocr.stages import OCRLines
+from triton_ocr.steps.image_loading import decode_image, fetch_url, is_url, read_file, to_bgr
+
+log = logging.getLogger("triton_ocr_client")
+
+DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
+NUMPY_TYPES = {"INT32": np.int32, "FP32": np.float32, "BYTES": np.object_}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the server is: ``protocol`` ``grpc`` or ``http`` and ``host:port`` as tritonclient wants it."""
+
+    protocol: str
+    address: str
+
+    @classmethod
+    def parse(cls, url: str, protocol: str | None = None) -> Endpoint:
+        """``grpc://host:8001``, ``http://host:8000`` or ``host:port`` (then ``protocol``, default grpc)."""
+        parts = urlsplit(url if "://" in url else f"//{url}")
+        scheme = parts.scheme or protocol or "grpc"
+        if protocol is not None and parts.scheme and protocol != scheme:
+            raise ConfigError(f"URL {url!r} says {scheme} but protocol={protocol!r}")
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ConfigError(f"server URL must be grpc://HOST:PORT or http://HOST:PORT, got {url!r}")
+        return cls(scheme, f"{parts.hostname}:{parts.port or DEFAULT_PORTS[scheme]}")
+
+
+def tritonclient_module(protocol: str, asynchronous: bool) -> ModuleType:
+    """``tritonclient.grpc``/``http`` or their ``.aio`` variants."""
+    import importlib
+
+    return importlib.import_module(f"tritonclient.{protocol}{'.aio' if asynchronous else ''}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One image ready to send: the entry model, its input arrays, and how to get the image back for drawing."""
+
+    input_path: str | None
+    model: str
+    arrays: dict[str, np.ndarray]
+    image: np.ndarray | Callable[[], np.ndarray]
+
+
+def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Optional inputs for the fields overridden in this call and the fields ``config`` sets to a non-default value.
+
+    Fields left at their defaults are not sent, so the server's own pipeline config applies to them.
+    """
+    defaults = OCRConfig()
+    arrays = {}
+    for tunable in contract.TUNABLE_INPUTS:
+        value = getattr(getattr(config, tunable.section), tunable.field)
+        forced = tunable.field in explicit.get(tunable.section, {})
+        if forced or value != getattr(getattr(defaults, tunable.section), tunable.field):
+            item = value.encode("utf-8") if isinstance(value, str) else value
+            arrays[tunable.name] = np.array([item], dtype=NUMPY_TYPES[tunable.datatype])
+    return arrays
+
+
+def check_overrides(overrides: dict[str, dict[str, Any]]) -> None:
+    """Reject per-call overrides the server cannot apply per request."""
+    adjustable = {(t.section, t.field) for t in contract.TUNABLE_INPUTS}
+    fixed = [f"{s}.{f}" for s, fields in overrides.items() for f in fields if (s, f) not in adjustable]
+    if fixed:
+        allowed = ", ".join(f"{t.section}.{t.field}" for t in contract.TUNABLE_INPUTS)
+        raise ConfigError(f"{', '.join(fixed)} cannot change per request on a server; adjustable: {allowed}")
+
+
+def warn_server_side_fields(config: OCRConfig) -> None:
+    """Say once which fields of a custom client config only the server's own config decides."""
+    adjustable = {(t.section, t.field) for t in contract.TUNABLE_INPUTS}
+    defaults = OCRConfig().model_dump()
+    ignored = [
+        f"{section}.{name}"
+        for section, fields in config.model_dump().items()
+        if isinstance(fields, dict)
+        for name, value in fields.items()
+        if (section, name) not in adjustable and value != defaults[section][name]
+    ]
+    if ignored:
+        log.warning("the server's pipeline config decides %s; this client's values are not sent", ", ".join(ignored))
+
+
+def make_request(input_path: str | None, source: Any, config: OCRConfig, tunables: dict[str, np.ndarray]) -> Request:
+    """An input from :func:`triton_ocr.inputs.iter_inputs` → a :class:`Request` (files and URLs read here)."""
+    if isinstance(source, np.ndarray):
+        image = to_bgr(source)
+        return Request(input_path, contract.OCR_RAW, {contract.IMAGE: image, **tunables}, image)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif is_url(source):
+        data = fetch_url(str(source), config.image)
+    else:
+        data = read_file(Path(source), config.image)
+    limits = config.image
+
+    def decode() -> np.ndarray:
+        return decode_image(data, limits)
+
+    encoded = np.array([data], dtype=np.object_)
+    return Request(input_path, contract.OCR, {contract.IMAGE: encoded, **tunables}, decode)
+
+
+def infer_inputs(module: ModuleType, arrays: dict[str, np.ndarray]) -> list[Any]:
+    """tritonclient ``InferInput`` objects holding ``arrays``."""
+    inputs = []
+    for name, array in arrays.items():
+        datatype = "BYTES" if array.dtype == np.object_ else {np.uint8: "UINT8", np.int32: "INT32"}.get(
+            array.dtype.type, "FP32"
+        )
+        tensor = module.InferInput(name, list(array.shape), datatype)
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    return inputs
+
+
+def requested_outputs(module: ModuleType) -> list[Any]:
+    return [module.InferRequestedOutput(spec.name) for spec in contract.LINE_OUTPUTS]
+
+
+def to_result(request: Request, response: Any) -> OCRResult:
+    """A server response → the same :class:`OCRResult` the in-process pipeline returns."""
+    lines = OCRLines(
+        polys=response.as_numpy(contract.POLYS.name).reshape(-1, 4, 2).astype(np.float32),
+        det_scores=response.as_numpy(contract.DET_SCORES.name).reshape(-1).astype(np.float32),
+        texts=[text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)],
+        rec_scores=response.as_numpy(contract.REC_SCORES.name).reshape(-1).astype(np.float32),
+    )
+    return OCRResult(request.input_path, lines, request.image)

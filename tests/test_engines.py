@@ -1,0 +1,58 @@
+"""The inference-engine seam: ONNX Runtime and OpenVINO switch by configuration and agree in fp32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.inputs import IMAGE_SUFFIXES
+from triton_ocr.pipeline import OCRPipeline
+from triton_ocr.steps.image_loading import load_image
+
+
+@pytest.fixture(scope="module")
+def openvino_fp32() -> OCRPipeline:
+    return OCRPipeline(OCRConfig().with_overrides(runtime={"engine": "openvino", "precision": "fp32"}))
+
+
+def test_engine_is_chosen_by_configuration(pipeline, openvino_fp32):
+    from triton_ocr.engine.onnx_runtime import OnnxRuntimeModel
+    from triton_ocr.engine.openvino_engine import OpenVINOModel
+
+    assert isinstance(pipeline.rec_model, OnnxRuntimeModel) and isinstance(openvino_fp32.rec_model, OpenVINOModel)
+    assert openvino_fp32.charset == pipeline.charset  # the charset comes from the same ONNX metadata
+
+
+def test_raw_outputs_agree_in_fp32(pipeline, openvino_fp32):
+    rng = np.random.default_rng(0)
+    det_in = rng.normal(0, 1, (1, 3, 320, 480)).astype(np.float32)
+    rec_in = rng.normal(0, 1, (4, 3, 48, 320)).astype(np.float32)
+    np.testing.assert_allclose(openvino_fp32.det_model(det_in), pipeline.det_model(det_in), atol=1e-4)
+    np.testing.assert_allclose(openvino_fp32.rec_model(rec_in), pipeline.rec_model(rec_in), atol=1e-4)
+
+
+def test_same_texts_on_real_images(pipeline, openvino_fp32, shared_data):
+    folders = ["photos_docs/photos_en", "photos_docs/multilingual", "sroie_receipts/img", "cn_game_ui/images"]
+    paths = []
+    for folder in folders:
+        paths += sorted(p for p in (shared_data / folder).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:4]
+    assert len(paths) >= 12
+    lines = 0
+    for path in paths:
+        image = load_image(path)
+        ort, ov = pipeline.ocr(image), openvino_fp32.ocr(image)
+        assert ov.texts == ort.texts, path.name
+        np.testing.assert_allclose(ov.polys, ort.polys, atol=1.0, err_msg=path.name)
+        lines += len(ort)
+    assert lines > 50
+
+
+def test_bf16_reads_clean_text_like_fp32(openvino_fp32):
+    from imagegen import render_lines
+
+    page = render_lines(["Invoice 2024-0117", "总计金额 128.50 元"], size=(600, 180))
+    bf16 = OCRPipeline(OCRConfig().with_overrides(runtime={"engine": "openvino", "precision": "bf16"}))
+    expected = ["Invoice2024-0117", "总计金额128.50元"]
+    assert [t.replace(" ", "") for t in bf16.ocr(page).texts] == expected
+    assert [t.replace(" ", "") for t in openvino_fp32.ocr(page).texts] == expected
