@@ -8,7 +8,7 @@ A pipeline YAML (``triton-ocr --get_pipeline_config OCR``) is this object dumped
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +65,16 @@ class RecConfig(_Section):
     score_thresh: float = Field(0.5, ge=0, le=1, description="lines scoring below are dropped from results")
 
 
+class TextlineOrientationConfig(_Section):
+    """Text-line orientation: the PP-OCR angle classifier turns upside-down line crops before recognition."""
+
+    model: str = Field("ch_ppocr_mobile_v2.0_cls", description="registry name or a local model folder")
+    image_height: int = Field(48, ge=8, description="classifier input height; crops keep their ratio")
+    image_width: int = Field(192, ge=8, description="classifier input width; narrower crops are zero-padded")
+    batch_size: int = Field(6, ge=1, description="crops per classifier call")
+    score_thresh: float = Field(0.9, ge=0, le=1, description="a crop is turned when '180' scores at least this")
+
+
 class RuntimeConfig(_Section):
     """Inference engine settings of the in-process pipeline."""
 
@@ -82,6 +92,8 @@ class OCRConfig(_Section):
     image: ImageConfig = ImageConfig()
     text_det: DetConfig = DetConfig()
     text_rec: RecConfig = RecConfig()
+    use_textline_orientation: bool = Field(False, description="classify line crops as 0° or 180° (PaddleX's flag)")
+    textline_orientation: TextlineOrientationConfig = TextlineOrientationConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     @classmethod
@@ -102,12 +114,15 @@ class OCRConfig(_Section):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
-    def with_overrides(self, **sections: dict) -> OCRConfig:
-        """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``."""
+    def with_overrides(self, **sections: Any) -> OCRConfig:
+        """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``;
+        top-level fields take plain values: ``with_overrides(use_textline_orientation=True)``."""
         data = self.model_dump()
-        for section, values in sections.items():
-            if values:
-                data[section] = {**data[section], **values}
+        for name, values in sections.items():
+            if isinstance(values, dict):
+                data[name] = {**data[name], **values}
+            elif values is not None:
+                data[name] = values
         try:
             return OCRConfig.model_validate(data)
         except ValueError as exc:

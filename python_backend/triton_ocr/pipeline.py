@@ -1,4 +1,4 @@
-"""The in-process OCR pipeline: the stages with local ONNX models. No server needed."""
+"""The in-process OCR pipeline: the stages with local ONNX models (Paddle models converted). No server needed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from triton_ocr.config import OCRConfig, load_config
+from triton_ocr.config import OCRConfig, TextlineOrientationConfig, load_config
 from triton_ocr.engine import InferenceModel, load_model
 from triton_ocr.errors import ConfigError
 from triton_ocr.inputs import iter_inputs
 from triton_ocr.models.charset import load_charset
-from triton_ocr.models.registry import resolve_model
+from triton_ocr.models.registry import resolve_pipeline_models
 from triton_ocr.result import OCRResult
 from triton_ocr.stages import (
     OCRLines,
@@ -22,24 +22,29 @@ from triton_ocr.stages import (
     decode_batches,
     det_input,
     line_crops,
+    orientation_batches,
     plan_rec_batches,
+    upright_crops,
 )
 from triton_ocr.steps.image_loading import load_image
 
 
 class OCRPipeline:
-    """Detection + recognition with models loaded in this process.
+    """Detection (+ text-line orientation) + recognition with models loaded in this process.
 
-    ``predict(x)`` yields one :class:`OCRResult` per image; ``ocr(image)`` runs one decoded BGR image.
+    ``predict(x)`` yields one :class:`OCRResult` per image; ``ocr(image)`` runs one decoded BGR image. ``config``
+    becomes :attr:`config` with the settings of the models' ``inference.yml`` files applied where it keeps defaults.
     """
 
     def __init__(self, config: OCRConfig) -> None:
-        self.config = config
-        det_files = resolve_model(config.text_det.model)
-        rec_files = resolve_model(config.text_rec.model, config.text_rec.char_dict_path)
-        self.det_model: InferenceModel = load_model(det_files.onnx_path, config.runtime)
-        self.rec_model: InferenceModel = load_model(rec_files.onnx_path, config.runtime)
-        self.charset = load_charset(self.rec_model.metadata(), rec_files.charset_path)
+        models = resolve_pipeline_models(config)
+        self.config = models.config
+        self.det_model: InferenceModel = load_model(models.det.onnx_path, config.runtime)
+        self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime)
+        self.cls_model: InferenceModel | None = (
+            load_model(models.orientation.onnx_path, config.runtime) if models.orientation else None
+        )
+        self.charset = load_charset(self.rec_model.metadata(), models.rec.charset_path)
 
     def ocr(self, image: np.ndarray, config: OCRConfig | None = None) -> OCRLines:
         """BGR uint8 (H, W, 3) → recognised lines in reading order."""
@@ -47,14 +52,28 @@ class OCRPipeline:
         prob_map = self.det_model(det_input(image, cfg.text_det))
         boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
         crops = line_crops(image, boxes)
+        if cfg.use_textline_orientation:
+            crops = self.orient(crops, cfg.textline_orientation)
         batches = plan_rec_batches(crops, cfg.text_rec)
         outputs = [self.rec_model(batch.tensor) for batch in batches]
         return confident_lines(boxes, decode_batches(batches, outputs, self.charset, len(crops)), cfg.text_rec)
 
-    def predict(self, x: Any, **overrides: dict[str, Any]) -> Iterator[OCRResult]:
+    def orient(self, crops: list[np.ndarray], cfg: TextlineOrientationConfig) -> list[np.ndarray]:
+        """BGR line crops → the same crops, those the angle classifier finds upside down rotated by 180°."""
+        if self.cls_model is None:
+            raise ConfigError(
+                "text-line orientation is off in this pipeline: create it with use_textline_orientation: true"
+            )
+        if not crops:
+            return crops
+        probs = np.concatenate([self.cls_model(batch) for batch in orientation_batches(crops, cfg)])
+        return upright_crops(crops, probs, cfg)
+
+    def predict(self, x: Any, **overrides: Any) -> Iterator[OCRResult]:
         """Yield a result per image of ``x`` (array, bytes, path, URL, directory, ``{"img": ...}`` or a list).
 
-        ``overrides`` replace config fields per call, by section: ``predict(x, text_det={"box_thresh": 0.5})``.
+        ``overrides`` replace config fields per call, by section: ``predict(x, text_det={"box_thresh": 0.5})``,
+        or top-level flags: ``predict(x, use_textline_orientation=False)``.
         """
         cfg = self.config.with_overrides(**overrides) if overrides else self.config
         for input_path, source in iter_inputs(x):

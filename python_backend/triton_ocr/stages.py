@@ -2,6 +2,7 @@
 
 The in-process pipeline calls them with local models; the Triton python models call them with Triton BLS calls.
 Data flow: image → :func:`det_input` → detector → :func:`boxes_from_prob_map` → :func:`line_crops` →
+[optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier → :func:`upright_crops`] →
 :func:`plan_rec_batches` → recogniser → :func:`decode_batches` → :func:`confident_lines`.
 """
 
@@ -20,6 +21,7 @@ from triton_ocr.steps.det_resize import resize_for_det
 from triton_ocr.steps.line_crop import crop_lines
 from triton_ocr.steps.normalization import det_input_tensor
 from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches
+from triton_ocr.steps.textline_orientation import orientation_batches, upright_crops
 
 __all__ = [
     "OCRLines",
@@ -29,7 +31,9 @@ __all__ = [
     "decode_batches",
     "det_input",
     "line_crops",
+    "orientation_batches",
     "plan_rec_batches",
+    "upright_crops",
 ]
 
 

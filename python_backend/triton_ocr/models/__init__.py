@@ -1,5 +1,12 @@
-"""Model registry, offline fetching and recognition charsets."""
+"""Model registry, offline fetching, Paddle conversion, export settings and recognition charsets."""
 
-from triton_ocr.models.registry import ModelFiles, installed_models, model_home, resolve_model
+from triton_ocr.models.registry import (
+    ModelFiles,
+    PipelineModels,
+    installed_models,
+    model_home,
+    resolve_model,
+    resolve_pipeline_models,
+)
 
-__all__ = ["ModelFiles", "installed_models", "model_home", "resolve_model"]
+__all__ = ["ModelFiles", "PipelineModels", "installed_models", "model_home", "resolve_model", "resolve_pipeline_models"]

@@ -66,11 +66,13 @@ WHEELS = (
 MANIFEST = "manifest.json"
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(*paths: Path) -> str:
+    """Hex sha256 of the files' contents, one after the other."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for path in paths:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

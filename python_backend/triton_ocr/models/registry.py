@@ -1,20 +1,27 @@
 """Model names → model files.
 
-A model is named either by a registry name (PaddleX's names, e.g. ``PP-OCRv4_mobile_det``) or by a local path: a
-folder holding ``model.onnx`` (optionally a charset file) or an ``.onnx`` file. Registry models live in the model
-cache, ``$TRITON_OCR_HOME`` (default ``~/.cache/triton-ocr``), as ``<name>/model.onnx``.
+A model is named either by a registry name (PaddleX's names, e.g. ``PP-OCRv4_mobile_det``) or by a local path: an
+``.onnx`` file, or a folder holding ``model.onnx`` (or PaddleX's ``inference.onnx``) or a Paddle inference model
+(``inference.pdmodel`` or ``inference.json``, with ``inference.pdiparams``; converted to ONNX on first use, see
+:mod:`~triton_ocr.models.paddle_conversion`), optionally with an ``inference.yml`` (its settings, see
+:mod:`~triton_ocr.models.export_config`) and a charset file. Registry models live in the model cache,
+``$TRITON_OCR_HOME`` (default ``~/.cache/triton-ocr``), as such a folder named ``<name>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ModelNotFoundError
+from triton_ocr.models.export_config import EXPORT_CONFIG_FILE, ExportConfig, apply_export_config, read_export_config
+from triton_ocr.models.paddle_conversion import CONVERTED, PaddleModel, converted_onnx
 
 CHARSET_FILES = ("ppocr_keys_v1.txt", "dict.txt", "keys.txt")
-PADDLE_MARKERS = ("inference.pdmodel", "inference.json")
+ONNX_FILES = ("model.onnx", "inference.onnx")
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,13 @@ REGISTRY = {
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """Where a resolved model's files are: the ONNX graph and, for recognisers, an optional charset file."""
+    """Where a resolved model's files are: the ONNX graph (converted from Paddle where the model is a Paddle
+    export), for recognisers an optional charset file, and the export's ``inference.yml`` settings if it has one."""
 
     name: str
     onnx_path: Path
     charset_path: Path | None
+    export: ExportConfig | None = None
 
 
 def model_home() -> Path:
@@ -55,54 +64,100 @@ def model_home() -> Path:
 
 
 def resolve_model(name_or_path: str, char_dict_path: str | None = None) -> ModelFiles:
-    """Find the files of a registry model or a local model folder; raise :class:`ModelNotFoundError` if absent."""
+    """Find the files of a registry model or a local model, converting a Paddle model to ONNX on first use;
+    raise :class:`ModelNotFoundError` if absent or unconvertible."""
     candidate = Path(name_or_path).expanduser()
     if name_or_path in REGISTRY:
         folder = model_home() / name_or_path
-        if not (folder / "model.onnx").is_file():
+        if model_file(folder) is None:
             raise ModelNotFoundError(missing_registry_model(name_or_path, folder))
     elif candidate.suffix == ".onnx" and candidate.is_file():
         return ModelFiles(candidate.stem, candidate, charset_file(candidate.parent, char_dict_path))
     elif candidate.is_dir():
         folder = candidate
-        if not (folder / "model.onnx").is_file():
-            if any((folder / marker).is_file() for marker in PADDLE_MARKERS):
-                raise ModelNotFoundError(
-                    f"{folder} is a Paddle inference model; this build reads ONNX only: convert it with "
-                    f"`paddle2onnx --model_dir {folder} --model_filename inference.pdmodel "
-                    f"--params_filename inference.pdiparams --save_file {folder}/model.onnx`"
-                )
-            raise ModelNotFoundError(f"{folder} holds no model.onnx")
+        if model_file(folder) is None:
+            raise ModelNotFoundError(
+                f"{folder} holds no model.onnx and no Paddle inference model "
+                f"(inference.pdmodel or inference.json, with inference.pdiparams)"
+            )
     else:
         known = ", ".join(REGISTRY)
         raise ModelNotFoundError(
-            f"unknown model {name_or_path!r}: give a folder with model.onnx, an .onnx file, or one of: {known}"
+            f"unknown model {name_or_path!r}: give a model folder, an .onnx file, or one of: {known}"
         )
-    return ModelFiles(folder.name, folder / "model.onnx", charset_file(folder, char_dict_path))
+    export = read_export_config(folder / EXPORT_CONFIG_FILE) if (folder / EXPORT_CONFIG_FILE).is_file() else None
+    onnx_path = onnx_file(folder)
+    if onnx_path is None:  # a Paddle model: model_file found its program
+        onnx_path = converted_onnx(PaddleModel.find(folder), model_home())
+    return ModelFiles(folder.name, onnx_path, charset_file(folder, char_dict_path, export), export)
+
+
+def onnx_file(folder: Path) -> Path | None:
+    return next((folder / name for name in ONNX_FILES if (folder / name).is_file()), None)
+
+
+def model_file(folder: Path) -> Path | None:
+    """The ONNX graph in ``folder``, else its Paddle program, else ``None``."""
+    onnx_path = onnx_file(folder)
+    if onnx_path is not None:
+        return onnx_path
+    paddle = PaddleModel.find(folder)
+    return paddle.program if paddle else None
 
 
 def missing_registry_model(name: str, folder: Path) -> str:
     if REGISTRY[name].shipped:
         return f"model {name} is not in the cache ({folder}/model.onnx): run `triton-ocr models fetch`"
     return (
-        f"model {name} does not ship with triton-ocr: export it to ONNX and place it at {folder}/model.onnx "
-        f"(or point the config at its folder)"
+        f"model {name} does not ship with triton-ocr: put the files of its PaddleX inference model (inference.json "
+        f"or inference.pdmodel, inference.pdiparams, inference.yml) into {folder}, or an ONNX export at "
+        f"{folder}/model.onnx, or point the config at its folder"
     )
 
 
-def charset_file(folder: Path, explicit: str | None) -> Path | None:
+def charset_file(folder: Path, explicit: str | None, export: ExportConfig | None = None) -> Path | None:
+    """The recogniser's charset: ``explicit``, else the export's ``character_dict`` (written once into the cache as
+    ``converted/<sha256>/dict.txt``), else a charset file in ``folder``; ``None`` leaves it to the ONNX metadata."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise ModelNotFoundError(f"charset file {path} does not exist")
         return path
+    if export is not None and export.characters:
+        text = "".join(f"{character}\n" for character in export.characters)
+        path = model_home() / CONVERTED / hashlib.sha256(text.encode("utf-8")).hexdigest() / "dict.txt"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.part")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+        return path
     return next((folder / name for name in CHARSET_FILES if (folder / name).is_file()), None)
 
 
 def installed_models() -> list[tuple[ModelSpec, Path | None]]:
-    """Every registry model with its cached ONNX file, or ``None`` where it is not installed."""
+    """Every registry model with its model file (ONNX graph or Paddle program), or ``None`` where not installed."""
     home = model_home()
-    return [
-        (spec, home / spec.name / "model.onnx" if (home / spec.name / "model.onnx").is_file() else None)
-        for spec in REGISTRY.values()
-    ]
+    return [(spec, model_file(home / spec.name)) for spec in REGISTRY.values()]
+
+
+@dataclass(frozen=True)
+class PipelineModels:
+    """The models a pipeline config names, resolved (``orientation`` only with ``use_textline_orientation``), and
+    the config with their exports' ``inference.yml`` settings applied."""
+
+    config: OCRConfig
+    det: ModelFiles
+    rec: ModelFiles
+    orientation: ModelFiles | None
+
+
+def resolve_pipeline_models(config: OCRConfig) -> PipelineModels:
+    """Resolve (and convert where needed) every model ``config`` uses; see :func:`resolve_model`."""
+    det = resolve_model(config.text_det.model)
+    rec = resolve_model(config.text_rec.model, config.text_rec.char_dict_path)
+    orientation = resolve_model(config.textline_orientation.model) if config.use_textline_orientation else None
+    for files, section in ((det, "text_det"), (rec, "text_rec"), (orientation, "textline_orientation")):
+        if files is not None and files.export is not None:
+            config = apply_export_config(config, files.export, section)
+    return PipelineModels(config, det, rec, orientation)

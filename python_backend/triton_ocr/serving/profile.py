@@ -71,7 +71,7 @@ PROFILES: dict[str, ServingProfile] = {
     "cpu": ServingProfile(
         name="cpu",
         det_preprocess=PythonStep(instances=1),
-        ocr_postprocess=PythonStep(instances=2),
+        ocr_postprocess=PythonStep(instances=3),
         text_det=BatchedModel(
             instances=2,
             max_batch_size=4,
@@ -79,12 +79,7 @@ PROFILES: dict[str, ServingProfile] = {
             max_queue_delay_microseconds=2000,
             queue=QueuePolicy(max_queue_size=64),
         ),
-        text_rec=BatchedModel(
-            instances=2,
-            max_batch_size=12,
-            preferred_batch_sizes=(6, 12),
-            max_queue_delay_microseconds=2000,
-        ),
+        text_rec=BatchedModel(instances=1, intra_op_threads=2, max_batch_size=12, max_queue_delay_microseconds=3000),
     ),
     "gpu": ServingProfile(
         name="gpu",

@@ -1,0 +1,347 @@
+"""The FastAPI app: ``POST /ocr``, ``GET /health``, ``GET /health/ready``, and ``/docs`` + ``/openapi.json``.
+
+Data flow of ``POST /ocr``: admission (:mod:`~triton_ocr.gateway.middleware`) → body read with a size cap →
+JSON validated (:class:`~triton_ocr.gateway.schemas.OCRRequest`) → image bytes (base64, or a guarded download:
+:mod:`~triton_ocr.gateway.fetch`) → decoded and checked (thread pool) → backend inference → lines and, unless
+``visualize`` is false, the picture (thread pool) → the PaddleX envelope. Every failure becomes
+``{"logId", "errorCode": <HTTP status>, "errorMsg"}`` (:mod:`~triton_ocr.gateway.errors`); only a bug is a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from email.message import Message
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from triton_ocr.gateway.backends import OCRBackend, Recognition
+from triton_ocr.gateway.errors import HTTPError, http_error
+from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
+from triton_ocr.gateway.images import classify_image_field, decode_base64_image, picture_base64
+from triton_ocr.gateway.middleware import GatewayMiddleware, InFlight, error_body
+from triton_ocr.gateway.schemas import ERROR_RESPONSES, RETRY_AFTER, ErrorResponse, HealthResponse, OCRRequest, \
+    OCRResponse
+from triton_ocr.gateway.settings import GatewaySettings
+from triton_ocr.steps.image_loading import decode_image
+
+log = logging.getLogger("triton_ocr.gateway")
+T = TypeVar("T")
+
+INLINE_PARSE_BYTES = 256 * 1024
+"""Bodies up to this size are parsed on the event loop; larger ones in the thread pool."""
+
+DESCRIPTION = """PaddleX-compatible OCR service (PP-OCRv4 detection + recognition).
+
+`POST /ocr` takes `{"image": <base64 or http(s) URL>, "inferenceParams": {"maxLongSide": int}}` and answers
+`{"logId", "errorCode": 0, "errorMsg": "Success", "result": {"texts": [{"poly", "text", "score"}], "image"}}`;
+PaddleX 3.x parameters (`textDetLimitSideLen`, `textDetThresh`, ..., `visualize`) are accepted as extensions.
+Every failure is `{"logId", "errorCode": <HTTP status>, "errorMsg"}` with that HTTP status."""
+
+
+class Readiness:
+    """Whether a real inference succeeded within the last ``cache_s`` seconds; if not, one probe inference runs
+    (concurrent checks share it). Successful ``/ocr`` inferences count too."""
+
+    def __init__(self, backend: OCRBackend, cache_s: float, timeout_s: float) -> None:
+        from triton_ocr.serving.server import probe_image
+
+        self.backend = backend
+        self.cache_s = cache_s
+        self.timeout_s = timeout_s
+        self.probe = probe_image()
+        self.probe_pixels = decode_image(self.probe)
+        self.last_success = -math.inf
+        self.lock = asyncio.Lock()
+
+    def succeeded(self) -> None:
+        self.last_success = time.monotonic()
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.last_success < self.cache_s
+
+    async def check(self) -> str | None:
+        """``None`` when ready, else why not."""
+        if self.fresh():
+            return None
+        async with self.lock:
+            if self.fresh():
+                return None
+            try:
+                await asyncio.wait_for(self.backend.recognise(self.probe, self.probe_pixels, {}), self.timeout_s)
+            except asyncio.TimeoutError:
+                return f"the probe inference took longer than {self.timeout_s:g} s"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return f"the probe inference failed: {type(exc).__name__}: {exc}"
+            self.succeeded()
+            return None
+
+
+class Gateway:
+    """The app's state: settings, backend, thread pool, URL fetcher, readiness."""
+
+    def __init__(self, settings: GatewaySettings, backend: OCRBackend, resolver: Resolver) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.limits = backend.config.image
+        self.pool = ThreadPoolExecutor(settings.cpu_workers, thread_name_prefix="gateway-cpu")
+        self.fetcher = URLFetcher(
+            self.limits, settings.url_allow, settings.url_max_redirects, settings.url_deadline_s, resolver
+        )
+        self.readiness = Readiness(backend, settings.ready_cache_s, settings.ready_timeout_s)
+        self.in_flight = InFlight(settings.max_in_flight)
+
+    async def cpu(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` in the thread pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(function, *args))
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        await self.backend.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- POST /ocr, step by step ---
+
+    async def read_body(self, request: Request) -> bytes:
+        content_type = request.headers.get("content-type")
+        if content_type:
+            media = Message()
+            media["content-type"] = content_type
+            subtype = media.get_content_subtype()
+            if media.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+                raise HTTPError(415, f"the body must be JSON (Content-Type: application/json), not {content_type}")
+        limit = self.settings.max_body_bytes
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise HTTPError(413, f"the request body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def parse(self, body: bytes) -> OCRRequest:
+        if not body.strip():
+            raise HTTPError(422, 'the body is empty: send a JSON object such as {"image": "<base64 or URL>"}')
+        try:
+            if len(body) <= INLINE_PARSE_BYTES:
+                parsed = OCRRequest.model_validate_json(body)
+            else:
+                parsed = await self.cpu(OCRRequest.model_validate_json, body)
+        except ValidationError as exc:
+            raise HTTPError(422, validation_message(exc)) from None
+        conflict = parsed.conflict()
+        if conflict:
+            raise HTTPError(422, conflict)
+        return parsed
+
+    async def load(self, field: str) -> tuple[bytes, np.ndarray]:
+        """The image file's bytes and its decoded BGR pixels."""
+        kind, value = classify_image_field(field)
+        if kind == "base64":
+            return await self.cpu(decode_base64_image, value, self.limits)
+        if not self.settings.url_input:
+            raise HTTPError(422, "image: this service does not download URLs; send the image in base64")
+        data = await self.fetcher.fetch(value)
+        return data, await self.cpu(decode_image, data, self.limits)
+
+    async def infer(self, encoded: bytes, image: np.ndarray, request: OCRRequest) -> Recognition:
+        timeout = self.settings.inference_timeout_s
+        try:
+            recognition = await asyncio.wait_for(
+                self.backend.recognise(encoded, image, request.overrides()), timeout
+            )
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"inference took longer than {timeout:g} s") from None
+        self.readiness.succeeded()
+        return recognition
+
+    def envelope(self, log_id: str, recognition: Recognition, image: np.ndarray, visualize: bool) -> bytes:
+        """The success body (runs in the thread pool: drawing, JPEG and JSON encoding)."""
+        lines = recognition.result.to_json_dict()
+        texts = [
+            {"poly": poly, "text": text, "score": score}
+            for poly, text, score in zip(lines["dt_polys"], lines["rec_text"], lines["rec_score"])
+        ]
+        picture = (
+            picture_base64(image, recognition.result["dt_polys"], self.settings.jpeg_quality) if visualize else None
+        )
+        payload = {"logId": log_id, "errorCode": 0, "errorMsg": "Success", "result": {"texts": texts, "image": picture}}
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+    async def ocr(self, request: Request) -> Response:
+        body = await self.read_body(request)
+        parsed = await self.parse(body)
+        del body
+        encoded, image = await self.load(parsed.image)
+        recognition = await self.infer(encoded, image, parsed)
+        visualize = parsed.visualize is not False
+        content = await self.cpu(self.envelope, request.state.log_id, recognition, image, visualize)
+        headers = {}
+        if recognition.det_input_size is not None:
+            height, width = recognition.det_input_size
+            headers["X-Det-Input-Size"] = f"{width}x{height}"
+        return Response(content, media_type="application/json", headers=headers)
+
+
+def package_version() -> str:
+    try:
+        return version("triton-ocr")
+    except PackageNotFoundError:
+        return "0"
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Pydantic errors as ``field.path: message; ...`` (the body itself is ``body``)."""
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        if error["type"] == "json_invalid":
+            parts.append(f"the body is not valid JSON: {error.get('ctx', {}).get('error', error['msg'])}")
+            continue
+        location = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def error_response(request: Request, error: HTTPError) -> Response:
+    request.state.error = error.message
+    return Response(
+        error_body(request.state.log_id, error.status, error.message),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Resolver = system_resolver) -> FastAPI:
+    """The gateway app over ``backend``; ``resolver`` resolves the host names of URL inputs (tests fake it)."""
+    gateway = Gateway(settings, backend, resolver)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backend.start()
+        log.info("gateway ready: engine %s, in-flight bound %d", backend.name, settings.max_in_flight)
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = FastAPI(
+        title="triton-ocr gateway",
+        version=package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.gateway = gateway
+    app.add_middleware(
+        GatewayMiddleware,
+        api_key=settings.api_key_value(),
+        in_flight=gateway.in_flight,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after_s=settings.retry_after_s,
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, HTTPError(exc.status_code, str(exc.detail), dict(exc.headers or {})))
+
+    @app.post(
+        "/ocr",
+        operation_id="infer",
+        summary="OCR one image",
+        response_model=None,
+        responses={
+            200: {
+                "model": OCRResponse,
+                "description": "the recognised lines (and the picture)",
+                "headers": {
+                    "X-Det-Input-Size": {
+                        "description": "WIDTHxHEIGHT of the image the text detector saw (after the resize that "
+                        "maxLongSide / textDetLimitSideLen control)",
+                        "schema": {"type": "string", "pattern": "^[0-9]+x[0-9]+$"},
+                    }
+                },
+            },
+            **ERROR_RESPONSES,
+        },
+    )
+    async def ocr(request: Request) -> Response:
+        try:
+            return await gateway.ocr(request)
+        except Exception as exc:  # noqa: BLE001 - every failure answers in the envelope
+            error = http_error(exc, settings.retry_after_s)
+            if error is None:
+                log.exception("logId %s: internal error", request.state.log_id)
+                error = HTTPError(500, f"internal error ({type(exc).__name__}); logId {request.state.log_id}")
+            return error_response(request, error)
+
+    @app.get(
+        "/health",
+        operation_id="checkHealth",
+        summary="the process is up",
+        response_model=HealthResponse,
+        responses={200: {"description": "always, while the process serves"}},
+    )
+    async def health(request: Request) -> Response:
+        body = {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Healthy"}
+        return Response(json.dumps(body).encode(), media_type="application/json")
+
+    @app.get(
+        "/health/ready",
+        operation_id="checkReady",
+        summary="a real inference through the engine succeeded recently",
+        response_model=HealthResponse,
+        responses={
+            401: ERROR_RESPONSES[401],
+            503: {"model": ErrorResponse, "description": "the engine cannot infer now", "headers": RETRY_AFTER},
+        },
+    )
+    async def ready(request: Request) -> Response:
+        problem = await gateway.readiness.check()
+        if problem is not None:
+            return error_response(
+                request, HTTPError(503, f"not ready: {problem}", {"Retry-After": str(settings.retry_after_s)})
+            )
+        body = {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Ready"}
+        return Response(json.dumps(body).encode(), media_type="application/json")
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema plus the ``/ocr`` request body (parsed by hand, so FastAPI cannot see it) and the
+        API-key scheme when one is configured."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = OCRRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components["OCRRequest"] = body
+        schema["paths"]["/ocr"]["post"]["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OCRRequest"}}},
+        }
+        if settings.api_key is not None:
+            schema["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+            for path, operations in schema["paths"].items():
+                if path not in ("/health",):
+                    for operation in operations.values():
+                        operation["security"] = [{"ApiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

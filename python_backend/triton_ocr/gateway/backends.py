@@ -1,0 +1,122 @@
+"""The engine seam: where the gateway's inferences run.
+
+:class:`TritonBackend` sends the encoded image to a Triton server through one shared
+:class:`~triton_ocr_client.AsyncOCRClient` (one gRPC channel for every request); :class:`LocalBackend` runs the
+in-process :class:`~triton_ocr.pipeline.OCRPipeline` in a bounded thread pool. Both take the request's encoded
+bytes and its decoded BGR pixels (each uses the one it needs) and return the lines and the detector's input size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from triton_ocr.config import OCRConfig, load_config
+from triton_ocr.result import OCRResult
+from triton_ocr.serving import contract
+from triton_ocr.steps.det_resize import det_input_size
+
+Overrides = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One image's lines (an :class:`OCRResult` without its picture) and the (height, width) the detector saw
+    before any padding (``None`` when the engine does not say)."""
+
+    result: OCRResult
+    det_input_size: tuple[int, int] | None
+
+
+class OCRBackend(Protocol):
+    """What the gateway needs from an engine. ``config`` is the pipeline config: image limits and defaults."""
+
+    name: str
+    config: OCRConfig
+
+    async def start(self) -> None: ...
+
+    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
+        """``encoded``: the image file; ``image``: the same image decoded, BGR uint8 (H, W, 3)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class TritonBackend:
+    """Inference on a Triton server (``grpc://`` or ``http://``); the encoded image travels, not its pixels."""
+
+    name = "triton"
+
+    def __init__(self, url: str, config: OCRConfig | None = None, timeout_s: float = 60.0) -> None:
+        from triton_ocr_client import AsyncOCRClient
+
+        self.config = config or OCRConfig()
+        self.url = url
+        self.client = AsyncOCRClient.from_url(url, config=self.config, timeout_s=timeout_s)
+
+    async def start(self) -> None:
+        # tritonclient's asyncio channel binds to the running loop: open it here, once, for every request.
+        if self.client.client is None:
+            self.client.client = self.client.connect()
+
+    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
+        from triton_ocr_client.errors import classify
+        from triton_ocr_client.protocol import to_result
+
+        request = next(self.client.requests(encoded, overrides))
+        arguments = self.client.call_arguments(request)
+        # The client asks for the lines only; the ensemble also outputs the detector's input size.
+        arguments["outputs"] = [*arguments["outputs"], self.client.module.InferRequestedOutput(contract.DET_INPUT_SIZE)]
+        await self.start()
+        try:
+            response = await self.client.client.infer(**arguments)
+        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed client error
+            raise classify(exc) from exc
+        size = response.as_numpy(contract.DET_INPUT_SIZE)
+        det_size = (int(size.reshape(-1)[0]), int(size.reshape(-1)[1])) if size is not None else None
+        return Recognition(to_result(request, response), det_size)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class LocalBackend:
+    """Inference in this process, ``workers`` images at a time, off the event loop."""
+
+    name = "local"
+
+    def __init__(self, config: OCRConfig | None = None, pipeline: Any = None, workers: int = 1) -> None:
+        from triton_ocr.pipeline import OCRPipeline
+
+        self.config = config or OCRConfig()
+        self.pipeline = pipeline if pipeline is not None else OCRPipeline(self.config)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="gateway-ocr")
+
+    async def start(self) -> None:
+        return None
+
+    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
+        cfg = self.config.with_overrides(**overrides) if overrides else self.config
+        lines = await asyncio.get_running_loop().run_in_executor(self.pool, self.pipeline.ocr, image, cfg)
+        det = cfg.text_det
+        size = det_input_size(image.shape[0], image.shape[1], det.limit_side_len, det.limit_type, det.max_side_limit)
+        return Recognition(OCRResult(None, lines), size)
+
+    async def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_backend(engine: str, pipeline: str = "OCR", triton_url: str = "grpc://127.0.0.1:8001",
+                 timeout_s: float = 60.0, local_workers: int = 1) -> OCRBackend:
+    """The backend a :class:`~triton_ocr.gateway.settings.GatewaySettings` names."""
+    config = load_config(pipeline)
+    if engine == "triton":
+        return TritonBackend(triton_url, config, timeout_s)
+    if engine == "local":
+        return LocalBackend(config, workers=local_workers)
+    raise ValueError(f"unknown engine {engine!r}: use triton or local")

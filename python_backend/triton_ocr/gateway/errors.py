@@ -1,0 +1,55 @@
+"""How failures become HTTP answers: every error a caller or the backend can cause maps to one status here.
+
+Anything not listed is a bug: the app answers 500 and logs it with the request's ``logId``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from triton_ocr.errors import ConfigError, ImageFetchError, ImageTooLargeError, InvalidImageError
+from triton_ocr_client.errors import (
+    InferenceTimeoutError,
+    OverloadedError,
+    ServerUnavailableError,
+)
+
+
+OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def caller_message(exc: BaseException) -> str:
+    """``str(exc)`` without Python object reprs (Pillow names its ``BytesIO`` in messages)."""
+    return OBJECT_REPR.sub("", str(exc))
+
+
+class HTTPError(Exception):
+    """An answer other than success: the HTTP status (also the envelope's ``errorCode``), a message for the caller
+    and extra response headers (``Retry-After``, ``WWW-Authenticate``, ``Allow``)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def http_error(exc: BaseException, retry_after_s: int) -> HTTPError | None:
+    """The answer for a known failure, ``None`` for a bug."""
+    retry = {"Retry-After": str(retry_after_s)}
+    if isinstance(exc, HTTPError):
+        return exc
+    if isinstance(exc, OverloadedError):
+        return HTTPError(503, f"the OCR server is overloaded, retry later: {exc}", retry)
+    if isinstance(exc, ServerUnavailableError):
+        return HTTPError(503, f"the OCR server is unavailable, retry later: {exc}", retry)
+    if isinstance(exc, (InferenceTimeoutError, TimeoutError, asyncio.TimeoutError)):
+        return HTTPError(504, f"inference timed out: {exc}" if str(exc) else "inference timed out")
+    if isinstance(exc, ImageTooLargeError):
+        return HTTPError(413, f"image: {caller_message(exc)}")
+    if isinstance(exc, (InvalidImageError, ImageFetchError)):
+        return HTTPError(422, f"image: {caller_message(exc)}")
+    if isinstance(exc, ConfigError):
+        return HTTPError(422, caller_message(exc))
+    return None

@@ -1,0 +1,71 @@
+"""The request's ``image`` field → image bytes and pixels, and the result picture → base64 JPEG.
+
+The CPU-heavy functions here (base64, decoding, drawing) are plain functions the app runs in its thread pool.
+Decoding is :func:`triton_ocr.steps.image_loading.decode_image`: kind sniffed from the content, pixel limit
+checked on the header before any decompression, the same checks and messages as the in-process pipeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from triton_ocr.config import ImageConfig
+from triton_ocr.errors import InvalidImageError
+from triton_ocr.gateway.fetch import URLRefusedError
+from triton_ocr.steps.image_loading import decode_image
+from triton_ocr.visualize import draw_boxes
+
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}")
+URL_SAFE = str.maketrans("-_", "+/")
+
+
+def classify_image_field(value: str) -> tuple[Literal["url", "base64"], str]:
+    """``("url", url)`` for an http(s) URL, ``("base64", data)`` for base64 (a ``data:...;base64,`` prefix is
+    dropped); any other scheme is refused. Base64 has no ``:``, so a scheme is never mistaken for data."""
+    scheme, colon, _ = value[:64].lstrip().partition(":")
+    if not colon or not SCHEME.fullmatch(scheme):
+        return "base64", value
+    scheme = scheme.lower()
+    if scheme in ("http", "https"):
+        return "url", value.strip()
+    if scheme == "data":
+        comma = value.find(",", 0, 4096)
+        if comma < 0 or not value[:comma].rstrip().lower().endswith(";base64"):
+            raise InvalidImageError("a data: URL must be base64 (data:image/png;base64,...)")
+        return "base64", value[comma + 1 :]
+    raise URLRefusedError(f"URL scheme {scheme!r} is not allowed: only http and https (or base64 data)")
+
+
+def decode_base64(text: str) -> bytes:
+    """Standard or URL-safe base64; line breaks, spaces and missing padding are tolerated."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    compact = "".join(text.split()).translate(URL_SAFE)
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(f"neither valid base64 nor an http(s) URL ({exc})") from None
+
+
+def decode_base64_image(text: str, limits: ImageConfig) -> tuple[bytes, np.ndarray]:
+    """Base64 text → (the image file's bytes, its BGR uint8 pixels (H, W, 3))."""
+    data = decode_base64(text)
+    return data, decode_image(data, limits)
+
+
+def picture_base64(image_bgr: np.ndarray, polys: Sequence[np.ndarray], quality: int) -> str:
+    """The image with ``polys`` drawn (:func:`triton_ocr.visualize.draw_boxes`) as base64 JPEG."""
+    picture = draw_boxes(np.ascontiguousarray(image_bgr[:, :, ::-1]), polys)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
