@@ -11,7 +11,7 @@ python=${PYTHON:-python3}
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 
 extras="triton,serve"
-if [ "${1:-}" = "--dev" ]; then extras="$extras,dev,deploy"; fi
+if [ "${1:-}" = "--dev" ]; then extras="$extras,dev,deploy,paddle"; fi
 "${pip[@]}" install -e ".[$extras]"
 if [ "${1:-}" = "--dev" ]; then
     # The reference implementation for parity tests and benchmarks. --no-deps: it wants the GUI build of

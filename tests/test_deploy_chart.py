@@ -401,7 +401,7 @@ def test_gateway_scaling_and_disruption_budgets(rendered):
 def test_gateway_command_and_ingress(rendered):
     docs = documents(rendered("gpu"))
     (container,) = find(docs, "Deployment", GATEWAY)["spec"]["template"]["spec"]["containers"]
-    assert container["args"][:4] == ["serve", "--no-triton", "--triton-url", "$(TRITON_URL)"]
+    assert container["args"][:5] == ["gateway", "--engine", "triton", "--triton-url", "$(TRITON_URL)"]
     config = find(docs, "ConfigMap", GATEWAY)["data"]
     assert config["TRITON_URL"] == f"grpc://{TRITON}:8001"
     assert config["GATEWAY_PORT"] == "8080"

@@ -36,7 +36,7 @@ from triton_fixtures import (
 
 pytestmark = pytest.mark.triton
 
-CONFIG = OCRConfig().with_overrides(text_det={"max_candidates": 3000})
+CONFIG = OCRConfig().with_overrides(text_det={"max_candidates": 3000}, text_rec={"min_width": 96})
 PROBE = text_image(7, lines=2)
 
 
@@ -127,7 +127,8 @@ def test_2000_boxes_in_one_image(server):
 
 
 def test_concurrent_requests_are_merged_without_cross_talk(server, local):
-    images = [text_image(seed, size=(640, 480), lines=6, max_words=2) for seed in range(32)]
+    numbers = [str(n) for n in range(10000, 99999, 7)]  # equal-width lines: one recognition shape bucket
+    images = [text_image(seed, size=(640, 480), lines=6, max_words=1, vocabulary=numbers) for seed in range(32)]
     expected = [next(local.predict(image)) for image in images]
     raw = raw_grpc(server)
     before = {model: model_counts(raw, model) for model in (contract.OCR, contract.TEXT_DET, contract.TEXT_REC)}
@@ -145,6 +146,7 @@ def test_concurrent_requests_are_merged_without_cross_talk(server, local):
 
 
 def test_killed_python_stubs_heal_without_a_manual_restart(server):
+    instances = set(server.stub_processes())
     victims = [stub_pids(server, contract.OCR_POSTPROCESS)[0], stub_pids(server, contract.TEXT_REC)[0]]
     for pid in victims:
         subprocess.run(["kill", "-9", str(pid)], check=True)
@@ -158,14 +160,19 @@ def test_killed_python_stubs_heal_without_a_manual_restart(server):
                 failures += 1
                 assert time.monotonic() < deadline, "the server did not heal within 60 s"
                 time.sleep(0.2)
-        for _ in range(8):
+        while set(server.stub_processes()) != instances:
+            assert time.monotonic() < deadline, f"stubs not back: {set(server.stub_processes())} != {instances}"
+            time.sleep(0.2)
+        for _ in range(12):
             assert client.ocr(PROBE)["rec_text"]
-    assert not set(victims) & set(stub_pids(server, contract.OCR_POSTPROCESS) + stub_pids(server, contract.TEXT_REC))
+    assert not set(victims) & set(server.stub_processes().values())
 
 
 def test_supervisor_reloads_the_model_a_failed_probe_names(server):
     reloads = server.reloads
-    server.heal("in ensemble 'ocr', Stub process 'text_rec_0_1' is not healthy.")
+    named = server.unhealthy_models("in ensemble 'ocr', Stub process 'text_rec_0_1' is not healthy.")
+    assert named == {contract.TEXT_REC}
+    server.heal(named)
     assert server.reloads == reloads + 1
     assert server.probe() is None
 

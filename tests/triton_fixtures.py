@@ -6,7 +6,7 @@ import io
 import random
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,14 +66,20 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def text_image(seed: int, size: tuple[int, int] = (640, 360), lines: int = 6, max_words: int = 4) -> bytes:
-    """A PNG with ``lines`` lines of 1 to ``max_words`` words picked by ``seed`` (black on white)."""
+def text_image(
+    seed: int,
+    size: tuple[int, int] = (640, 360),
+    lines: int = 6,
+    max_words: int = 4,
+    vocabulary: Sequence[str] = WORDS,
+) -> bytes:
+    """A PNG with ``lines`` lines of 1 to ``max_words`` words of ``vocabulary`` picked by ``seed`` (black on white)."""
     rng = random.Random(seed)
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(28)
     for row in range(lines):
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, max_words)))
+        words = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, max_words)))
         draw.text((20 + rng.randint(0, 40), 16 + row * (size[1] - 20) // lines), words, fill="black", font=font)
     return png_bytes(image)
 
@@ -92,20 +98,5 @@ def word_grid(count: int, columns: int = 50) -> tuple[bytes, list[str]]:
 
 
 def stub_pids(server: TritonServer, model: str) -> list[int]:
-    """PIDs of ``server``'s python stub processes serving ``model`` (found by their command line)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if (
-            len(command) > 2
-            and command[0].endswith(b"triton_python_backend_stub")
-            and f"/{model}/1/".encode() in command[1]
-            and command[2].startswith(server.shm_prefix.encode())
-        ):
-            pids.append(int(entry.name))
-    return sorted(pids)
+    """PIDs of ``server``'s python stub processes serving ``model``."""
+    return sorted(pid for name, pid in server.stub_processes().items() if name.rsplit("_", 2)[0] == model)

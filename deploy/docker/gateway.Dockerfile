@@ -27,4 +27,4 @@ USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["triton-ocr"]
 # ASSUMPTION: the gateway CLI (also in the chart's gateway.args and in compose.yaml).
-CMD ["serve", "--no-triton", "--triton-url", "grpc://triton:8001", "--port", "8080", "--host", "0.0.0.0"]
+CMD ["gateway", "--engine", "triton", "--triton-url", "grpc://triton:8001", "--port", "8080", "--host", "0.0.0.0"]

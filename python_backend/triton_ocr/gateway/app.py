@@ -34,10 +34,17 @@ from triton_ocr.gateway.errors import HTTPError, http_error
 from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
 from triton_ocr.gateway.images import classify_image_field, decode_base64_image, picture_base64
 from triton_ocr.gateway.middleware import GatewayMiddleware, InFlight, error_body
-from triton_ocr.gateway.schemas import ERROR_RESPONSES, RETRY_AFTER, ErrorResponse, HealthResponse, OCRRequest, \
-    OCRResponse
+from triton_ocr.gateway.schemas import (
+    ERROR_RESPONSES,
+    RETRY_AFTER,
+    ErrorResponse,
+    HealthResponse,
+    OCRRequest,
+    OCRResponse,
+)
 from triton_ocr.gateway.settings import GatewaySettings
 from triton_ocr.steps.image_loading import decode_image
+from triton_ocr_client.errors import InferenceTimeoutError
 
 log = logging.getLogger("triton_ocr.gateway")
 T = TypeVar("T")
@@ -125,12 +132,21 @@ class Gateway:
             if media.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
                 raise HTTPError(415, f"the body must be JSON (Content-Type: application/json), not {content_type}")
         limit = self.settings.max_body_bytes
-        chunks, total = [], 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise HTTPError(413, f"the request body is larger than the limit of {limit} bytes")
-            chunks.append(chunk)
+        chunks: list[bytes] = []
+
+        async def receive() -> None:
+            total = 0
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise HTTPError(413, f"the request body is larger than the limit of {limit} bytes")
+                chunks.append(chunk)
+
+        timeout = self.settings.body_timeout_s
+        try:
+            await asyncio.wait_for(receive(), timeout)
+        except asyncio.TimeoutError:
+            raise HTTPError(408, f"the request body took longer than {timeout:g} s to arrive") from None
         return b"".join(chunks)
 
     async def parse(self, body: bytes) -> OCRRequest:
@@ -164,6 +180,8 @@ class Gateway:
             recognition = await asyncio.wait_for(
                 self.backend.recognise(encoded, image, request.overrides()), timeout
             )
+        except InferenceTimeoutError:
+            raise  # the engine's own deadline (a TimeoutError too)
         except asyncio.TimeoutError:
             raise HTTPError(504, f"inference took longer than {timeout:g} s") from None
         self.readiness.succeeded()
@@ -335,9 +353,10 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OCRRequest"}}},
         }
         if settings.api_key is not None:
-            schema["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+            api_key = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            schema["components"]["securitySchemes"] = {"ApiKey": api_key}
             for path, operations in schema["paths"].items():
-                if path not in ("/health",):
+                if path != "/health":
                     for operation in operations.values():
                         operation["security"] = [{"ApiKey": []}]
         app.openapi_schema = schema

@@ -91,10 +91,12 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, config: OCRConfig | None = None, pipeline: Any = None, workers: int = 1) -> None:
+        """``pipeline``: an :class:`~triton_ocr.pipeline.OCRPipeline` to share (default: one built from
+        ``config``); ``config``: the per-request base config (default: the pipeline's effective config)."""
         from triton_ocr.pipeline import OCRPipeline
 
-        self.config = config or OCRConfig()
-        self.pipeline = pipeline if pipeline is not None else OCRPipeline(self.config)
+        self.pipeline = pipeline if pipeline is not None else OCRPipeline(config or OCRConfig())
+        self.config: OCRConfig = config if pipeline is not None and config is not None else self.pipeline.config
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="gateway-ocr")
 
     async def start(self) -> None:

@@ -6,7 +6,6 @@ Anything not listed is a bug: the app answers 500 and logs it with the request's
 from __future__ import annotations
 
 import asyncio
-import re
 
 from triton_ocr.errors import ConfigError, ImageFetchError, ImageTooLargeError, InvalidImageError
 from triton_ocr_client.errors import (
@@ -14,14 +13,6 @@ from triton_ocr_client.errors import (
     OverloadedError,
     ServerUnavailableError,
 )
-
-
-OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-fA-F]+>")
-
-
-def caller_message(exc: BaseException) -> str:
-    """``str(exc)`` without Python object reprs (Pillow names its ``BytesIO`` in messages)."""
-    return OBJECT_REPR.sub("", str(exc))
 
 
 class HTTPError(Exception):
@@ -47,9 +38,9 @@ def http_error(exc: BaseException, retry_after_s: int) -> HTTPError | None:
     if isinstance(exc, (InferenceTimeoutError, TimeoutError, asyncio.TimeoutError)):
         return HTTPError(504, f"inference timed out: {exc}" if str(exc) else "inference timed out")
     if isinstance(exc, ImageTooLargeError):
-        return HTTPError(413, f"image: {caller_message(exc)}")
+        return HTTPError(413, f"image: {exc}")
     if isinstance(exc, (InvalidImageError, ImageFetchError)):
-        return HTTPError(422, f"image: {caller_message(exc)}")
+        return HTTPError(422, f"image: {exc}")
     if isinstance(exc, ConfigError):
-        return HTTPError(422, caller_message(exc))
+        return HTTPError(422, exc)
     return None

@@ -125,6 +125,7 @@ class HealthResponse(BaseModel):
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or wrong X-API-Key (when the gateway has an API key)"},
+    408: {"model": ErrorResponse, "description": "the request body arrived too slowly"},
     413: {"model": ErrorResponse, "description": "body, download or image (bytes or pixels) too large"},
     415: {"model": ErrorResponse, "description": "the body is not sent as application/json"},
     422: {"model": ErrorResponse, "description": "invalid field, not JSON, not a decodable image, refused URL"},

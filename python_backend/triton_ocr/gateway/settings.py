@@ -38,6 +38,9 @@ class GatewaySettings(BaseSettings):
     max_in_flight: int = Field(
         64, ge=1, description="POST /ocr requests processed at once; beyond it a fast 503 with Retry-After"
     )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="longest time to receive a request body (slow senders get 408 and free their slot)"
+    )
     retry_after_s: int = Field(1, ge=0, description="Retry-After of 503 answers (overload, Triton unavailable)")
     inference_timeout_s: float = Field(60.0, gt=0, description="longest wait for one inference (then 504)")
 

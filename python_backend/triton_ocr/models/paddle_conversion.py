@@ -88,6 +88,7 @@ def converted_onnx(model: PaddleModel, home: Path) -> Path:
             raise ModelNotFoundError(f"converting {model.program} to ONNX failed ({versions}):\n{tail}")
         record = {"program": str(model.program), "params": str(model.params), "opset": OPSET, **versions}
         (staging / SOURCE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; a server running as another user reads the cache
         try:
             staging.rename(target)
         except OSError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import json
 import logging
 import os
 import re
@@ -38,8 +39,31 @@ from triton_ocr.serving.repository import assemble_runtime_repository, effective
 log = logging.getLogger(__name__)
 
 UNHEALTHY_STUB = re.compile(r"Stub process '(?P<instance>[^']+)_\d+_\d+' is not healthy")
+INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
+STUB = "triton_python_backend_stub"
 RELOADABLE = (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
 PR_SET_PDEATHSIG = 1
+
+
+def stub_processes(shm_prefix: str) -> dict[str, int]:
+    """Live python backend stubs whose shared-memory region starts with ``shm_prefix``: ``{instance name: pid}``.
+
+    A stub's command line is ``stub MODEL_PATH SHM_REGION ... INSTANCE_NAME ...``; the instance name is the argument
+    shaped ``<model>_<group>_<index>``.
+    """
+    stubs = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and argv[0].endswith(STUB) and argv[2].startswith(shm_prefix):
+            names = [arg for arg in argv[3:] if INSTANCE_NAME.fullmatch(arg)]
+            if names:
+                stubs[names[0]] = int(entry.name)
+    return stubs
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -106,6 +130,7 @@ class TritonServer:
         self.reloads = 0
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._instances: set[str] = set()
         self._probe = probe_image()
 
     @classmethod
@@ -233,51 +258,73 @@ class TritonServer:
                 )
             error = self.probe(timeout_s=10.0)
             if error is None:
+                self._instances = set(self.stub_processes())
                 return
             time.sleep(0.25)
         raise TritonUnavailableError(f"no successful OCR inference within {timeout_s:.0f} s ({error}):\n{self.log_tail()}")
 
+    def stub_processes(self) -> dict[str, int]:
+        """This server's live python stubs: ``{instance name: pid}`` (e.g. ``text_rec_0_0``)."""
+        return stub_processes(self.shm_prefix)
+
     def reload(self, models: Iterable[str]) -> None:
-        """Unload-free reload of ``models`` through the repository API (heals a dead stub in well under a second)."""
+        """Reload ``models`` in place through the repository API (heals a dead stub in about a second).
+
+        Triton ignores a plain load request for an unchanged model; one that carries the config always reloads.
+        """
         client = self._client()
         try:
             for model in models:
                 log.warning("reloading model %s", model)
-                client.load_model(model)
+                client.load_model(model, config=json.dumps(client.get_model_config(model)))
                 self.reloads += 1
         finally:
             client.close()
 
-    def heal(self, error: str) -> None:
-        """Reload the models a failed probe names as unhealthy (all python-run models when it names none)."""
-        models = sorted({m.group("instance") for m in UNHEALTHY_STUB.finditer(error)} & set(RELOADABLE))
+    def unhealthy_models(self, probe_error: str | None) -> set[str]:
+        """Models with a stub that died (missing from the process table) or that a failed probe names."""
+        missing = self._instances - set(self.stub_processes())
+        named = {m.group("instance") for m in UNHEALTHY_STUB.finditer(probe_error or "")}
+        return ({instance.rsplit("_", 2)[0] for instance in missing} | named) & set(RELOADABLE)
+
+    def heal(self, models: Iterable[str]) -> None:
+        """Reload ``models``; failures are logged and retried by the next round."""
         try:
-            self.reload(models or RELOADABLE)
+            self.reload(sorted(models))
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("reload failed: %s", exc)
+        self._instances |= set(self.stub_processes())
+
+    def _restart(self) -> None:
+        assert self.process is not None
+        log.error("tritonserver exited with code %s; restarting", self.process.returncode)
+        self._cleanup_process()
+        self.restarts += 1
+        self._launch()
+        try:
+            self._wait_until_serving(self.startup_timeout_s)
+        except TritonUnavailableError as exc:
+            log.error("restart failed: %s", exc)
 
     def _supervise(self) -> None:
+        """Every interval: restart a dead server, reload models whose stub died, probe with a real inference
+        (three failures in a row without a named culprit reload every python-run model)."""
         failures = 0
         while not self._stopping.wait(self.health_interval_s):
             assert self.process is not None
             if self.process.poll() is not None:
-                log.error("tritonserver exited with code %s; restarting", self.process.returncode)
-                self._cleanup_process()
-                self.restarts += 1
-                self._launch()
-                try:
-                    self._wait_until_serving(self.startup_timeout_s)
-                except TritonUnavailableError as exc:
-                    log.error("restart failed: %s", exc)
+                self._restart()
                 continue
-            error = self.probe()
-            if error is None:
+            dead = self.unhealthy_models(None)
+            error = None if dead else self.probe()
+            if error is not None:
+                failures += 1
+                log.warning("health probe failed (%d): %s", failures, error)
+                dead = self.unhealthy_models(error) or (set(RELOADABLE) if failures >= 3 else set())
+            if dead:
+                self.heal(dead)
                 failures = 0
-                continue
-            failures += 1
-            log.warning("health probe failed (%d): %s", failures, error)
-            if UNHEALTHY_STUB.search(error) or failures >= 3:
-                self.heal(error)
+            elif error is None:
                 failures = 0
 
     def _cleanup_process(self) -> None:

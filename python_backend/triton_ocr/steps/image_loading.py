@@ -88,7 +88,9 @@ def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray
             check_dimensions(image.width, image.height, limits)
             image = ImageOps.exif_transpose(image)
             rgb = pil_to_array(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+    except UnidentifiedImageError as exc:
+        raise InvalidImageError("cannot decode the image: not a known image format") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, InvalidImageError):
             raise
         raise InvalidImageError(f"cannot decode the image: {exc}") from exc

@@ -1,0 +1,241 @@
+"""The real gateway (``triton-ocr gateway --engine triton`` in a subprocess) in front of a real Triton server.
+
+One Triton server (:class:`triton_ocr.serving.server.TritonServer` on free ports) and one gateway process serve the
+whole module; the gateway is stopped by its PID. Checked: PaddleX's envelope and field types, ``maxLongSide``
+(through the ``X-Det-Input-Size`` header), ``visualize: false``, equality with the in-process pipeline on real
+photos, bad input on this engine, and 64 concurrent clients each getting the text of its own image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagegen import encode, png_header, render_lines
+from triton_fixtures import start_server
+from triton_ocr.steps.det_resize import det_input_size
+
+pytestmark = pytest.mark.triton
+
+CLIENTS = 64
+LOAD_SECONDS = 15.0
+PHOTOS = ("docs_zh/table.jpg", "multilingual/japan_1.jpg", "photos_en/254.jpg", "photos_zh/00009282.jpg")
+
+
+@pytest.fixture(scope="module")
+def triton() -> Iterator[object]:
+    yield from start_server()
+
+
+@pytest.fixture(scope="module")
+def gateway(triton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway process's base URL; its log (one JSON line per request) is kept for failures."""
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    command = [
+        sys.executable, "-m", "triton_ocr.cli", "gateway", "--engine", "triton", "--triton-url", triton.grpc_url,
+        "--port", "0", "--max-in-flight", str(CLIENTS), "--cpu-workers", "2",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline().decode()
+        match = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert match, f"unexpected first line {first!r}; log:\n{log_path.read_text()[-3000:]}"
+        url = match.group(0)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=10).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the gateway never became ready"
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def http(gateway: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway, timeout=120.0) as client:
+        yield client
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def squeeze(texts: list[str]) -> str:
+    return "".join(texts).replace(" ", "")
+
+
+def assert_paddlex_envelope(body: dict) -> None:
+    """PaddleX's OCR serving format: logId (str), errorCode 0, errorMsg "Success",
+    result.texts[] = {poly: [[x, y] * 4] ints, text: str, score: float}, result.image: base64 JPEG or null."""
+    assert set(body) == {"logId", "errorCode", "errorMsg", "result"}
+    assert isinstance(body["logId"], str) and uuid.UUID(body["logId"])
+    assert body["errorCode"] == 0 and type(body["errorCode"]) is int
+    assert body["errorMsg"] == "Success"
+    assert set(body["result"]) == {"texts", "image"}
+    assert isinstance(body["result"]["texts"], list)
+    for line in body["result"]["texts"]:
+        assert set(line) == {"poly", "text", "score"}
+        assert len(line["poly"]) == 4 and all(len(p) == 2 and all(type(v) is int for v in p) for p in line["poly"])
+        assert isinstance(line["text"], str) and line["text"]
+        assert type(line["score"]) is float and 0.0 <= line["score"] <= 1.0
+    assert body["result"]["image"] is None or isinstance(body["result"]["image"], str)
+
+
+def test_health_endpoints(http: httpx.Client) -> None:
+    for path, message in (("/health", "Healthy"), ("/health/ready", "Ready")):
+        body = http.get(path).json()
+        assert body["errorCode"] == 0 and body["errorMsg"] == message and isinstance(body["logId"], str)
+
+
+def test_envelope_and_picture_match_paddlex(http: httpx.Client) -> None:
+    image = render_lines(["Invoice 2024-0117", "总计 人民币 350 元"], size=(640, 200))
+    response = http.post("/ocr", json={"image": b64(encode(image))})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert_paddlex_envelope(body)
+    texts = [t["text"].replace(" ", "") for t in body["result"]["texts"]]
+    assert texts == ["Invoice2024-0117", "总计人民币350元"]
+    picture = base64.b64decode(body["result"]["image"])
+    assert picture[:3] == b"\xff\xd8\xff"  # JPEG
+    assert Image.open(io.BytesIO(picture)).size == (640, 200)
+
+
+def test_max_long_side_changes_the_detection_input(http: httpx.Client) -> None:
+    image = render_lines(["a wide strip of text 12345"], size=(1600, 400), font_size=60)
+    data = b64(encode(image))
+    expected_texts = None
+    for params, (limit, kind) in (
+        ({}, (960, "max")),
+        ({"inferenceParams": {"maxLongSide": 640}}, (640, "max")),
+        ({"inferenceParams": {"maxLongSide": 1280}}, (1280, "max")),
+        ({"textDetLimitSideLen": 480, "textDetLimitType": "min"}, (480, "min")),
+    ):
+        response = http.post("/ocr", json={"image": data, "visualize": False, **params})
+        assert response.status_code == 200, response.text
+        height, width = det_input_size(400, 1600, limit, kind)
+        assert response.headers["X-Det-Input-Size"] == f"{width}x{height}", params
+        texts = squeeze([t["text"] for t in response.json()["result"]["texts"]])
+        assert "12345" in texts
+        expected_texts = expected_texts or texts
+    assert det_input_size(400, 1600, 640, "max") != det_input_size(400, 1600, 960, "max")
+
+
+def test_visualize_false_drops_the_picture(http: httpx.Client) -> None:
+    data = b64(encode(render_lines(["no picture please 42"], size=(520, 100))))
+    with_picture = http.post("/ocr", json={"image": data}).json()
+    without = http.post("/ocr", json={"image": data, "visualize": False}).json()
+    assert_paddlex_envelope(without)
+    assert without["result"]["image"] is None and isinstance(with_picture["result"]["image"], str)
+    assert without["result"]["texts"] == with_picture["result"]["texts"]
+
+
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_results_equal_the_in_process_pipeline(photo: str, http: httpx.Client, shared_data: Path, pipeline) -> None:
+    data = (shared_data / "photos_docs" / photo).read_bytes()
+    response = http.post("/ocr", json={"image": b64(data), "visualize": False})
+    assert response.status_code == 200, response.text
+    served = response.json()["result"]["texts"]
+    local = next(iter(pipeline.predict(data))).to_json_dict()
+    assert [t["text"] for t in served] == local["rec_text"]
+    assert len(served) > 0
+    np.testing.assert_allclose([t["poly"] for t in served], local["dt_polys"], atol=1)
+    np.testing.assert_allclose([t["score"] for t in served], local["rec_score"], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("image", "status", "fragment"),
+    [
+        (b64(b"plain text, not a picture\n" * 4), 422, "cannot decode"),
+        (b64(png_header(20000, 20000)), 413, "pixels"),
+        ("http://10.0.0.1/x.png", 422, "private"),
+        ("http://169.254.169.254/latest/meta-data/", 422, "metadata"),
+    ],
+)
+def test_bad_input_on_the_triton_engine(image: str, status: int, fragment: str, http: httpx.Client) -> None:
+    response = http.post("/ocr", json={"image": image})
+    assert response.status_code == status and fragment in response.json()["errorMsg"], response.text
+    valid = b64(encode(render_lines(["still fine 7"], size=(300, 80))))
+    assert http.post("/ocr", json={"image": valid}).status_code == 200
+
+
+def test_64_concurrent_clients_each_get_their_own_text(gateway: str, pipeline, capsys: pytest.CaptureFixture) -> None:
+    """64 clients, each alternating between two images of its own with unique numbers, for LOAD_SECONDS.
+    The in-flight bound is 64 (= the clients), so no 503 is expected either."""
+    images = {}
+    for client in range(CLIENTS):
+        for variant in range(2):
+            number = 10000 + 2 * client + variant
+            picture = render_lines([f"No {number}"], size=(300, 80), font_size=40, origin=(16, 16))
+            text = squeeze(next(iter(pipeline.predict(picture))).to_json_dict()["rec_text"])
+            assert str(number) in text  # the in-process pipeline reads it; the server must say the same
+            images[client, variant] = (b64(encode(picture)), text)
+
+    statuses: list[int] = []
+    latencies: list[float] = []
+    mismatches: list[tuple[str, str]] = []
+
+    async def run_client(index: int, deadline: float) -> None:
+        async with httpx.AsyncClient(base_url=gateway, timeout=120.0) as client:
+            sent = 0
+            while time.monotonic() < deadline:
+                data, expected = images[index, sent % 2]
+                started = time.monotonic()
+                response = await client.post("/ocr", json={"image": data, "visualize": sent % 4 == 0})
+                latencies.append(time.monotonic() - started)
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    got = squeeze([t["text"] for t in response.json()["result"]["texts"]])
+                    if got != expected:
+                        mismatches.append((expected, got))
+                sent += 1
+
+    async def load() -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(run_client(i, started + LOAD_SECONDS) for i in range(CLIENTS)))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(load())
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    ordered = sorted(latencies)
+    with capsys.disabled():
+        print(
+            f"\n64-client load: {len(statuses)} requests in {elapsed:.1f} s = {len(statuses) / elapsed:.1f} req/s; "
+            f"latency p50 {statistics.median(ordered) * 1000:.0f} ms, "
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms; "
+            f"statuses {counts}"
+        )
+    assert len(statuses) >= CLIENTS
+    assert counts == {200: len(statuses)}, counts
+    assert mismatches == [], mismatches[:5]

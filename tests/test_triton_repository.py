@@ -1,0 +1,236 @@
+"""The Triton pieces that run without a server: the committed repository is the cpu render, the python models'
+steps equal the in-process pipeline, the ONNX shim batches, errors stay per request, the client maps its inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError, InvalidImageError
+from triton_ocr.models.registry import resolve_model
+from triton_ocr.pipeline import OCRPipeline
+from triton_ocr.serving import contract
+from triton_ocr.serving.adapter import PythonModel, TritonCallError, error_response
+from triton_ocr.serving.onnx_runner import OnnxRunner
+from triton_ocr.serving.pbtxt import Token, dumps
+from triton_ocr.serving.profile import get_profile
+from triton_ocr.serving.repository import OnnxIO, model_files, render_repository
+from triton_ocr.serving.steps import DetPreprocess, OCRPostprocess, request_config
+from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
+from triton_ocr_client.errors import (
+    BadInputError,
+    InferenceError,
+    InferenceTimeoutError,
+    OverloadedError,
+    ServerUnavailableError,
+    classify,
+)
+from triton_ocr_client.protocol import Endpoint, check_overrides, tunable_arrays
+from triton_fixtures import text_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def onnx_io() -> tuple[OnnxIO, OnnxIO]:
+    det, rec = model_files(OCRConfig())
+    return OnnxIO.of(det.onnx_path), OnnxIO.of(rec.onnx_path)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> OCRPipeline:
+    return OCRPipeline(OCRConfig())
+
+
+def test_committed_repository_is_the_cpu_render(onnx_io):
+    rendered = render_repository(OCRConfig(), get_profile("cpu"), *onnx_io)
+    repository = ROOT / "model_repository"
+    committed = {
+        str(path.relative_to(repository)): path.read_text(encoding="utf-8")
+        for path in repository.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".onnx", ".txt")
+    }
+    assert committed == rendered, "regenerate with: triton-ocr serve --build-repo model_repository --profile cpu"
+
+
+def test_gpu_flavour_differs_only_in_serving_settings(onnx_io):
+    cpu = render_repository(OCRConfig(), get_profile("cpu"), *onnx_io)
+    gpu = render_repository(OCRConfig(), get_profile("gpu"), *onnx_io)
+    assert cpu.keys() == gpu.keys()
+    assert gpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2] == cpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2]
+    rec = gpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "kind: KIND_GPU" in rec and 'name: "tensorrt"' in rec and "max_batch_size: 128" in rec
+    assert '\\"batch_size\\":32' in gpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+
+
+def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
+    text = dumps({"name": 'a "b" \\c', "kind": Token("KIND_CPU"), "dims": [3, -1], "flag": True, "nested": {"x": 1}})
+    assert text == 'name: "a \\"b\\" \\\\c"\nkind: KIND_CPU\ndims: [ 3, -1 ]\nflag: true\nnested { x: 1 }'
+
+
+def test_python_steps_equal_the_in_process_pipeline(pipeline):
+    data = text_image(3)
+    config = pipeline.config
+
+    async def run() -> dict[str, np.ndarray]:
+        pre = await DetPreprocess(config, 32)({contract.IMAGE_BYTES: np.array([data], dtype=np.object_)})
+
+        async def recognise(batch: np.ndarray) -> np.ndarray:
+            return pipeline.rec_model(batch)
+
+        post = OCRPostprocess(config, pipeline.charset, recognise, max_inflight=2)
+        return await post(
+            {
+                contract.PROB_MAP: pipeline.det_model(pre[contract.DET_TENSOR]),
+                contract.DECODED_IMAGE: pre[contract.DECODED_IMAGE],
+                contract.DET_INPUT_SIZE: pre[contract.DET_INPUT_SIZE],
+            }
+        )
+
+    outputs = asyncio.run(run())
+    expected = next(pipeline.predict(data))
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
+    np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["dt_polys"]))
+
+
+def test_charset_comes_from_the_recogniser_folder(pipeline):
+    folder = resolve_model(OCRConfig().text_rec.model).onnx_path.parent
+    assert OCRPostprocess.charset_of(folder) == pipeline.charset
+
+
+def test_detector_padding_round_trips():
+    tensor = np.random.default_rng(0).random((1, 3, 96, 160), dtype=np.float32)
+    padded = pad_det_input(tensor, 128)
+    assert padded.shape == (1, 3, 128, 256) and not padded[..., 96:, :].any() and not padded[..., 160:].any()
+    np.testing.assert_array_equal(unpad_prob_map(padded, (96, 160)), tensor)
+    assert pad_det_input(tensor, 32) is tensor
+
+
+def test_request_config_reads_optional_inputs():
+    base = OCRConfig()
+    inputs = {
+        "det_thresh": np.array([0.3], np.float32),
+        "det_limit_type": np.array([b"min"], dtype=np.object_),
+        "det_limit_side_len": np.array([736], np.int32),
+    }
+    config = request_config(base, inputs, contract.TUNABLE_INPUTS)
+    assert (config.text_det.thresh, config.text_det.limit_type, config.text_det.limit_side_len) == (0.3, "min", 736)
+    assert request_config(base, {}, contract.TUNABLE_INPUTS) is base
+    with pytest.raises(ConfigError):
+        request_config(base, {"det_box_thresh": np.array([3.0], np.float32)}, contract.TUNABLE_INPUTS)
+
+
+def test_onnx_runner_merges_equal_shapes_and_splits_outputs():
+    path = resolve_model(OCRConfig().text_rec.model).onnx_path
+    config = {
+        "max_batch_size": 8,
+        "input": [{"name": "x"}],
+        "output": [{"name": OnnxIO.of(path).output}],
+        "instance_group": [{"kind": "KIND_CPU"}],
+    }
+    runner = OnnxRunner(config, {"intra_op_thread_count": "1"}, path.parent.parent, path.parent.name)
+    rng = np.random.default_rng(1)
+    batch = [{"x": rng.random((n, 3, 48, w), dtype=np.float32)} for n, w in ((2, 320), (1, 320), (1, 352))]
+    results = runner.run(batch)
+    for inputs, result in zip(batch, results):
+        alone = runner.run([inputs])[0]
+        np.testing.assert_allclose(result[config["output"][0]["name"]], alone[config["output"][0]["name"]], atol=1e-5)
+
+
+class FakeTritonError(Exception):
+    INVALID_ARG, INTERNAL, UNAVAILABLE = 3, 13, 14
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+FAKE_PB = SimpleNamespace(
+    TritonError=FakeTritonError,
+    InferenceResponse=lambda output_tensors=None, error=None: SimpleNamespace(outputs=output_tensors, error=error),
+    Tensor=lambda name, array: (name, array),
+    Logger=SimpleNamespace(log_error=lambda message: None),
+    get_input_tensor_by_name=lambda request, name: request.get(name),
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [(InvalidImageError("corrupt"), 3), (ConfigError("bad"), 3), (TritonCallError("full", 14), 14), (KeyError("x"), 13)],
+)
+def test_each_failure_becomes_its_request_error(exc, code):
+    assert error_response(FAKE_PB, exc).error.code == code
+
+
+def test_a_bad_request_does_not_fail_the_others():
+    class Model(PythonModel):
+        async def step(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            if inputs["x"][0] < 0:
+                raise InvalidImageError("negative")
+            return {"y": inputs["x"] * 2}
+
+    model = Model()
+    model.pb, model.input_names = FAKE_PB, ["x"]
+    requests = [{"x": SimpleNamespace(as_numpy=lambda v=v: np.array([v]))} for v in (1, -1)]
+    good, bad = asyncio.run(model.execute(requests))
+    assert good.error is None and good.outputs[0][1].tolist() == [2]
+    assert bad.outputs is None and bad.error.code == FakeTritonError.INVALID_ARG
+
+
+def test_endpoints_parse():
+    assert Endpoint.parse("grpc://h:9") == Endpoint("grpc", "h:9")
+    assert Endpoint.parse("http://h") == Endpoint("http", "h:8000")
+    assert Endpoint.parse("h:1", protocol="http") == Endpoint("http", "h:1")
+    with pytest.raises(ConfigError):
+        Endpoint.parse("ftp://h:1")
+
+
+def test_only_overridden_or_non_default_parameters_are_sent():
+    assert tunable_arrays(OCRConfig(), {}) == {}
+    config = OCRConfig().with_overrides(text_det={"box_thresh": 0.6, "thresh": 0.2})
+    arrays = tunable_arrays(config, {"text_det": {"box_thresh": 0.6}})
+    assert sorted(arrays) == ["det_box_thresh", "det_thresh"] and arrays["det_thresh"].dtype == np.float32
+    with pytest.raises(ConfigError, match="cannot change per request"):
+        check_overrides({"text_det": {"max_candidates": 5}})
+
+
+class FakeServerError(Exception):
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self._message, self._status = message, status
+
+    def message(self) -> str:
+        return self._message
+
+    def status(self) -> str:
+        return self._status
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (FakeServerError("cannot decode", "StatusCode.INVALID_ARGUMENT"), BadInputError),
+        (FakeServerError("bad", "400"), BadInputError),
+        (FakeServerError("Exceeds maximum queue size", "StatusCode.UNAVAILABLE"), OverloadedError),
+        (FakeServerError("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), ServerUnavailableError),
+        (ConnectionRefusedError(111, "Connection refused"), ServerUnavailableError),
+        (FakeServerError("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), InferenceTimeoutError),
+        (FakeServerError("Stub process 'x_0_0' is not healthy", "StatusCode.INTERNAL"), InferenceError),
+    ],
+)
+def test_client_errors_are_typed(exc, kind):
+    assert type(classify(exc)) is kind
+    assert issubclass(BadInputError, InvalidImageError)
+
+
+def test_python_model_reads_its_parameters():
+    config = json.dumps({"parameters": {"ocr_config": {"string_value": OCRConfig().model_dump_json()}}})
+    from triton_ocr.serving.adapter import model_parameters, pipeline_config
+
+    assert pipeline_config(model_parameters(json.loads(config))) == OCRConfig()
