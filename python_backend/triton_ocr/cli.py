@@ -3,7 +3,7 @@
     triton-ocr --pipeline OCR --input PATH|URL|DIR [--save_path DIR] [--server grpc://127.0.0.1:8001]
     triton-ocr --get_pipeline_config OCR [--save_path DIR]
     triton-ocr models fetch|list
-    triton-ocr demo | eval | serve | gateway | bench ...
+    triton-ocr demo | eval | serve | gateway | bench | loadtest ...
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
 """
@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "serve": ("triton_ocr.serving.command", "run the Triton server (and the HTTP gateway)"),
     "gateway": ("triton_ocr.gateway.command", "run only the PaddleX-compatible HTTP gateway"),
     "bench": ("triton_ocr.bench.command", "side-by-side throughput benchmark"),
+    "loadtest": ("triton_ocr.bench.loadtest_command", "locust load tests against Triton and the gateway"),
 }
 
 
