@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up triton-ocr on a fresh machine: a virtual environment in .venv, the package and its pinned
-# dependencies, then the PP-OCRv4 models (and a CJK font) fetched into the model cache.
+# dependencies, then the PP-OCRv4 models (and a CJK font) and the Triton server binary fetched into the cache.
 #   scripts/setup.sh          runtime: in-process pipeline, Triton launcher, client, HTTP gateway
 #   scripts/setup.sh --dev    also the test and benchmark tools (pytest, the RapidOCR reference, ...)
 set -euo pipefail
@@ -11,7 +11,7 @@ python=${PYTHON:-python3}
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 
 extras="triton,serve"
-if [ "${1:-}" = "--dev" ]; then extras="$extras,dev,deploy,paddle"; fi
+if [ "${1:-}" = "--dev" ]; then extras="$extras,dev,deploy,paddle,loadtest"; fi
 "${pip[@]}" install -e ".[$extras]"
 if [ "${1:-}" = "--dev" ]; then
     # The reference implementation for parity tests and benchmarks. --no-deps: it wants the GUI build of
@@ -19,3 +19,5 @@ if [ "${1:-}" = "--dev" ]; then
     "${pip[@]}" install --no-deps rapidocr-onnxruntime==1.4.4
 fi
 .venv/bin/triton-ocr models fetch
+# The Triton server binary (from the pinned nvidia-pytriton wheel) and the python stub's environment.
+.venv/bin/triton-ocr serve --install

@@ -87,7 +87,8 @@ def test_detection_settings(tmp_path):
         "limit_side_len": 1280, "limit_type": "max", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
         "thresh": 0.2, "box_thresh": 0.5, "max_candidates": 1000, "unclip_ratio": 2.0,
     }
-    explicit = read_export_config(yml(tmp_path, DET_YML.replace("resize_long: 1280", "{limit_side_len: 64, limit_type: min}"), "b") / "inference.yml")
+    limits = DET_YML.replace("resize_long: 1280", "{limit_side_len: 64, limit_type: min}")
+    explicit = read_export_config(yml(tmp_path, limits, "limits") / "inference.yml")
     assert explicit.settings["limit_side_len"] == 64 and explicit.settings["limit_type"] == "min"
 
 
@@ -125,16 +126,19 @@ def test_onnx_export_with_yml_gives_settings_and_charset(tmp_path, monkeypatch):
     """A PaddleX ONNX export folder (``inference.onnx`` + ``inference.yml``): the charset comes from the yml."""
     real_home = model_home()
     monkeypatch.setenv("TRITON_OCR_HOME", str(tmp_path / "home"))
-    characters = read_dict_file(real_home / "PP-OCRv4_mobile_rec" / "ppocr_keys_v1.txt")
-    folder = yml(tmp_path, REC_YML.replace('["0", "1", "2", "a", "b", "中"]', json.dumps(characters, ensure_ascii=False)))
+    keys = real_home / "PP-OCRv4_mobile_rec" / "ppocr_keys_v1.txt"
+    characters = read_dict_file(keys)  # 6623 entries, a backslash among them
+    charset_yml = REC_YML.replace('["0", "1", "2", "a", "b", "中"]', json.dumps(characters, ensure_ascii=False))
+    folder = yml(tmp_path, charset_yml)
     (folder / "inference.onnx").symlink_to(real_home / "PP-OCRv4_mobile_rec" / "model.onnx")
     files = resolve_model(str(folder))
     assert files.onnx_path == folder / "inference.onnx"
     assert files.charset_path.parent.parent == tmp_path / "home" / "converted"
     assert read_dict_file(files.charset_path) == characters
-    assert resolve_model(str(folder), char_dict_path=str(real_home / "PP-OCRv4_mobile_rec" / "ppocr_keys_v1.txt")).charset_path.name == "ppocr_keys_v1.txt"
+    assert resolve_model(str(folder), char_dict_path=str(keys)).charset_path == keys  # explicit wins
 
-    config = OCRConfig().with_overrides(text_det={"model": str(real_home / "PP-OCRv4_mobile_det")}, text_rec={"model": str(folder)})
+    det_folder = real_home / "PP-OCRv4_mobile_det"
+    config = OCRConfig().with_overrides(text_det={"model": str(det_folder)}, text_rec={"model": str(folder)})
     models = resolve_pipeline_models(config)
     assert models.orientation is None and models.config.text_rec.image_height == 32
     assert models.config.text_det == config.text_det  # the shipped detector has no yml

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from triton_ocr.config import OCRConfig
 from triton_ocr.inputs import IMAGE_SUFFIXES
 from triton_ocr.pipeline import OCRPipeline
-from triton_ocr.config import OCRConfig
 from triton_ocr.result import OCRResult
 from triton_ocr_client import AsyncOCRClient, OCRClient
 from triton_fixtures import assert_same_result, data_folder, start_server

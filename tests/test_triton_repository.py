@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,11 +18,19 @@ from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.serving import contract
-from triton_ocr.serving.adapter import PythonModel, TritonCallError, error_response
+from triton_ocr.serving.adapter import (
+    PythonModel,
+    TritonCallError,
+    error_response,
+    model_parameters,
+    pipeline_config,
+)
+from triton_ocr.serving.install import TritonUnavailableError, python_tag, wanted_members
 from triton_ocr.serving.onnx_runner import OnnxRunner
 from triton_ocr.serving.pbtxt import Token, dumps
 from triton_ocr.serving.profile import get_profile
 from triton_ocr.serving.repository import OnnxIO, model_files, render_repository
+from triton_ocr.serving.server import remove_stale_shm_regions
 from triton_ocr.serving.steps import DetPreprocess, OCRPostprocess, request_config
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr_client.errors import (
@@ -231,6 +241,38 @@ def test_client_errors_are_typed(exc, kind):
 
 def test_python_model_reads_its_parameters():
     config = json.dumps({"parameters": {"ocr_config": {"string_value": OCRConfig().model_dump_json()}}})
-    from triton_ocr.serving.adapter import model_parameters, pipeline_config
-
     assert pipeline_config(model_parameters(json.loads(config))) == OCRConfig()
+
+
+def test_only_the_needed_wheel_members_are_extracted():
+    root = "pytriton/tritonserver/"
+    names = [
+        f"{root}bin/tritonserver",
+        f"{root}backends/python/libtriton_python.so",
+        f"{root}python_backend_stubs/{python_tag()}/triton_python_backend_stub",
+        f"{root}python_backend_stubs/3.8/triton_python_backend_stub",
+        "nvidia_pytriton.libs/libtritonserver-1.so",
+        "nvidia_pytriton.libs/libpython3-2.13.so.1.0",
+        "pytriton/client/client.py",
+    ]
+    assert sorted(wanted_members(names).values()) == [
+        "backends/python/libtriton_python.so",
+        "backends/python/triton_python_backend_stub",
+        "bin/tritonserver",
+        "lib/libtritonserver-1.so",
+    ]
+    with pytest.raises(TritonUnavailableError):
+        wanted_members([f"{root}bin/tritonserver"])
+
+
+def test_stale_shared_memory_of_dead_launchers_is_removed(tmp_path):
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead_pid = child.pid
+    stale = tmp_path / f"triton_ocr_{dead_pid}_ab_region"
+    alive = tmp_path / f"triton_ocr_{os.getpid()}_cd_region"
+    other = tmp_path / "someone_else"
+    for path in (stale, alive, other):
+        path.write_bytes(b"")
+    assert remove_stale_shm_regions(tmp_path) == [stale]
+    assert alive.exists() and other.exists()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,13 +133,13 @@ def test_concurrent_requests_are_merged_without_cross_talk(server, local):
     before = {model: model_counts(raw, model) for model in (contract.OCR, contract.TEXT_DET, contract.TEXT_REC)}
     with OCRClient.from_url(server.grpc_url, timeout_s=120) as client, ThreadPoolExecutor(32) as pool:
         results = list(pool.map(client.ocr, images))
+    time.sleep(0.5)  # statistics are updated just after the responses leave
     after = {model: model_counts(raw, model) for model in before}
     requests = {model: after[model][0] - before[model][0] for model in before}
     executions = {model: after[model][1] - before[model][1] for model in before}
-    assert requests[contract.OCR] >= 32
-    assert executions[contract.TEXT_DET] < requests[contract.OCR], (requests, executions)
+    assert executions[contract.TEXT_DET] < len(images) <= requests[contract.TEXT_DET], (requests, executions)
     assert executions[contract.TEXT_REC] < requests[contract.TEXT_REC], (requests, executions)
-    assert executions[contract.TEXT_REC] < requests[contract.OCR], (requests, executions)
+    assert executions[contract.TEXT_REC] < len(images), (requests, executions)
     for index, (want, got) in enumerate(zip(expected, results)):
         assert_same_result(want, got, label=f"image {index}")
 

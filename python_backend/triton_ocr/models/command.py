@@ -30,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
         where = str(path) if path else ("not fetched: run `triton-ocr models fetch`" if spec.shipped else "not installed")
         print(f"{spec.name:28} {spec.task:4} {where}")
     for onnx_path, source in converted_models(model_home()):
-        print(f"converted from Paddle: {source['program']} → {onnx_path} (paddle2onnx {source['paddle2onnx']})")
+        print(f"converted: {source['program']} → {onnx_path} (paddle2onnx {source['paddle2onnx']})")
     return 0

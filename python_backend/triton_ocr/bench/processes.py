@@ -1,0 +1,86 @@
+"""Resident memory of the serving processes: ``tritonserver``, each python stub by instance name, the gateway.
+
+RSS counts shared pages (libraries, the python backend's ``/dev/shm`` regions) once per process, so a sum over
+processes overstates the machine's use a little; it is what ``ps`` and Kubernetes' per-container figures show.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psutil
+
+MiB = 1024 * 1024
+
+ProcessMap = Callable[[], dict[str, int]]
+"""Returns ``{label: pid}`` of the processes to measure (asked again at every sample: stubs may be replaced)."""
+
+
+def triton_processes(server) -> ProcessMap:  # noqa: ANN001 - a TritonServer
+    """``tritonserver`` and its python stubs (``text_rec_0_0``, ...)."""
+
+    def processes() -> dict[str, int]:
+        found = {"tritonserver": server.pid} if server.pid else {}
+        found.update(server.stub_processes())
+        return found
+
+    return processes
+
+
+def fixed_processes(**pids: int) -> ProcessMap:
+    return lambda: dict(pids)
+
+
+def combined(*maps: ProcessMap) -> ProcessMap:
+    def processes() -> dict[str, int]:
+        found: dict[str, int] = {}
+        for each in maps:
+            found.update(each())
+        return found
+
+    return processes
+
+
+def rss(processes: ProcessMap) -> dict[str, int]:
+    """``{label: RSS bytes}``; processes that vanished are left out."""
+    sizes = {}
+    for label, pid in processes().items():
+        try:
+            sizes[label] = psutil.Process(pid).memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return sizes
+
+
+class PeakSampler:
+    """Samples the summed RSS of ``processes`` every ``interval_s`` in a thread; :attr:`peak` is the largest sum."""
+
+    def __init__(self, processes: ProcessMap, interval_s: float = 0.25) -> None:
+        self.processes = processes
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> int:
+        total = sum(rss(self.processes).values())
+        self.peak = max(self.peak, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def __enter__(self) -> PeakSampler:
+        self.sample()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample()

@@ -1,0 +1,105 @@
+"""What a benchmark run measured, per row, and the table, goals and JSON made from it."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from triton_ocr.bench.processes import MiB
+from triton_ocr.bench.remote import ModelStats
+
+
+@dataclass
+class Row:
+    """One line of the table: an engine (in-process), or a served target at one concurrency."""
+
+    label: str
+    kind: str  # "in-process" | "triton" | "gateway"
+    concurrency: int = 1
+    target: str = ""  # the serving profile / variant of a triton or gateway row
+    round_rates: list[float] = field(default_factory=list)  # images/s of each round
+    latencies: list[float] = field(default_factory=list)  # seconds per image (request), every round
+    failures: int = 0
+    peak_rss: int = 0  # bytes: the worker process (in-process) or the serving processes
+    stats: dict[str, ModelStats] = field(default_factory=dict)
+
+    def add_round(self, images: int, wall_s: float, latencies: list[float], failures: int = 0) -> None:
+        self.round_rates.append(images / wall_s)
+        self.latencies += latencies
+        self.failures += failures
+
+    def add_stats(self, delta: dict[str, ModelStats]) -> None:
+        for name, stats in delta.items():
+            self.stats[name] = self.stats.get(name, ModelStats()).plus(stats)
+
+    @property
+    def images_per_s(self) -> float:
+        """The median of the rounds' images/s."""
+        return statistics.median(self.round_rates) if self.round_rates else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else 0.0
+
+    def summary(self) -> dict:
+        return {
+            "label": self.label, "kind": self.kind, "concurrency": self.concurrency, "target": self.target,
+            "images_per_s": self.images_per_s, "round_rates": self.round_rates,
+            "p50_ms": self.percentile_ms(50), "p95_ms": self.percentile_ms(95), "p99_ms": self.percentile_ms(99),
+            "failures": self.failures, "peak_rss_mib": self.peak_rss / MiB, "requests": len(self.latencies),
+            "model_stats": {name: asdict(stats) for name, stats in self.stats.items()},
+        }
+
+
+def best(rows: list[Row], kind: str, target: str | None = None) -> Row | None:
+    candidates = [r for r in rows if r.kind == kind and (target is None or r.target == target) and r.round_rates]
+    return max(candidates, key=lambda r: r.images_per_s, default=None)
+
+
+def find(rows: list[Row], label: str) -> Row | None:
+    return next((r for r in rows if r.label == label), None)
+
+
+def table(rows: list[Row], baseline: str = "rapidocr") -> str:
+    """A Markdown table: images/s (median of rounds, min–max), latency percentiles, peak RSS, ratio to baseline."""
+    base = find(rows, baseline)
+    lines = [
+        f"| row | concurrency | images/s | rounds min–max | p50 ms | p95 ms | peak RSS MiB | vs {baseline} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if not row.round_rates:
+            continue
+        ratio = f"{row.images_per_s / base.images_per_s:.2f}×" if base and base.images_per_s else "–"
+        failed = f" ({row.failures} failed)" if row.failures else ""
+        lines.append(
+            f"| {row.label}{failed} | {row.concurrency} | {row.images_per_s:.2f} | "
+            f"{min(row.round_rates):.2f}–{max(row.round_rates):.2f} | {row.percentile_ms(50):.0f} | "
+            f"{row.percentile_ms(95):.0f} | {row.peak_rss / MiB:.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def goals(rows: list[Row], target: str) -> list[str]:
+    """The issue's goals, computed from this run's rows (those that the run measured)."""
+    out = []
+    rapid, ours = find(rows, "rapidocr"), find(rows, "ours")
+    top = best(rows, "triton", target)
+    if rapid and top:
+        ratio = top.images_per_s / rapid.images_per_s
+        out.append(f"Triton best ({top.label}) / RapidOCR images/s = {ratio:.2f}  (goal ≥ 1.3: "
+                   f"{'met' if ratio >= 1.3 else 'missed'})")
+    single = next((r for r in rows if r.kind == "triton" and r.target == target and r.concurrency == 1), None)
+    if ours and single and ours.latencies:
+        ratio = single.percentile_ms(50) / ours.percentile_ms(50)
+        out.append(f"Triton c=1 p50 / ours p50 = {single.percentile_ms(50):.0f} / {ours.percentile_ms(50):.0f} ms"
+                   f" = {ratio:.2f}  (goal ≤ 1.1: {'met' if ratio <= 1.1 else 'missed'})")
+    for gateway in (r for r in rows if r.kind == "gateway" and r.round_rates):
+        grpc = next((r for r in rows if r.kind == "triton" and r.target == gateway.target
+                     and r.concurrency == gateway.concurrency), None)
+        if grpc:
+            ratio = gateway.images_per_s / grpc.images_per_s
+            out.append(f"{gateway.label} / gRPC at c={gateway.concurrency} = {ratio:.2f}  (goal ≥ 0.9: "
+                       f"{'met' if ratio >= 0.9 else 'missed'})")
+    return out

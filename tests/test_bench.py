@@ -1,0 +1,100 @@
+"""``triton-ocr bench``: the quick mode runs every row end to end (no speed assertions), and its pieces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from triton_ocr.bench.command import profile_variant
+from triton_ocr.bench.data import BenchImage, mixed_sizes, spread
+from triton_ocr.bench.memory import growth_table
+from triton_ocr.bench.results import Row, goals, table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_spread_takes_evenly_spaced_items() -> None:
+    assert spread(list(range(10)), 5) == [0, 2, 4, 6, 8]
+    assert spread(list(range(3)), 5) == [0, 1, 2]
+    assert spread(list(range(3)), None) == [0, 1, 2]
+
+
+def test_mixed_sizes_puts_a_large_image_every_nth_request() -> None:
+    small = [BenchImage(f"s{i}", b"") for i in range(3)]
+    large = [BenchImage("L", b"")]
+    names = [image.name for image in mixed_sizes(small, large, 10, 5)]
+    assert names == ["s0", "s1", "s2", "s0", "L", "s2", "s0", "s1", "s2", "L"]
+
+
+def test_profile_variant_replaces_dotted_fields() -> None:
+    variant = profile_variant("cpu", "alt", ["text_rec.instances=2", "text_det.preferred_batch_sizes=[2]",
+                                             'pipeline_overrides={"text_rec":{"batch_size":4}}'])
+    assert variant.name == "alt"
+    assert variant.text_rec.instances == 2
+    assert variant.text_det.preferred_batch_sizes == (2,)
+    assert variant.pipeline_overrides == {"text_rec": {"batch_size": 4}}
+    with pytest.raises(SystemExit):
+        profile_variant("cpu", "bad", ["text_rec.no_such_field=1"])
+
+
+def test_table_and_goals_from_rows() -> None:
+    rapid, ours = Row("rapidocr", "in-process"), Row("ours", "in-process")
+    rapid.add_round(10, 10.0, [1.0] * 10)
+    ours.add_round(10, 5.0, [0.5] * 10)
+    single, four = Row("triton c=1", "triton", 1, "cpu"), Row("triton c=4", "triton", 4, "cpu")
+    single.add_round(10, 5.0, [0.52] * 10)
+    four.add_round(10, 4.0, [1.6] * 10)
+    gateway = Row("gateway c=4", "gateway", 4, "cpu")
+    gateway.add_round(10, 4.2, [1.7] * 10)
+    rows = [rapid, ours, single, four, gateway]
+    text = table(rows)
+    assert "| triton c=4 | 4 | 2.50 |" in text and "2.50×" in text
+    met = goals(rows, "cpu")
+    assert "2.50" in met[0] and "met" in met[0]
+    assert "1.04" in met[1] and "met" in met[1]
+    assert "0.95" in met[2] and "met" in met[2]
+
+
+def test_growth_table_reports_growth_from_request_500() -> None:
+    mib = 1024 * 1024
+    samples = [(0, {"tritonserver": 100 * mib, "gateway": 50 * mib}),
+               (500, {"tritonserver": 200 * mib, "gateway": 100 * mib}),
+               (2000, {"tritonserver": 210 * mib, "gateway": 100 * mib})]
+    text, growth = growth_table(samples, 500)
+    assert "| tritonserver | 100 | 200 | 210 | +5.0% |" in text
+    assert growth == pytest.approx(10 / 300 * 100)
+
+
+@pytest.mark.triton
+def test_quick_bench_measures_every_row(shared_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime", reason="the RapidOCR reference is a dev dependency")
+    from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver
+
+    try:
+        install_tritonserver()
+    except TritonUnavailableError as exc:
+        pytest.skip(f"the tritonserver binary cannot be obtained here: {exc}")
+    out = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "triton_ocr.cli", "bench", "--quick", "--json", str(out),
+         "--plot", str(tmp_path / "bench.png"), "--log-dir", str(tmp_path / "logs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=540,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    rows = {row["label"]: row for row in json.loads(out.read_text())["rows"]}
+    gateway = next(label for label in rows if label.startswith("gateway c="))
+    expected = ["rapidocr", "ours", "ours-openvino", "triton c=1", "triton c=2", gateway]
+    assert sorted(rows) == sorted(expected)
+    for label in expected:
+        row = rows[label]
+        assert f"| {label} |" in completed.stdout
+        assert row["failures"] == 0, label
+        assert row["requests"] == 4, label
+        assert row["images_per_s"] > 0 and row["p50_ms"] > 0 and row["p95_ms"] > 0, label
+        assert row["peak_rss_mib"] > 0, label
+    assert rows["triton c=1"]["model_stats"]["text_det"]["requests"] == 4
+    assert (tmp_path / "bench.png").stat().st_size > 0
