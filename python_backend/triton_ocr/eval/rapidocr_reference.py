@@ -18,7 +18,8 @@ from triton_ocr.stages import OCRLines
 
 
 class RapidOCRReference:
-    """Callable BGR image → :class:`OCRLines`, computed by RapidOCR with ``config``'s parameters and no classifier."""
+    """Callable BGR image → :class:`OCRLines`, computed by RapidOCR with ``config``'s parameters (its angle
+    classifier on exactly when ``config.use_textline_orientation`` is)."""
 
     def __init__(self, config: OCRConfig = OCRConfig()) -> None:
         from rapidocr_onnxruntime import RapidOCR
@@ -39,7 +40,7 @@ class RapidOCRReference:
             det_thresh=det.thresh,
             rec_batch_num=rec.batch_size,
             text_score=rec.score_thresh,
-            use_cls=False,
+            use_cls=config.use_textline_orientation,
             intra_op_num_threads=threads,
             min_height=0,
             width_height_ratio=-1,
@@ -54,7 +55,7 @@ class RapidOCRReference:
         assert isinstance(text_det, TextDetector)
 
     def __call__(self, image: np.ndarray) -> OCRLines:
-        result, _ = self.engine(image, use_cls=False)
+        result, _ = self.engine(image)
         if not result:
             return OCRLines(np.zeros((0, 4, 2), np.float32), np.zeros((0,), np.float32), [], np.zeros((0,), np.float32))
         return OCRLines(
