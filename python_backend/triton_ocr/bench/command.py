@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from triton_ocr.bench.data import DEFAULT_FOLDERS, BenchImage, select_images, shuffled
-from triton_ocr.bench.results import Row, best, goals, table
+from triton_ocr.bench.results import Row, best, cpu_table, goals, table
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", nargs="+", action="append", default=[], metavar=("NAME", "FIELD=VALUE"),
                         help="another Triton server: --profile with fields replaced, measured in the same rounds "
                              "(repeatable), e.g. --variant rec2x1 text_rec.instances=2 text_rec.intra_op_threads=1")
+    parser.add_argument("--variants-only", action="store_true", help="serve only the --variant profiles")
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (every row uses it)")
     parser.add_argument("--quick", action="store_true", help="CI smoke run: 4 small images, 1 round, c=1,2")
     parser.add_argument("--memory", type=int, metavar="REQUESTS",
@@ -125,6 +126,8 @@ class Bench:
         from triton_ocr.serving.server import TritonServer, free_ports
 
         label = "triton" if profile.name == self.args.profile else f"triton[{profile.name}]"
+        if profile.name != self.args.profile and not self.targets and self.args.variants_only:
+            self.args.profile = profile.name  # the first variant is the reference of the goals
         server = TritonServer.on_free_ports(
             config=load_config(self.args.pipeline), profile=profile, health_interval_s=3600.0,
             log_file=self.log_dir / f"tritonserver-{profile.name}.log",
@@ -162,33 +165,39 @@ class Bench:
     def in_process_round(self, images: list[BenchImage], reverse: bool) -> None:
         if not self.workers:
             return
+        from triton_ocr.bench.processes import cpu_seconds, fixed_processes
+
         seconds: dict[str, list[float]] = {name: [] for name in self.workers}
         names = list(self.workers)
+        pids = {name: fixed_processes(worker=worker.process.pid) for name, worker in self.workers.items()}
+        cpu_before = {name: cpu_seconds(pids[name]) for name in names}
         for index, image in enumerate(images):
             for name in reversed(names) if (index + reverse) % 2 else names:
                 seconds[name].append(self.workers[name].run(image))
         for name, values in seconds.items():
             row = self.row(name, "in-process")
             row.add_round(len(values), sum(values), values)
+            row.add_cpu(cpu_before[name], cpu_seconds(pids[name]))
             log.info("%s: %.2f images/s", row.label, row.round_rates[-1])
 
     def triton_round(self, target: Any, images: list[BenchImage], reverse: bool) -> None:
-        from triton_ocr.bench.processes import PeakSampler, triton_processes
+        from triton_ocr.bench.processes import PeakSampler, cpu_seconds, triton_processes
         from triton_ocr.bench.remote import concurrent_pass, statistics_delta
 
         concurrencies = list(reversed(self.args.concurrency)) if reverse else list(self.args.concurrency)
         for concurrency in concurrencies:
             row = self.row(f"{target.label} c={concurrency}", "triton", concurrency, target.server.profile.name)
-            before = target.statistics()
+            before, cpu_before = target.statistics(), cpu_seconds(triton_processes(target.server))
             with PeakSampler(triton_processes(target.server)) as sampler:
                 result = concurrent_pass(target.call, images, concurrency)
+            row.add_cpu(cpu_before, cpu_seconds(triton_processes(target.server)))
             row.add_stats(statistics_delta(target.statistics(), before))
             row.add_round(len(images), result.wall_s, result.latencies, result.failures)
             row.peak_rss = max(row.peak_rss, sampler.peak)
             log.info("%s: %.2f images/s", row.label, row.round_rates[-1])
 
     def gateway_round(self, images: list[BenchImage]) -> None:
-        from triton_ocr.bench.processes import PeakSampler, combined, fixed_processes, triton_processes
+        from triton_ocr.bench.processes import PeakSampler, combined, cpu_seconds, fixed_processes, triton_processes
         from triton_ocr.bench.remote import concurrent_pass
 
         target = self.targets[0]
@@ -202,8 +211,10 @@ class Bench:
                 continue
             row = self.row(f"{label} c={concurrency}", "gateway", concurrency, target.server.profile.name)
             processes = combined(triton_processes(target.server), fixed_processes(gateway=gateway.pid))
+            cpu_before = cpu_seconds(processes)
             with PeakSampler(processes) as sampler:
                 result = concurrent_pass(gateway.call, images, concurrency)
+            row.add_cpu(cpu_before, cpu_seconds(processes))
             row.add_round(len(images), result.wall_s, result.latencies, result.failures)
             row.peak_rss = max(row.peak_rss, sampler.peak)
             log.info("%s: %.2f images/s", row.label, row.round_rates[-1])
@@ -265,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
         from triton_ocr.serving.profile import get_profile
 
         profiles = [get_profile(args.profile)] + [profile_variant(args.profile, v[0], v[1:]) for v in args.variant]
+        if args.variants_only and args.variant:
+            profiles = profiles[1:]
     else:
         args.gateway = False
     bench = Bench(args, images)
@@ -279,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
     print(table(bench.rows))
     for line in goals(bench.rows, args.profile):
         print(line)
+    print("CPU ms per image, by process (worker: the in-process engine's process):")
+    print(cpu_table(bench.rows))
     from triton_ocr.bench.remote import model_table
 
     for row in bench.rows:

@@ -42,6 +42,19 @@ def combined(*maps: ProcessMap) -> ProcessMap:
     return processes
 
 
+def cpu_seconds(processes: ProcessMap) -> dict[str, float]:
+    """``{group: user + system CPU seconds}`` so far, stubs grouped by model (``text_rec_0_1`` → ``text_rec``)."""
+    totals: dict[str, float] = {}
+    for label, pid in processes().items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        group = label.rsplit("_", 2)[0] if label.count("_") >= 2 and label.rsplit("_", 2)[-1].isdigit() else label
+        totals[group] = totals.get(group, 0.0) + times.user + times.system
+    return totals
+
+
 def rss(processes: ProcessMap) -> dict[str, int]:
     """``{label: RSS bytes}``; processes that vanished are left out."""
     sizes = {}

@@ -24,6 +24,11 @@ class Row:
     failures: int = 0
     peak_rss: int = 0  # bytes: the worker process (in-process) or the serving processes
     stats: dict[str, ModelStats] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds by process group, every round
+
+    def add_cpu(self, before: dict[str, float], after: dict[str, float]) -> None:
+        for group, seconds in after.items():
+            self.cpu_s[group] = self.cpu_s.get(group, 0.0) + seconds - before.get(group, 0.0)
 
     def add_round(self, images: int, wall_s: float, latencies: list[float], failures: int = 0) -> None:
         self.round_rates.append(images / wall_s)
@@ -49,6 +54,7 @@ class Row:
             "p50_ms": self.percentile_ms(50), "p95_ms": self.percentile_ms(95), "p99_ms": self.percentile_ms(99),
             "failures": self.failures, "peak_rss_mib": self.peak_rss / MiB, "requests": len(self.latencies),
             "model_stats": {name: asdict(stats) for name, stats in self.stats.items()},
+            "cpu_ms_per_image": {group: s / max(len(self.latencies), 1) * 1000 for group, s in self.cpu_s.items()},
         }
 
 
@@ -103,3 +109,18 @@ def goals(rows: list[Row], target: str) -> list[str]:
             out.append(f"{gateway.label} / gRPC at c={gateway.concurrency} = {ratio:.2f}  (goal ≥ 0.9: "
                        f"{'met' if ratio >= 0.9 else 'missed'})")
     return out
+
+
+def cpu_table(rows: list[Row]) -> str:
+    """CPU milliseconds per image by process (the engine's worker; tritonserver and each model's stubs)."""
+    groups = sorted({g for r in rows for g in r.cpu_s}, key=lambda g: (g != "worker", g != "tritonserver", g))
+    lines = ["| row | " + " | ".join(groups) + " | all | wall ms per image |", "|---|" + "---:|" * (len(groups) + 2)]
+    for row in rows:
+        if not row.cpu_s or not row.latencies:
+            continue
+        count = len(row.latencies)
+        per = {g: row.cpu_s.get(g, 0.0) / count * 1000 for g in groups}
+        wall = 1000 / row.images_per_s if row.images_per_s else 0
+        lines.append(f"| {row.label} | " + " | ".join(f"{per[g]:.0f}" if g in row.cpu_s else "–" for g in groups)
+                     + f" | {sum(per.values()):.0f} | {wall:.0f} |")
+    return "\n".join(lines)
