@@ -2,15 +2,14 @@
 
 ``LOADTEST_IMAGES``: folders separated by ``os.pathsep`` (default: ``../shared/data/photos_docs`` and
 ``../shared/data/icdar2015_blurred`` beside the project); ``LOADTEST_PER_FOLDER``: files per folder, evenly spaced
-over the sorted list (default 30), or the smallest files with ``LOADTEST_SMALLEST=1``. Each simulated user cycles through the list from its own starting point, so
-every image is sent about equally often.
+over the sorted list (default 30), or the smallest files with ``LOADTEST_SMALLEST=1``. Each simulated user
+cycles through the list from its own starting point, so every image is sent about equally often.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +39,11 @@ def load_images() -> list[bytes]:
     return images
 
 
+_users = itertools.count()
+
+
 def image_cycle(images: list) -> Iterator:
-    """``images`` endlessly, from a random starting point."""
-    start = random.randrange(len(images))
+    """``images`` endlessly; the k-th user of the process starts at position 37·k, so that runs with the same user
+    count send the same images in the same order (steps of a load test stay comparable) and users spread out."""
+    start = (37 * next(_users)) % len(images)
     return itertools.cycle(images[start:] + images[:start])

@@ -3,7 +3,9 @@
     locust -f loadtest/locustfile_triton.py --host grpc://127.0.0.1:8001 --headless -u 8 -r 8 -t 60s
 
 gRPC is made cooperative with gevent before anything else imports it (``init_gevent``), every user keeps one
-client and closes it when it stops (otherwise the process hangs at exit). Requests are reported to locust as type
+client and closes it when it stops (otherwise the process hangs at exit). Users still waiting for an answer when
+the run ends are stopped without ``on_stop``, and gRPC's gevent shutdown can then hang the process after locust has
+written its statistics: once locust has quit, the process exits at once. Requests are reported to locust as type
 ``grpc``, name ``ocr``; the response length is the number of recognised lines. Images: see ``common.py``.
 """
 
@@ -13,12 +15,13 @@ import grpc.experimental.gevent as grpc_gevent
 
 grpc_gevent.init_gevent()
 
+import os  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tritonclient.grpc as grpcclient  # noqa: E402
 from common import image_cycle, load_images  # noqa: E402
-from locust import User, constant, task  # noqa: E402
+from locust import User, constant, events, task  # noqa: E402
 
 MODEL = "ocr"  # triton_ocr.serving.contract.OCR: encoded image bytes in, lines out
 IMAGE_INPUT = "image"
@@ -53,3 +56,9 @@ class TritonUser(User):
             request_type="grpc", name=MODEL, response_time=(time.perf_counter() - started) * 1000,
             response_length=lines, exception=error, context={},
         )
+
+
+@events.quit.add_listener
+def exit_now(exit_code: int, **_: object) -> None:
+    """Statistics are written by now; leave before gRPC's gevent shutdown can hang the process."""
+    os._exit(exit_code)

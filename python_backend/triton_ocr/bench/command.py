@@ -80,6 +80,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=int, metavar="REQUESTS",
                         help="memory mode: RSS of every serving process over this many requests of mixed sizes")
     parser.add_argument("--memory-concurrency", type=int, default=4)
+    parser.add_argument("--memory-large-every", type=int, default=10,
+                        help="memory mode: every Nth request is a full-size image (the others are at 640 px)")
     parser.add_argument("--json", type=Path, help="write every row's numbers (and server statistics) here")
     parser.add_argument("--plot", type=Path, help="write a PNG: images/s and latency vs concurrency")
     parser.add_argument("--log-dir", type=Path, help="server and gateway logs (default: a temporary folder)")

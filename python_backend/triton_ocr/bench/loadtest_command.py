@@ -88,8 +88,17 @@ def run_locust(target: str, host: str, users: int, args: argparse.Namespace, raw
         "LOADTEST_SMALLEST": "1" if args.quick else "0",
     }
     with open(raw / f"{target}_u{users}.log", "wb") as log:
-        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=args.duration + GRACE_S,
-                       check=True, cwd=LOADTEST_DIR)
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=LOADTEST_DIR)
+        try:
+            code = process.wait(timeout=args.duration + GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()  # bounded: a locust that hangs after its run is stopped; its statistics may be there
+            process.wait()
+            code = None
+    if not Path(f"{prefix}_stats.csv").is_file():
+        raise RuntimeError(f"locust ({target}, {users} users) wrote no statistics (exit code {code}): see {log.name}")
+    if code is None:
+        print(f"warning: locust ({target}, {users} users) was killed after {args.duration + GRACE_S} s", flush=True)
     return read_step(prefix, target, users)
 
 

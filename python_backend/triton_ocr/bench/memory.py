@@ -1,8 +1,10 @@
 """``triton-ocr bench --memory N``: does any serving process grow over N requests of mixed sizes?
 
 One Triton server (``--profile``) and the gateway in front of it (its own process, as deployed) serve N ``POST /ocr``
-requests, ``--memory-concurrency`` at a time: small images (every selected image downscaled to a 640 px long side)
-with every 20th request a full-size one (the first folder's originals: photos, forms of 2480×3508). The RSS of
+requests, ``--memory-concurrency`` at a time: small images (the other folders' images, ``--per-folder`` of each,
+downscaled to a 640 px long side: ICDAR 2015 scenes at 640×360 by default) with every ``--memory-large-every``-th
+request (default 10: each large image comes up at least once before request 500) a full-size
+one (the first folder's originals: ``photos_docs``' photos, tables and 2480×3508 forms). The RSS of
 ``tritonserver``, of every python stub and of the gateway is read every 100 completed requests; the report gives
 each at request 500 and at the end, and the growth in between (goal: under 10%).
 """
@@ -21,7 +23,6 @@ from triton_ocr.bench.data import downscaled, mixed_sizes, select_images
 from triton_ocr.bench.processes import MiB, combined, fixed_processes, rss, triton_processes
 
 SAMPLE_EVERY = 100
-LARGE_EVERY = 20
 WARM_UP = 20
 
 
@@ -54,10 +55,11 @@ def run_memory(args: argparse.Namespace) -> int:
     if not folders:
         print(f"no image folder among {', '.join(map(str, args.images))}")
         return 2
-    pool = select_images(folders, args.per_folder)
+    # small: the other folders' images (all of them with one folder) at 640 px; large: the first folder's originals
+    pool = select_images(folders[1:] or folders, args.per_folder)
     small = [downscaled(image, 640) for image in pool]
     large = select_images(folders[:1], None)
-    requests = mixed_sizes(small, large, args.memory, LARGE_EVERY)
+    requests = mixed_sizes(small, large, args.memory, args.memory_large_every)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="triton-ocr-memory-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     server = TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile,
@@ -102,7 +104,7 @@ def run_memory(args: argparse.Namespace) -> int:
         server.stop()
     start = min(500, samples[-1][0])
     text, growth = growth_table(samples, start)
-    print(f"{len(requests)} requests through the gateway ({len(small)} small images cycled, every {LARGE_EVERY}th "
+    print(f"{len(requests)} requests through the gateway ({len(small)} small images cycled, every {args.memory_large_every}th "
           f"one of {len(large)} full-size images), concurrency {args.memory_concurrency}, profile {args.profile}, "
           f"{elapsed:.0f} s, {failures} failed")
     print(text)

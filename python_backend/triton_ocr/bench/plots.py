@@ -35,10 +35,10 @@ def plot_curves(series: dict[str, list[dict]], x_key: str, x_label: str, path: P
             if all(key in p for p in points):
                 right.plot(xs, [p[key] / 1000 for p in points], style, marker=".", color=colour,
                            label=f"{name} {key[:3]}")
-    for name, value in (references or {}).items():
+    for index, (name, value) in enumerate((references or {}).items()):
         left.axhline(value, linestyle="--", linewidth=1, color="grey")
-        left.text(0.01, value, f" {name} {value:.2f}", transform=left.get_yaxis_transform(), fontsize=7,
-                  va="bottom", color="dimgrey")
+        left.text(0.01 + 0.33 * (index % 3), value, f" {name} {value:.2f}", transform=left.get_yaxis_transform(),
+                  fontsize=7, va="bottom", color="dimgrey")
     for axis in (left, right):
         axis.set_xscale("log", base=2)
         axis.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
@@ -47,7 +47,8 @@ def plot_curves(series: dict[str, list[dict]], x_key: str, x_label: str, path: P
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     left.set_ylabel("images/s")
-    left.set_ylim(bottom=0)
+    top = max([p["throughput"] for points in series.values() for p in points] + list((references or {}).values()))
+    left.set_ylim(0, top * 1.15)
     right.set_ylabel("latency, s")
     right.set_ylim(bottom=0)
     figure.suptitle(title, fontsize=10)

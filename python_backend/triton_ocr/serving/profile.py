@@ -79,7 +79,7 @@ PROFILES: dict[str, ServingProfile] = {
             max_queue_delay_microseconds=2000,
             queue=QueuePolicy(max_queue_size=64),
         ),
-        text_rec=BatchedModel(instances=1, intra_op_threads=2, max_batch_size=12, max_queue_delay_microseconds=3000),
+        text_rec=BatchedModel(instances=1, intra_op_threads=2, max_batch_size=6, max_queue_delay_microseconds=3000),
     ),
     "gpu": ServingProfile(
         name="gpu",
