@@ -16,23 +16,29 @@ def openvino_fp32() -> OCRPipeline:
     return OCRPipeline(OCRConfig().with_overrides(runtime={"engine": "openvino", "precision": "fp32"}))
 
 
-def test_engine_is_chosen_by_configuration(pipeline, openvino_fp32):
+@pytest.fixture(scope="module")
+def onnxruntime() -> OCRPipeline:
+    return OCRPipeline(OCRConfig().with_overrides(runtime={"engine": "onnxruntime"}))
+
+
+def test_engine_is_chosen_by_configuration(pipeline, onnxruntime, openvino_fp32):
     from triton_ocr.engine.onnx_runtime import OnnxRuntimeModel
     from triton_ocr.engine.openvino_engine import OpenVINOModel
 
-    assert isinstance(pipeline.rec_model, OnnxRuntimeModel) and isinstance(openvino_fp32.rec_model, OpenVINOModel)
-    assert openvino_fp32.charset == pipeline.charset  # the charset comes from the same ONNX metadata
+    assert isinstance(onnxruntime.rec_model, OnnxRuntimeModel) and isinstance(openvino_fp32.rec_model, OpenVINOModel)
+    assert OCRConfig().runtime.engine == "openvino" and isinstance(pipeline.rec_model, OpenVINOModel)  # the default
+    assert openvino_fp32.charset == onnxruntime.charset  # the charset comes from the same ONNX metadata
 
 
-def test_raw_outputs_agree_in_fp32(pipeline, openvino_fp32):
+def test_raw_outputs_agree_in_fp32(onnxruntime, openvino_fp32):
     rng = np.random.default_rng(0)
     det_in = rng.normal(0, 1, (1, 3, 320, 480)).astype(np.float32)
     rec_in = rng.normal(0, 1, (4, 3, 48, 320)).astype(np.float32)
-    np.testing.assert_allclose(openvino_fp32.det_model(det_in), pipeline.det_model(det_in), atol=1e-4)
-    np.testing.assert_allclose(openvino_fp32.rec_model(rec_in), pipeline.rec_model(rec_in), atol=1e-4)
+    np.testing.assert_allclose(openvino_fp32.det_model(det_in), onnxruntime.det_model(det_in), atol=1e-4)
+    np.testing.assert_allclose(openvino_fp32.rec_model(rec_in), onnxruntime.rec_model(rec_in), atol=1e-4)
 
 
-def test_same_texts_on_real_images(pipeline, openvino_fp32, shared_data):
+def test_same_texts_on_real_images(onnxruntime, openvino_fp32, shared_data):
     folders = ["photos_docs/photos_en", "photos_docs/multilingual", "sroie_receipts/img", "cn_game_ui/images"]
     paths = []
     for folder in folders:
@@ -41,7 +47,7 @@ def test_same_texts_on_real_images(pipeline, openvino_fp32, shared_data):
     lines = 0
     for path in paths:
         image = load_image(path)
-        ort, ov = pipeline.ocr(image), openvino_fp32.ocr(image)
+        ort, ov = onnxruntime.ocr(image), openvino_fp32.ocr(image)
         assert ov.texts == ort.texts, path.name
         np.testing.assert_allclose(ov.polys, ort.polys, atol=1.0, err_msg=path.name)
         lines += len(ort)

@@ -1,11 +1,13 @@
 """Triton results equal the in-process pipeline's (same texts, boxes within 1 px) on real images, over gRPC (sync
-client, several threads) and over HTTP (asyncio client)."""
+client, several threads) and over HTTP (asyncio client), with the default OpenVINO backend and with ONNX Runtime."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 
@@ -13,6 +15,7 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.inputs import IMAGE_SUFFIXES
 from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.result import OCRResult
+from triton_ocr.serving.contract import TEXT_DET, TEXT_REC
 from triton_ocr_client import AsyncOCRClient, OCRClient
 from triton_fixtures import assert_same_result, data_folder, start_server
 
@@ -20,6 +23,7 @@ pytestmark = pytest.mark.triton
 
 ICDAR_IMAGES = 50
 CONCURRENCY = 4
+MODELS = (TEXT_DET, TEXT_REC)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,14 @@ def check(expected: dict[str, OCRResult], results: list[OCRResult], dataset: lis
         assert_same_result(expected[path], result, label=path)
 
 
+def served_backends(server) -> set[str]:
+    """The backends the server reports for the two inference models."""
+    configs = [json.loads(urlopen(f"{server.http_url}/v2/models/{name}/config", timeout=10).read()) for name in MODELS]
+    return {config["backend"] for config in configs}
+
+
 def test_grpc_results_equal_in_process_results(server, dataset, expected):
+    assert served_backends(server) == {"openvino"}
     with OCRClient.from_url(server.grpc_url, timeout_s=300) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
         results = list(pool.map(lambda path: next(client.predict(path)), dataset))
     check(expected, results, dataset)
@@ -67,3 +78,17 @@ def test_folder_input_matches(server, expected):
     assert results and all(Path(r["input_path"]).parent == folder for r in results)
     for result in results:
         assert_same_result(expected[result["input_path"]], result, label=result["input_path"])
+
+
+@pytest.fixture(scope="module")
+def onnxruntime_server():
+    """A second server whose text_det/text_rec run on the (python-based) onnxruntime backend."""
+    yield from start_server(config=OCRConfig().with_overrides(runtime={"engine": "onnxruntime"}))
+
+
+def test_onnxruntime_backend_gives_the_same_results(onnxruntime_server, dataset, expected):
+    assert OCRConfig().runtime.engine == "openvino"  # `expected` comes from the in-process OpenVINO engine
+    assert served_backends(onnxruntime_server) == {"onnxruntime"}
+    with OCRClient.from_url(onnxruntime_server.grpc_url, timeout_s=300) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(lambda path: next(client.predict(path)), dataset))
+    check(expected, results, dataset)

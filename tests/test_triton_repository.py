@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -26,10 +27,10 @@ from triton_ocr.serving.adapter import (
     pipeline_config,
 )
 from triton_ocr.serving.install import TritonUnavailableError, python_tag, wanted_members
-from triton_ocr.serving.onnx_runner import OnnxRunner
+from triton_ocr.serving.model_runner import RUNNERS, openvino_properties
 from triton_ocr.serving.pbtxt import Token, dumps
 from triton_ocr.serving.profile import get_profile
-from triton_ocr.serving.repository import OnnxIO, model_files, render_repository
+from triton_ocr.serving.repository import OnnxIO, render_repository, served_models
 from triton_ocr.serving.server import remove_stale_shm_regions
 from triton_ocr.serving.steps import DetPreprocess, OCRPostprocess, request_config
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
@@ -48,9 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def onnx_io() -> tuple[OnnxIO, OnnxIO]:
-    det, rec = model_files(OCRConfig())
-    return OnnxIO.of(det.onnx_path), OnnxIO.of(rec.onnx_path)
+def onnx_io() -> dict[str, OnnxIO]:
+    """The tensor names of every inference model, the angle classifier included."""
+    _, files = served_models(OCRConfig(use_textline_orientation=True))
+    return {name: OnnxIO.of(model.onnx_path) for name, model in files.items()}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def pipeline() -> OCRPipeline:
 
 
 def test_committed_repository_is_the_cpu_render(onnx_io):
-    rendered = render_repository(OCRConfig(), get_profile("cpu"), *onnx_io)
+    rendered = render_repository(OCRConfig(), get_profile("cpu"), onnx_io)
     repository = ROOT / "model_repository"
     committed = {
         str(path.relative_to(repository)): path.read_text(encoding="utf-8")
@@ -70,13 +72,43 @@ def test_committed_repository_is_the_cpu_render(onnx_io):
 
 
 def test_gpu_flavour_differs_only_in_serving_settings(onnx_io):
-    cpu = render_repository(OCRConfig(), get_profile("cpu"), *onnx_io)
-    gpu = render_repository(OCRConfig(), get_profile("gpu"), *onnx_io)
+    cpu = render_repository(OCRConfig(), get_profile("cpu"), onnx_io)
+    gpu = render_repository(OCRConfig(), get_profile("gpu"), onnx_io)
     assert cpu.keys() == gpu.keys()
     assert gpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2] == cpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2]
     rec = gpu[f"{contract.TEXT_REC}/config.pbtxt"]
     assert "kind: KIND_GPU" in rec and 'name: "tensorrt"' in rec and "max_batch_size: 128" in rec
     assert '\\"batch_size\\":32' in gpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+    assert 'backend: "onnxruntime"' in rec and 'backend: "openvino"' in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+
+
+def test_engine_and_precision_switch_the_backend_by_configuration(onnx_io):
+    def text_rec(**runtime: str) -> str:
+        config = OCRConfig().with_overrides(runtime=runtime)
+        return render_repository(config, get_profile("cpu"), onnx_io)[f"{contract.TEXT_REC}/config.pbtxt"]
+
+    fp32, bf16, ort = text_rec(), text_rec(precision="bf16"), text_rec(engine="onnxruntime")
+    assert 'backend: "openvino"' in fp32 and 'default_model_filename: "model.onnx"' in fp32
+    assert '"INFERENCE_NUM_THREADS"' in fp32 and "HINT_BF16" not in fp32
+    assert 'key: "HINT_BF16"\n    value { string_value: "YES" }' in bf16
+    assert 'backend: "onnxruntime"' in ort and '"intra_op_thread_count"' in ort and "default_model_filename" not in ort
+
+
+def test_orientation_model_is_served_only_when_the_pipeline_uses_it(onnx_io):
+    off = render_repository(OCRConfig(), get_profile("cpu"), onnx_io)
+    on = render_repository(OCRConfig(use_textline_orientation=True), get_profile("cpu"), onnx_io)
+    assert not any(path.startswith(contract.TEXTLINE_ORIENTATION) for path in off)
+    assert "cls_model" not in off[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+    cls = on[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]
+    assert "dims: [ 3, 48, 192 ]" in cls and "dims: [ 2 ]" in cls and "max_batch_size: 6" in cls
+    assert 'key: "cls_model"\n    value { string_value: "textline_orientation" }' in on[
+        f"{contract.OCR_POSTPROCESS}/config.pbtxt"
+    ]
+
+
+def test_pipeline_batches_larger_than_the_profile_allows_are_refused(onnx_io):
+    with pytest.raises(ConfigError, match="text_rec.batch_size 8 exceeds"):
+        render_repository(OCRConfig(text_rec={"batch_size": 8}), get_profile("cpu"), onnx_io)
 
 
 def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
@@ -109,6 +141,39 @@ def test_python_steps_equal_the_in_process_pipeline(pipeline):
     np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["dt_polys"]))
 
 
+def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
+    oriented = OCRPipeline(OCRConfig(use_textline_orientation=True))
+    upside_down = np.ascontiguousarray(cv2.imdecode(np.frombuffer(text_image(5), np.uint8), cv2.IMREAD_COLOR)[::-1, ::-1])
+    config = oriented.config
+
+    async def call(model):  # noqa: ANN001, ANN202 - a model as an async ModelCall
+        async def run(batch: np.ndarray) -> np.ndarray:
+            return model(batch)
+
+        return run
+
+    async def run() -> dict[str, np.ndarray]:
+        pre = await DetPreprocess(config, 32)({contract.IMAGE_ARRAY: upside_down})
+        post = OCRPostprocess(
+            config, oriented.charset, await call(oriented.rec_model), 2, classify=await call(oriented.cls_model)
+        )
+        return await post(
+            {
+                contract.PROB_MAP: oriented.det_model(pre[contract.DET_TENSOR]),
+                contract.DECODED_IMAGE: pre[contract.DECODED_IMAGE],
+                contract.DET_INPUT_SIZE: pre[contract.DET_INPUT_SIZE],
+            }
+        )
+
+    outputs = asyncio.run(run())
+    expected = next(oriented.predict(upside_down))
+    assert len(expected["rec_text"]) >= 4
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
+    without = OCRPostprocess(config, oriented.charset, None, 2)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no textline_orientation model"):
+        asyncio.run(without.orient([upside_down], config.textline_orientation))
+
+
 def test_charset_comes_from_the_recogniser_folder(pipeline):
     folder = resolve_model(OCRConfig().text_rec.model).onnx_path.parent
     assert OCRPostprocess.charset_of(folder) == pipeline.charset
@@ -136,7 +201,9 @@ def test_request_config_reads_optional_inputs():
         request_config(base, {"det_box_thresh": np.array([3.0], np.float32)}, contract.TUNABLE_INPUTS)
 
 
-def test_onnx_runner_merges_equal_shapes_and_splits_outputs():
+@pytest.fixture(scope="module")
+def rec_runners() -> dict:
+    """Both python-based backends' runners over the recogniser, as a config with max_batch_size 8 loads them."""
     path = resolve_model(OCRConfig().text_rec.model).onnx_path
     config = {
         "max_batch_size": 8,
@@ -144,13 +211,49 @@ def test_onnx_runner_merges_equal_shapes_and_splits_outputs():
         "output": [{"name": OnnxIO.of(path).output}],
         "instance_group": [{"kind": "KIND_CPU"}],
     }
-    runner = OnnxRunner(config, {"intra_op_thread_count": "1"}, path.parent.parent, path.parent.name)
+    parameters = {"intra_op_thread_count": "1", "INFERENCE_NUM_THREADS": "1"}
+    return {name: runner(config, parameters, path.parent.parent, path.parent.name) for name, runner in RUNNERS.items()}
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+def test_runner_merges_equal_shapes_and_splits_outputs(rec_runners, engine):
+    runner = rec_runners[engine]
+    output = runner.output_names[0]
     rng = np.random.default_rng(1)
     batch = [{"x": rng.random((n, 3, 48, w), dtype=np.float32)} for n, w in ((2, 320), (1, 320), (1, 352))]
     results = runner.run(batch)
+    assert [len(result[output]) for result in results] == [2, 1, 1]
     for inputs, result in zip(batch, results):
         alone = runner.run([inputs])[0]
-        np.testing.assert_allclose(result[config["output"][0]["name"]], alone[config["output"][0]["name"]], atol=1e-5)
+        np.testing.assert_allclose(result[output], alone[output], atol=1e-5)
+
+
+def test_openvino_runner_equals_onnx_runtime_runner_in_fp32(rec_runners):
+    rng = np.random.default_rng(2)
+    batch = [{"x": rng.random((3, 3, 48, 400), dtype=np.float32)}]
+    ort, ov = rec_runners["onnxruntime"].run(batch)[0], rec_runners["openvino"].run(batch)[0]
+    name = rec_runners["onnxruntime"].output_names[0]
+    np.testing.assert_allclose(ov[name], ort[name], atol=1e-4)
+    assert (ov[name].argmax(-1) == ort[name].argmax(-1)).all()
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+def test_runner_failure_stays_with_its_group(rec_runners, engine):
+    good = {"x": np.zeros((1, 3, 48, 320), np.float32)}
+    bad = {"x": np.zeros((1, 3, 48, 0), np.float32)}  # 0 px wide: no engine can run it
+    results = rec_runners[engine].run([good, bad, good])
+    assert isinstance(results[1], Exception)
+    assert [len(results[i][rec_runners[engine].output_names[0]]) for i in (0, 2)] == [1, 1]
+
+
+def test_openvino_parameters_follow_the_native_backend():
+    assert openvino_properties({})["INFERENCE_PRECISION_HINT"] == "f32"  # fp32 pinned unless HINT_BF16 says YES
+    properties = openvino_properties({"HINT_BF16": "yes", "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "2"})
+    assert (properties["INFERENCE_PRECISION_HINT"], properties["INFERENCE_NUM_THREADS"], properties["NUM_STREAMS"]) == (
+        "bf16", "2", "2"
+    )
+    with pytest.raises(ValueError, match="HINT_BF16"):
+        openvino_properties({"HINT_BF16": "NO"})
 
 
 class FakeTritonError(Exception):

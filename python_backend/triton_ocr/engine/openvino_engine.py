@@ -45,6 +45,30 @@ def compile_config(threads: int, precision: str, cache_dir: Path | None) -> dict
     return config
 
 
+def poisoned(result: np.ndarray) -> bool:
+    """Whether a float output is all NaN (checked from its first element on, so valid outputs cost one read)."""
+    floating = result.size and np.issubdtype(result.dtype, np.floating)
+    return bool(floating and np.isnan(result.flat[0]) and np.isnan(result).all())
+
+
+def infer(request: ov.InferRequest, feed: dict, outputs: list) -> list[np.ndarray]:
+    """Run ``request`` on ``feed`` and copy out ``outputs`` (names or indices).
+
+    Guard: with one inference thread, OpenVINO 2026.4's CPU plugin can swallow a failed run (an input too small for
+    the model's kernels) and leave the previous run's outputs in place — another request's answer. The outputs are
+    therefore poisoned with NaN before each run, and a run that leaves them all NaN raises instead.
+    """
+    for output in outputs:
+        previous = request.get_tensor(output).data
+        if previous.size and np.issubdtype(previous.dtype, np.floating):
+            previous.fill(np.nan)
+    request.infer(feed)
+    results = [request.get_tensor(output).data.copy() for output in outputs]
+    if any(poisoned(result) for result in results):
+        raise RuntimeError(f"OpenVINO did not run the model on inputs of shapes {[a.shape for a in feed.values()]}")
+    return results
+
+
 class OpenVINOModel:
     """A single-input, single-output model compiled for the CPU; safe to call from several threads."""
 
@@ -67,9 +91,7 @@ class OpenVINOModel:
         return request
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
-        request = self._request()
-        request.infer({0: np.ascontiguousarray(tensor, dtype=np.float32)})
-        return request.get_output_tensor(0).data.copy()
+        return infer(self._request(), {self.input_name: np.ascontiguousarray(tensor, dtype=np.float32)}, [self.output_name])[0]
 
     def metadata(self) -> dict[str, str]:
         return dict(self._metadata)

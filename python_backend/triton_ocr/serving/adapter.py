@@ -20,7 +20,7 @@ import numpy as np
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import OCRError
-from triton_ocr.serving.steps import DetPreprocess, OCRPostprocess, Tensors
+from triton_ocr.serving.steps import DetPreprocess, ModelCall, OCRPostprocess, Tensors
 
 Step = Callable[[Tensors], Awaitable[dict[str, np.ndarray]]]
 
@@ -115,13 +115,24 @@ class DetPreprocessModel(PythonModel):
 
 class OCRPostprocessModel(PythonModel):
     """``ocr_postprocess``: see :class:`~triton_ocr.serving.steps.OCRPostprocess`; recognition runs as BLS calls to
-    the model named by the ``rec_model`` parameter, whose folder also holds the charset."""
+    the model named by the ``rec_model`` parameter, whose folder also holds the charset, and orientation (when
+    the repository has it) as BLS calls to ``cls_model``."""
+
+    def model_call(self, parameters: dict[str, str], role: str) -> ModelCall:
+        """BLS calls to the model of the ``<role>_model`` / ``<role>_input`` / ``<role>_output`` parameters."""
+        model, input_name, output = (parameters[f"{role}_{key}"] for key in ("model", "input", "output"))
+
+        async def call(batch: np.ndarray) -> np.ndarray:
+            return await self.infer(model, {input_name: batch}, output)
+
+        return call
 
     def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
-        rec_model, rec_input, rec_output = parameters["rec_model"], parameters["rec_input"], parameters["rec_output"]
-
-        async def recognise(batch: np.ndarray) -> np.ndarray:
-            return await self.infer(rec_model, {rec_input: batch}, rec_output)
-
-        charset = OCRPostprocess.charset_of(model_dir.parent / rec_model / "1")
-        return OCRPostprocess(pipeline_config(parameters), charset, recognise, int(parameters["rec_max_inflight"]))
+        charset = OCRPostprocess.charset_of(model_dir.parent / parameters["rec_model"] / "1")
+        return OCRPostprocess(
+            pipeline_config(parameters),
+            charset,
+            self.model_call(parameters, "rec"),
+            int(parameters["rec_max_inflight"]),
+            self.model_call(parameters, "cls") if "cls_model" in parameters else None,
+        )

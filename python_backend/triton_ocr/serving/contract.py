@@ -15,6 +15,8 @@ DET_PREPROCESS = "det_preprocess"
 TEXT_DET = "text_det"
 TEXT_REC = "text_rec"
 OCR_POSTPROCESS = "ocr_postprocess"
+TEXTLINE_ORIENTATION = "textline_orientation"
+"""The angle classifier, in the repository only when the pipeline config sets ``use_textline_orientation``."""
 
 IMAGE = "image"
 """Entry input: ``ocr`` BYTES [1] (encoded image), ``ocr_raw`` UINT8 [-1, -1, 3] (BGR)."""

@@ -2,7 +2,7 @@
 
 Only the server binary, its bundled libraries and the python backend (stub for the running Python) are extracted,
 through the model-fetch machinery (pip download, sha256 check, manifest), into ``<model cache>/tritonserver-2.51.0``.
-The backend directory gets the python backend and the python-based ``onnxruntime`` backend.
+The backend directory gets the python backend and the python-based ``onnxruntime`` and ``openvino`` backends.
 
 The stub of this wheel is built against NumPy 1.x and misreads NumPy 2 arrays (garbage tensors, crashed stubs): when
 this environment has NumPy 2, the stub runs in a small overlay environment holding ``numpy<2`` in front of this
@@ -39,7 +39,7 @@ STUB_NUMPY = "numpy==1.26.4"
 SERVER_ROOT = "pytriton/tritonserver/"
 LIBS = "nvidia_pytriton.libs/"
 UNNEEDED_LIBS = ("libpython3",)
-ONNX_BACKEND_SOURCE = Path(__file__).parent / "backends" / "onnxruntime" / "model.py"
+PYTHON_BASED_BACKENDS = Path(__file__).parent / "backends"  # <name>/model.py, copied into the backend directory
 
 
 class TritonUnavailableError(OCRError):
@@ -68,7 +68,7 @@ def wanted_members(names: list[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TritonInstall:
-    """An extracted server: ``bin/tritonserver``, ``lib/`` and ``backends/{python,onnxruntime}``."""
+    """An extracted server: ``bin/tritonserver``, ``lib/`` and ``backends/{python,onnxruntime,openvino}``."""
 
     root: Path
 
@@ -117,12 +117,13 @@ def install_tritonserver(home: Path | None = None, wheel_dir: Path | None = None
         (install.root / MANIFEST).write_text(json.dumps({PYTRITON.requirement: digests}, indent=2))
     for executable in (install.binary, install.backend_dir / "python" / "triton_python_backend_stub"):
         executable.chmod(0o755)
-    onnx_backend = install.backend_dir / "onnxruntime" / "model.py"
-    onnx_backend.parent.mkdir(parents=True, exist_ok=True)
-    if not onnx_backend.is_file() or onnx_backend.read_bytes() != ONNX_BACKEND_SOURCE.read_bytes():
-        partial = onnx_backend.with_suffix(".part")
-        shutil.copyfile(ONNX_BACKEND_SOURCE, partial)
-        partial.replace(onnx_backend)
+    for source in sorted(PYTHON_BASED_BACKENDS.glob("*/model.py")):
+        target = install.backend_dir / source.parent.name / "model.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_bytes() != source.read_bytes():
+            partial = target.with_suffix(".part")
+            shutil.copyfile(source, partial)
+            partial.replace(target)
     return install
 
 

@@ -1,7 +1,8 @@
 """Serving settings: how many instances, threads and batches each Triton model gets, per deployment flavour.
 
-Pipeline parameters (thresholds, sizes, model names) live in :class:`triton_ocr.config.OCRConfig`; a
-:class:`ServingProfile` only says how the models are run. Two named profiles ship: ``cpu`` (the committed
+Pipeline parameters (thresholds, sizes, model names, the inference engine and its precision) live in
+:class:`triton_ocr.config.OCRConfig`; a :class:`ServingProfile` only says how the models are run (the ``gpu``
+profile pins the engine to ONNX Runtime, whose CUDA/TensorRT providers the GPU needs). Two named profiles ship: ``cpu`` (the committed
 ``model_repository/``) and ``gpu``.
 """
 
@@ -27,11 +28,14 @@ class QueuePolicy(_Section):
 
 
 class BatchedModel(_Section):
-    """An ONNX model served with dynamic batching (``text_det``, ``text_rec``)."""
+    """An ONNX model served with dynamic batching (``text_det``, ``text_rec``, ``textline_orientation``) by the
+    backend of the pipeline's ``runtime.engine``."""
 
     instances: int = Field(1, ge=1)
-    intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per instance (0: all)")
-    inter_op_threads: int = Field(1, ge=0)
+    intra_op_threads: int = Field(
+        1, ge=0, description="inference threads per instance: ONNX Runtime intra-op, OpenVINO INFERENCE_NUM_THREADS"
+    )
+    inter_op_threads: int = Field(1, ge=0, description="ONNX Runtime only")
     max_batch_size: int = Field(8, ge=1)
     preferred_batch_sizes: tuple[int, ...] = ()
     max_queue_delay_microseconds: int = Field(2000, ge=0)
@@ -53,6 +57,7 @@ class ServingProfile(_Section):
     ocr_postprocess: PythonStep = PythonStep(instances=2)
     text_det: BatchedModel = BatchedModel()
     text_rec: BatchedModel = BatchedModel()
+    textline_orientation: BatchedModel = BatchedModel(max_batch_size=6)
     det_size_multiple: int = Field(
         32, ge=32, description="detector inputs are zero-padded up to a multiple of this (shape buckets); 32 = none"
     )
@@ -80,6 +85,7 @@ PROFILES: dict[str, ServingProfile] = {
             queue=QueuePolicy(max_queue_size=64),
         ),
         text_rec=BatchedModel(instances=1, intra_op_threads=2, max_batch_size=6, max_queue_delay_microseconds=3000),
+        textline_orientation=BatchedModel(instances=1, intra_op_threads=1, max_batch_size=6),
     ),
     "gpu": ServingProfile(
         name="gpu",
@@ -101,6 +107,10 @@ PROFILES: dict[str, ServingProfile] = {
             preferred_batch_sizes=(32, 64, 128),
             max_queue_delay_microseconds=1000,
         ),
+        textline_orientation=BatchedModel(
+            instances=1, intra_op_threads=0, max_batch_size=64, preferred_batch_sizes=(32, 64),
+            max_queue_delay_microseconds=1000,
+        ),
         det_size_multiple=128,
         rec_max_inflight=32,
         execution_accelerators={
@@ -111,7 +121,11 @@ PROFILES: dict[str, ServingProfile] = {
                 }
             ]
         },
-        pipeline_overrides={"text_rec": {"batch_size": 32}},
+        pipeline_overrides={
+            "text_rec": {"batch_size": 32},
+            "textline_orientation": {"batch_size": 32},
+            "runtime": {"engine": "onnxruntime"},
+        },
     ),
 }
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from triton_ocr.config import OCRConfig
-from triton_ocr.errors import InvalidImageError
+from triton_ocr.config import OCRConfig, TextlineOrientationConfig
+from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.serving import contract
@@ -23,14 +23,17 @@ from triton_ocr.stages import (
     decode_batches,
     det_input,
     line_crops,
+    orientation_batches,
     plan_rec_batches,
+    upright_crops,
 )
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr.steps.image_loading import decode_image, load_image
 
 Tensors = Mapping[str, np.ndarray]
-RecCall = Callable[[np.ndarray], Awaitable[np.ndarray]]
-"""Runs the recogniser: float32 (n, 3, H, W) → per-step class probabilities float32 (n, T, C)."""
+ModelCall = Callable[[np.ndarray], Awaitable[np.ndarray]]
+"""Runs a model on a batch: the recogniser, float32 (n, 3, H, W) → per-step class probabilities (n, T, C); the
+angle classifier, float32 (n, 3, H, W) → probabilities of 0° and 180° (n, 2)."""
 
 
 def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
@@ -92,16 +95,26 @@ class OCRPostprocess:
     (H, W, 3), ``det_input_size`` int32 (2,), optional tunables. Outputs: ``polys`` float32 (N, 4, 2),
     ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,).
 
-    Lines are recognised in width-sorted chunks of ``text_rec.batch_size``, at most ``max_inflight`` chunks in flight.
+    With ``use_textline_orientation`` the crops are classified (``classify``) and upside-down ones turned first.
+    Lines are recognised in width-sorted chunks of ``text_rec.batch_size``; at most ``max_inflight`` model calls of
+    one image are in flight at a time.
     """
 
     tunables = contract.tunables_for(contract.OCR_POSTPROCESS)
 
-    def __init__(self, config: OCRConfig, charset: Sequence[str], recognise: RecCall, max_inflight: int) -> None:
+    def __init__(
+        self,
+        config: OCRConfig,
+        charset: Sequence[str],
+        recognise: ModelCall,
+        max_inflight: int,
+        classify: ModelCall | None = None,
+    ) -> None:
         self.config = config
         self.charset = charset
         self.recognise = recognise
         self.max_inflight = max_inflight
+        self.classify = classify
 
     @staticmethod
     def charset_of(rec_model_dir: Path) -> list[str]:
@@ -112,14 +125,24 @@ class OCRPostprocess:
         session = onnxruntime.InferenceSession(str(files.onnx_path), providers=["CPUExecutionProvider"])
         return load_charset(dict(session.get_modelmeta().custom_metadata_map), files.charset_path)
 
-    async def recognise_all(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    async def call_all(self, call: ModelCall, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``call`` on every tensor, at most ``max_inflight`` at a time; outputs in the tensors' order."""
         slots = asyncio.Semaphore(self.max_inflight)
 
         async def one(tensor: np.ndarray) -> np.ndarray:
             async with slots:
-                return await self.recognise(tensor)
+                return await call(tensor)
 
         return list(await asyncio.gather(*(one(tensor) for tensor in tensors)))
+
+    async def orient(self, crops: list[np.ndarray], cfg: TextlineOrientationConfig) -> list[np.ndarray]:
+        """The crops, those the angle classifier finds upside down turned by 180°."""
+        if self.classify is None:
+            raise ConfigError("text-line orientation is on but the repository has no textline_orientation model")
+        if not crops:
+            return crops
+        probs = await self.call_all(self.classify, orientation_batches(crops, cfg))
+        return upright_crops(crops, np.concatenate(probs), cfg)
 
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
@@ -128,8 +151,10 @@ class OCRPostprocess:
         prob_map = unpad_prob_map(inputs[contract.PROB_MAP], valid_hw)
         boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
         crops = line_crops(image, boxes)
+        if cfg.use_textline_orientation:
+            crops = await self.orient(crops, cfg.textline_orientation)
         batches = plan_rec_batches(crops, cfg.text_rec)
-        outputs = await self.recognise_all([batch.tensor for batch in batches])
+        outputs = await self.call_all(self.recognise, [batch.tensor for batch in batches])
         lines = confident_lines(boxes, decode_batches(batches, outputs, self.charset, len(crops)), cfg.text_rec)
         return {
             contract.POLYS.name: lines.polys.astype(np.float32),

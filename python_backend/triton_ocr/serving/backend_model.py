@@ -1,0 +1,42 @@
+"""The ``TritonPythonModel`` of the python-based inference backends (``backends/<engine>/model.py``).
+
+Triton runs a model whose config says ``backend: "onnxruntime"`` or ``backend: "openvino"`` with
+``<backend-directory>/<backend>/model.py`` when no native backend of that name is installed (this project's CPU
+machines); the NGC image's native backends serve the same configs. Each backend's ``model.py`` only picks its
+runner class from :data:`triton_ocr.serving.model_runner.RUNNERS`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from triton_ocr.serving.adapter import error_response, model_parameters, request_inputs, tensors
+from triton_ocr.serving.model_runner import RUNNERS
+
+
+def backend_model(engine: str) -> type:
+    """The ``TritonPythonModel`` class serving standard ``engine`` configs."""
+    runner_class = RUNNERS[engine]
+
+    class InferenceBackendModel:
+        def initialize(self, args: dict[str, str]) -> None:
+            import triton_python_backend_utils
+
+            self.pb = triton_python_backend_utils
+            config = json.loads(args["model_config"])
+            model_dir = Path(args["model_repository"])
+            self.runner = runner_class(config, model_parameters(config), model_dir, args["model_version"])
+
+        def execute(self, requests: list[Any]) -> list[Any]:
+            batch = [request_inputs(self.pb, request, self.runner.input_names) for request in requests]
+            return [
+                error_response(self.pb, result)
+                if isinstance(result, Exception)
+                else self.pb.InferenceResponse(output_tensors=tensors(self.pb, result))
+                for result in self.runner.run(batch)
+            ]
+
+    InferenceBackendModel.__name__ = InferenceBackendModel.__qualname__ = f"{runner_class.__name__}Backend"
+    return InferenceBackendModel

@@ -1,0 +1,131 @@
+"""The runners behind the python-based inference backends ``onnxruntime`` and ``openvino``.
+
+Each serves a standard Triton model config for its backend (the same file the NGC image's native backend serves)
+with ``<version>/model.onnx`` (``default_model_filename`` where set). :class:`ModelRunner` does what both share —
+the config's tensor names, and executing one Triton batch with as few engine runs as possible —; a subclass only
+loads the model and runs one feed.
+
+ONNX Runtime reads ``instance_group`` kind, ``optimization.execution_accelerators`` (TensorRT / CUDA, where this
+ONNX Runtime build has them) and the native backend's ``intra_op_thread_count`` / ``inter_op_thread_count``.
+OpenVINO reads the native OpenVINO backend's ``INFERENCE_NUM_THREADS``, ``NUM_STREAMS``, ``PERFORMANCE_HINT`` and
+``HINT_BF16`` (``YES``: bfloat16; absent: fp32, pinned so that CPUs with bf16 units do not switch on their own).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Inputs = dict[str, np.ndarray]
+
+
+class ModelRunner:
+    """One loaded model; :meth:`run` executes the requests of one Triton batch."""
+
+    def __init__(self, model_config: dict[str, Any], parameters: dict[str, str], model_dir: Path, version: str):
+        self.path = model_dir / version / (model_config.get("default_model_filename") or "model.onnx")
+        self.batched = model_config.get("max_batch_size", 0) > 0
+        self.input_names = [spec["name"] for spec in model_config["input"]]
+        self.output_names = [spec["name"] for spec in model_config["output"]]
+        self.load(model_config, parameters)
+
+    def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def infer(self, feed: Inputs) -> list[np.ndarray]:
+        """The outputs named in the config, in order, for one feed."""
+        raise NotImplementedError
+
+    def run(self, batch: list[Inputs]) -> list[Inputs | Exception]:
+        """Requests' inputs → their outputs (or the exception of their run), in order. With batching, requests of
+        equal shapes are concatenated along axis 0 into one run and the outputs split back."""
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for index, inputs in enumerate(batch):
+            key = tuple(inputs[name].shape[1:] for name in self.input_names) if self.batched else (index,)
+            groups[key].append(index)
+        results: list[Inputs | Exception] = [{} for _ in batch]
+        for indices in groups.values():
+            feed = {name: np.concatenate([batch[i][name] for i in indices]) for name in self.input_names}
+            try:
+                outputs = self.infer(feed)
+            except Exception as exc:  # noqa: BLE001 - the group's requests fail, the others go on
+                for index in indices:
+                    results[index] = exc
+                continue
+            sizes = [len(batch[i][self.input_names[0]]) for i in indices]
+            for position, index in enumerate(indices):
+                start = sum(sizes[:position])
+                results[index] = {
+                    name: output[start : start + sizes[position]] if self.batched else output
+                    for name, output in zip(self.output_names, outputs)
+                }
+        return results
+
+
+def execution_providers(model_config: dict[str, Any]) -> list[str]:
+    """ONNX Runtime providers for the config's instance kind and accelerators, limited to the available ones."""
+    import onnxruntime as ort
+
+    wanted = ["CPUExecutionProvider"]
+    if any(group.get("kind") == "KIND_GPU" for group in model_config.get("instance_group", [])):
+        wanted.insert(0, "CUDAExecutionProvider")
+        accelerators = model_config.get("optimization", {}).get("execution_accelerators", {})
+        if any(acc.get("name") == "tensorrt" for acc in accelerators.get("gpu_execution_accelerator", [])):
+            wanted.insert(0, "TensorrtExecutionProvider")
+    available = set(ort.get_available_providers())
+    return [provider for provider in wanted if provider in available]
+
+
+class OnnxRuntimeRunner(ModelRunner):
+    """An ONNX Runtime session with the engine's CPU serving options."""
+
+    def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
+        import onnxruntime as ort
+
+        from triton_ocr.engine.onnx_runtime import session_options
+
+        options = session_options(
+            int(parameters.get("intra_op_thread_count", 0)), int(parameters.get("inter_op_thread_count", 0))
+        )
+        self.session = ort.InferenceSession(str(self.path), options, providers=execution_providers(model_config))
+
+    def infer(self, feed: Inputs) -> list[np.ndarray]:
+        return self.session.run(self.output_names, feed)
+
+
+def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
+    """CPU plugin properties from the native OpenVINO backend's parameters (see the module docstring)."""
+    from triton_ocr.engine.openvino_engine import compile_config
+    from triton_ocr.models.registry import model_home
+
+    bf16 = parameters.get("HINT_BF16", "").strip().upper()
+    if bf16 not in ("", "YES"):
+        raise ValueError(f"HINT_BF16 must be YES or absent, got {parameters['HINT_BF16']!r}")
+    threads = int(parameters.get("INFERENCE_NUM_THREADS", 0))
+    properties = compile_config(threads, "bf16" if bf16 else "fp32", model_home() / "openvino_cache")
+    for key in ("NUM_STREAMS", "PERFORMANCE_HINT"):
+        if parameters.get(key):
+            properties[key] = parameters[key].upper()
+    return properties
+
+
+class OpenVINORunner(ModelRunner):
+    """An OpenVINO model compiled for the CPU (compiled blobs cached on disk) with one reusable infer request:
+    Triton calls an instance's ``execute`` one batch at a time."""
+
+    def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
+        from triton_ocr.engine.openvino_engine import core
+
+        compiled = core().compile_model(str(self.path), "CPU", openvino_properties(parameters))
+        self.request = compiled.create_infer_request()
+
+    def infer(self, feed: Inputs) -> list[np.ndarray]:
+        from triton_ocr.engine.openvino_engine import infer
+
+        return infer(self.request, {name: np.ascontiguousarray(array) for name, array in feed.items()}, self.output_names)
+
+
+RUNNERS: dict[str, type[ModelRunner]] = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVINORunner}
