@@ -116,26 +116,29 @@ def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
     assert text == 'name: "a \\"b\\" \\\\c"\nkind: KIND_CPU\ndims: [ 3, -1 ]\nflag: true\nnested { x: 1 }'
 
 
-def test_python_steps_equal_the_in_process_pipeline(pipeline):
-    data = text_image(3)
-    config = pipeline.config
+def as_model_call(model):  # noqa: ANN001, ANN201 - an in-process model as the steps' async ModelCall
+    async def call(batch: np.ndarray) -> np.ndarray:
+        return model(batch)
+
+    return call
+
+
+def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``det_preprocess`` → the local detector → ``ocr_postprocess`` (models called in-process)."""
+    classify = as_model_call(local.cls_model) if local.cls_model is not None else None
+    post = OCRPostprocess(local.config, local.charset, as_model_call(local.rec_model), 2, classify=classify)
 
     async def run() -> dict[str, np.ndarray]:
-        pre = await DetPreprocess(config, 32)({contract.IMAGE_BYTES: np.array([data], dtype=np.object_)})
+        pre = await DetPreprocess(local.config, 32)(inputs)
+        handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE)}
+        return await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff})
 
-        async def recognise(batch: np.ndarray) -> np.ndarray:
-            return pipeline.rec_model(batch)
+    return asyncio.run(run())
 
-        post = OCRPostprocess(config, pipeline.charset, recognise, max_inflight=2)
-        return await post(
-            {
-                contract.PROB_MAP: pipeline.det_model(pre[contract.DET_TENSOR]),
-                contract.DECODED_IMAGE: pre[contract.DECODED_IMAGE],
-                contract.DET_INPUT_SIZE: pre[contract.DET_INPUT_SIZE],
-            }
-        )
 
-    outputs = asyncio.run(run())
+def test_python_steps_equal_the_in_process_pipeline(pipeline):
+    data = text_image(3)
+    outputs = run_python_steps(pipeline, {contract.IMAGE_BYTES: np.array([data], dtype=np.object_)})
     expected = next(pipeline.predict(data))
     assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
     np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["dt_polys"]))
@@ -143,35 +146,15 @@ def test_python_steps_equal_the_in_process_pipeline(pipeline):
 
 def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
     oriented = OCRPipeline(OCRConfig(use_textline_orientation=True))
-    upside_down = np.ascontiguousarray(cv2.imdecode(np.frombuffer(text_image(5), np.uint8), cv2.IMREAD_COLOR)[::-1, ::-1])
-    config = oriented.config
-
-    async def call(model):  # noqa: ANN001, ANN202 - a model as an async ModelCall
-        async def run(batch: np.ndarray) -> np.ndarray:
-            return model(batch)
-
-        return run
-
-    async def run() -> dict[str, np.ndarray]:
-        pre = await DetPreprocess(config, 32)({contract.IMAGE_ARRAY: upside_down})
-        post = OCRPostprocess(
-            config, oriented.charset, await call(oriented.rec_model), 2, classify=await call(oriented.cls_model)
-        )
-        return await post(
-            {
-                contract.PROB_MAP: oriented.det_model(pre[contract.DET_TENSOR]),
-                contract.DECODED_IMAGE: pre[contract.DECODED_IMAGE],
-                contract.DET_INPUT_SIZE: pre[contract.DET_INPUT_SIZE],
-            }
-        )
-
-    outputs = asyncio.run(run())
+    upright = cv2.imdecode(np.frombuffer(text_image(5), np.uint8), cv2.IMREAD_COLOR)
+    upside_down = np.ascontiguousarray(upright[::-1, ::-1])
+    outputs = run_python_steps(oriented, {contract.IMAGE_ARRAY: upside_down})
     expected = next(oriented.predict(upside_down))
     assert len(expected["rec_text"]) >= 4
     assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
-    without = OCRPostprocess(config, oriented.charset, None, 2)  # type: ignore[arg-type]
+    without = OCRPostprocess(oriented.config, oriented.charset, as_model_call(oriented.rec_model), 2)
     with pytest.raises(ConfigError, match="no textline_orientation model"):
-        asyncio.run(without.orient([upside_down], config.textline_orientation))
+        asyncio.run(without.orient([upside_down], oriented.config.textline_orientation))
 
 
 def test_charset_comes_from_the_recogniser_folder(pipeline):
