@@ -21,10 +21,24 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session")
-def pipeline():
+FP32 = OCRConfig().with_overrides(runtime={"precision": "fp32"})
+"""The default pipeline in exact fp32 (OpenVINO fp32 = ONNX Runtime = PaddleOCR): for the parity tests."""
+
+
+def local_pipeline(config: OCRConfig):  # noqa: ANN201 - OCRPipeline, imported lazily
     from triton_ocr.pipeline import OCRPipeline
 
     if not (model_home() / "PP-OCRv4_mobile_det" / "model.onnx").is_file():
         pytest.fail("models are not fetched: run scripts/setup.sh (or `triton-ocr models fetch`)")
-    return OCRPipeline(OCRConfig())
+    return OCRPipeline(config)
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """The default pipeline (OpenVINO, bf16 where the CPU has it)."""
+    return local_pipeline(OCRConfig())
+
+
+@pytest.fixture(scope="session")
+def fp32_pipeline():
+    return local_pipeline(FP32)

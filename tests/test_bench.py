@@ -87,7 +87,7 @@ def test_quick_bench_measures_every_row(shared_data: Path, tmp_path: Path) -> No
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     rows = {row["label"]: row for row in json.loads(out.read_text())["rows"]}
     gateway = next(label for label in rows if label.startswith("gateway c="))
-    expected = ["rapidocr", "ours", "ours-openvino", "triton c=1", "triton c=2", gateway]
+    expected = ["rapidocr", "ours", "ours-fp32", "ours-onnxruntime", "triton c=1", "triton c=2", gateway]
     assert sorted(rows) == sorted(expected)
     for label in expected:
         row = rows[label]

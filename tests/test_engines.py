@@ -26,7 +26,8 @@ def test_engine_is_chosen_by_configuration(pipeline, onnxruntime, openvino_fp32)
     from triton_ocr.engine.openvino_engine import OpenVINOModel
 
     assert isinstance(onnxruntime.rec_model, OnnxRuntimeModel) and isinstance(openvino_fp32.rec_model, OpenVINOModel)
-    assert OCRConfig().runtime.engine == "openvino" and isinstance(pipeline.rec_model, OpenVINOModel)  # the default
+    assert (OCRConfig().runtime.engine, OCRConfig().runtime.precision) == ("openvino", "bf16")  # the default
+    assert isinstance(pipeline.rec_model, OpenVINOModel)
     assert openvino_fp32.charset == onnxruntime.charset  # the charset comes from the same ONNX metadata
 
 
@@ -62,3 +63,24 @@ def test_bf16_reads_clean_text_like_fp32(openvino_fp32):
     expected = ["Invoice2024-0117", "总计金额128.50元"]
     assert [t.replace(" ", "") for t in bf16.ocr(page).texts] == expected
     assert [t.replace(" ", "") for t in openvino_fp32.ocr(page).texts] == expected
+
+
+def test_precision_switches_by_configuration(pipeline, openvino_fp32):
+    from triton_ocr.engine import openvino_engine
+
+    rec_in = np.random.default_rng(3).normal(0, 1, (2, 3, 48, 320)).astype(np.float32)
+    difference = np.abs(pipeline.rec_model(rec_in) - openvino_fp32.rec_model(rec_in)).max()
+    if openvino_engine.cpu_has_bf16():
+        assert difference > 1e-3  # the default really runs bf16 here ...
+    else:
+        assert difference < 1e-4  # ... or falls back to fp32 on CPUs without bf16 units
+
+
+def test_bf16_falls_back_to_fp32_without_bf16_units(monkeypatch, caplog):
+    from triton_ocr.engine import openvino_engine
+
+    monkeypatch.setattr(openvino_engine, "cpu_has_bf16", lambda: False)
+    assert openvino_engine.compile_config(2, "bf16", None)["INFERENCE_PRECISION_HINT"] == "f32"
+    assert "no bfloat16 units" in caplog.text
+    with pytest.raises(ValueError, match="precision"):
+        openvino_engine.compile_config(2, "fp16", None)

@@ -1,5 +1,6 @@
 """Triton results equal the in-process pipeline's (same texts, boxes within 1 px) on real images, over gRPC (sync
-client, several threads) and over HTTP (asyncio client), with the default OpenVINO backend and with ONNX Runtime."""
+client, several threads) and over HTTP (asyncio client): the default OpenVINO backend against the default in-process
+engine, and the ONNX Runtime backend against in-process OpenVINO fp32 (so the engines agree through Triton too)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.inputs import IMAGE_SUFFIXES
-from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.result import OCRResult
 from triton_ocr.serving.contract import TEXT_DET, TEXT_REC
 from triton_ocr_client import AsyncOCRClient, OCRClient
@@ -35,8 +35,9 @@ def dataset() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def expected(dataset) -> dict[str, OCRResult]:
-    return {result["input_path"]: result for result in OCRPipeline(OCRConfig()).predict(dataset)}
+def expected(dataset, pipeline) -> dict[str, OCRResult]:
+    """In-process results of the default config (OpenVINO, bf16 where the CPU has it), as the server runs it."""
+    return {result["input_path"]: result for result in pipeline.predict(dataset)}
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +83,14 @@ def test_folder_input_matches(server, expected):
 
 @pytest.fixture(scope="module")
 def onnxruntime_server():
-    """A second server whose text_det/text_rec run on the (python-based) onnxruntime backend."""
+    """A second server whose text_det/text_rec run on the (python-based) onnxruntime backend (always fp32)."""
     yield from start_server(config=OCRConfig().with_overrides(runtime={"engine": "onnxruntime"}))
 
 
-def test_onnxruntime_backend_gives_the_same_results(onnxruntime_server, dataset, expected):
-    assert OCRConfig().runtime.engine == "openvino"  # `expected` comes from the in-process OpenVINO engine
+def test_onnxruntime_backend_equals_openvino_fp32_in_process(onnxruntime_server, dataset, fp32_pipeline):
+    assert fp32_pipeline.config.runtime.engine == "openvino"
     assert served_backends(onnxruntime_server) == {"onnxruntime"}
+    expected = {result["input_path"]: result for result in fp32_pipeline.predict(dataset)}
     with OCRClient.from_url(onnxruntime_server.grpc_url, timeout_s=300) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
         results = list(pool.map(lambda path: next(client.predict(path)), dataset))
     check(expected, results, dataset)

@@ -87,7 +87,7 @@ def test_engine_and_precision_switch_the_backend_by_configuration(onnx_io):
         config = OCRConfig().with_overrides(runtime=runtime)
         return render_repository(config, get_profile("cpu"), onnx_io)[f"{contract.TEXT_REC}/config.pbtxt"]
 
-    fp32, bf16, ort = text_rec(), text_rec(precision="bf16"), text_rec(engine="onnxruntime")
+    bf16, fp32, ort = text_rec(), text_rec(precision="fp32"), text_rec(engine="onnxruntime")
     assert 'backend: "openvino"' in fp32 and 'default_model_filename: "model.onnx"' in fp32
     assert '"INFERENCE_NUM_THREADS"' in fp32 and "HINT_BF16" not in fp32
     assert 'key: "HINT_BF16"\n    value { string_value: "YES" }' in bf16

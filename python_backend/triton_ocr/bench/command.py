@@ -1,6 +1,7 @@
 """``triton-ocr bench``: every way of running the pipeline, side by side in one run on the same images.
 
-    triton-ocr bench                  # RapidOCR, ours (ONNX Runtime, OpenVINO fp32), Triton c=1..16, gateway
+    triton-ocr bench                  # RapidOCR, ours (OpenVINO bf16, fp32, ONNX Runtime), Triton c=1..16, gateway
+    triton-ocr bench --variant ort 'pipeline_overrides={"runtime":{"engine":"onnxruntime"}}'   # + Triton on ORT
     triton-ocr bench --quick          # CI smoke run: 4 small images, 1 round, c=1,2 (checks that it works)
     triton-ocr bench --variant t2 text_rec.instances=2 text_rec.intra_op_threads=1 --engines ""   # tuning
     triton-ocr bench --memory 2000    # RSS of tritonserver, every stub and the gateway over 2000 requests
@@ -61,8 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="image folders (default: ../shared/data/photos_docs and icdar2015_blurred)")
     parser.add_argument("--per-folder", type=int, default=30, help="images per folder, evenly spaced (default 30)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", default="rapidocr,ours,ours-openvino",
-                        help="in-process rows, comma-separated: rapidocr, ours, ours-openvino ('' for none)")
+    parser.add_argument("--engines", default="rapidocr,ours,ours-fp32,ours-onnxruntime",
+                        help="in-process rows, comma-separated: rapidocr, ours (the pipeline's engine), ours-fp32 "
+                             "(OpenVINO fp32), ours-onnxruntime ('' for none)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="Triton rows")
     parser.add_argument("--no-triton", dest="triton", action="store_false", help="in-process rows only")
     parser.add_argument("--no-gateway", dest="gateway", action="store_false")

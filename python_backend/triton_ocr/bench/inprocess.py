@@ -1,6 +1,6 @@
 """In-process engines, each in a worker process of its own, driven image by image from the benchmark.
 
-A worker holds one engine (RapidOCR, ours on ONNX Runtime, ours on OpenVINO) and the encoded images; asked to run
+A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime) and the encoded images; asked to run
 image ``i`` it decodes and recognises it and answers the seconds that took. One process per engine keeps each
 engine's peak RSS its own and keeps the engines and the benchmark's client threads off each other's GIL; the driver
 runs one engine at a time, so interleaving them image by image costs nothing in fairness.
@@ -18,8 +18,14 @@ from triton_ocr.bench.data import BenchImage
 
 ENGINES = {
     "rapidocr": "RapidOCR 1.4.4 (onnxruntime), same weights and parameters",
-    "ours": "triton_ocr in-process, ONNX Runtime",
-    "ours-openvino": "triton_ocr in-process, OpenVINO fp32",
+    "ours": "triton_ocr in-process, the pipeline's engine (default: OpenVINO bf16)",
+    "ours-fp32": "triton_ocr in-process, OpenVINO fp32",
+    "ours-onnxruntime": "triton_ocr in-process, ONNX Runtime",
+}
+RUNTIME_OVERRIDES = {
+    "ours": {},
+    "ours-fp32": {"engine": "openvino", "precision": "fp32"},
+    "ours-onnxruntime": {"engine": "onnxruntime"},
 }
 
 
@@ -33,12 +39,10 @@ def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
         from triton_ocr.eval.rapidocr_reference import RapidOCRReference
 
         engine: Callable[[Any], object] = RapidOCRReference(config)
-    elif name in ("ours", "ours-openvino"):
+    elif name in RUNTIME_OVERRIDES:
         from triton_ocr.pipeline import OCRPipeline
 
-        if name == "ours-openvino":
-            config = config.with_overrides(runtime={"engine": "openvino", "precision": "fp32"})
-        engine = OCRPipeline(config).ocr
+        engine = OCRPipeline(config.with_overrides(runtime=RUNTIME_OVERRIDES[name])).ocr
     else:
         raise ValueError(f"unknown in-process engine {name!r}: use one of {', '.join(ENGINES)}")
     limits = config.image

@@ -1,12 +1,15 @@
 """OpenVINO engine on the CPU: the same ONNX files, compiled once (and cached on disk) per model.
 
 ``precision="fp32"`` pins ``INFERENCE_PRECISION_HINT=f32`` (outputs equal ONNX Runtime's to ~1e-5);
-``"bf16"`` lets CPUs with AVX-512 BF16 / AMX run in bfloat16 (about 2× faster, accuracy measured in docs).
+``"bf16"`` runs in bfloat16 on CPUs with AVX-512 BF16 / AMX (about 2× faster; accuracy on the dev sets in
+docs/accuracy.md) and falls back to fp32, with a warning, on CPUs without them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,8 @@ import openvino as ov
 from triton_ocr.models.registry import model_home
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+
+log = logging.getLogger(__name__)
 
 _core_lock = threading.Lock()
 _core: ov.Core | None = None
@@ -29,10 +34,19 @@ def core() -> ov.Core:
         return _core
 
 
+@cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (OpenVINO's ``BF16`` optimization capability)."""
+    return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def compile_config(threads: int, precision: str, cache_dir: Path | None) -> dict[str, str]:
     """CPU plugin settings: latency hint with one stream, ``threads`` inference threads (0: plugin default)."""
     if precision not in PRECISION_HINTS:
         raise ValueError(f"precision must be one of {sorted(PRECISION_HINTS)}, got {precision!r}")
+    if precision == "bf16" and not cpu_has_bf16():
+        log.warning("this CPU has no bfloat16 units: OpenVINO runs fp32 instead of the configured bf16")
+        precision = "fp32"
     config = {
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": "1",

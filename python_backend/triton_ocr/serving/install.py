@@ -153,9 +153,19 @@ def stub_python_bin(install: TritonInstall) -> Path:
     return env / "bin"
 
 
+MALLOC_SETTINGS = {
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 20),
+}
+"""glibc settings for the server and its stubs (unless already set): two heaps per process instead of up to eight
+per core, and every block of 1 MiB or more (images, probability maps, recognition outputs) mapped on its own, so
+that freeing it returns it to the system instead of leaving the heap at the largest request's high-water mark."""
+
+
 def server_environment(install: TritonInstall) -> dict[str, str]:
-    """The server's environment: bundled libraries and this Python's libpython first, the stub's python on PATH."""
-    env = dict(os.environ)
+    """The server's environment: bundled libraries and this Python's libpython first, the stub's python on PATH,
+    :data:`MALLOC_SETTINGS`."""
+    env = {**MALLOC_SETTINGS, **os.environ}
     libdirs = [str(install.lib_dir), sysconfig.get_config_var("LIBDIR") or ""]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [*libdirs, env.get("LD_LIBRARY_PATH", "")]))
     env["PATH"] = os.pathsep.join([str(stub_python_bin(install)), env.get("PATH", "")])
