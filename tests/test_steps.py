@@ -7,7 +7,7 @@ import pytest
 
 from triton_ocr.config import DetConfig, RecConfig
 from triton_ocr.steps.box_sorting import reading_order
-from triton_ocr.steps.ctc_decode import ctc_charset, ctc_greedy_decode
+from triton_ocr.steps.ctc_decode import ctc_charset, ctc_collapse, ctc_greedy_decode
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
 from triton_ocr.steps.line_crop import crop_line
@@ -144,3 +144,16 @@ def test_ctc_greedy_decode():
     assert (empty, empty_score) == ("", 0.0)
     with pytest.raises(ValueError):
         ctc_greedy_decode(np.zeros((1, 7, 5), np.float32), charset)
+
+
+def test_ctc_collapse_takes_the_best_path():
+    charset = ctc_charset(["a", "b"])
+    classes = np.array([[1, 1, 0, 2, 2, 3], [0, 0, 0, 0, 0, 0]])
+    confidences = np.array([[0.9, 0.7, 0.99, 0.8, 0.6, 0.5], [0.9] * 6], np.float32)
+    (text, score), (empty, empty_score) = ctc_collapse(classes, confidences, charset)
+    assert (text, empty, empty_score) == ("ab ", "", 0.0)
+    assert score == pytest.approx((0.9 + 0.8 + 0.5) / 3)
+    with pytest.raises(ValueError, match="class ids"):
+        ctc_collapse(np.array([[4]]), np.array([[0.5]], np.float32), charset)
+    with pytest.raises(ValueError, match="both be"):
+        ctc_collapse(classes, confidences[:, :3], charset)

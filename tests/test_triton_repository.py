@@ -33,6 +33,7 @@ from triton_ocr.serving.profile import get_profile
 from triton_ocr.serving.repository import OnnxIO, render_repository, served_models
 from triton_ocr.serving.server import remove_stale_shm_regions
 from triton_ocr.serving.steps import DetPreprocess, OCRPostprocess, request_config
+from triton_ocr.stages import best_path
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr_client.errors import (
     BadInputError,
@@ -116,9 +117,11 @@ def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
     assert text == 'name: "a \\"b\\" \\\\c"\nkind: KIND_CPU\ndims: [ 3, -1 ]\nflag: true\nnested { x: 1 }'
 
 
-def as_model_call(model):  # noqa: ANN001, ANN201 - an in-process model as the steps' async ModelCall
-    async def call(batch: np.ndarray) -> np.ndarray:
-        return model(batch)
+def as_model_call(model, outputs=lambda output: [output]):  # noqa: ANN001, ANN201
+    """An in-process model as the steps' async ModelCall; ``outputs`` maps its output to the served model's."""
+
+    async def call(batch: np.ndarray) -> list[np.ndarray]:
+        return list(outputs(model(batch)))
 
     return call
 
@@ -126,7 +129,8 @@ def as_model_call(model):  # noqa: ANN001, ANN201 - an in-process model as the s
 def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``det_preprocess`` → the local detector → ``ocr_postprocess`` (models called in-process)."""
     classify = as_model_call(local.cls_model) if local.cls_model is not None else None
-    post = OCRPostprocess(local.config, local.charset, as_model_call(local.rec_model), 2, classify=classify)
+    recognise = as_model_call(local.rec_model, best_path)  # text_rec serves the best path (models.best_path)
+    post = OCRPostprocess(local.config, local.charset, recognise, 2, classify=classify)
 
     async def run() -> dict[str, np.ndarray]:
         pre = await DetPreprocess(local.config, 32)(inputs)

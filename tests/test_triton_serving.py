@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +210,14 @@ def test_unreachable_server_is_a_typed_error(scheme):
     with pytest.raises(ServerUnavailableError):
         with OCRClient.from_url(f"{scheme}://127.0.0.1:{free_ports(1)[0]}", timeout_s=5) as client:
             client.ocr(PROBE)
+
+
+def test_server_and_stubs_run_with_the_malloc_settings(server):
+    from triton_ocr.serving.install import MALLOC_SETTINGS
+
+    pids = [server.pid, *server.stub_processes().values()]
+    for pid in pids:
+        entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+        environ = dict(entry.split("=", 1) for entry in entries if "=" in entry)
+        assert {key: environ.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS, pid
+    assert len(pids) >= 5

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from triton_ocr.config import OCRConfig, TextlineOrientationConfig, load_config
+from triton_ocr.config import OCRConfig, RecConfig, TextlineOrientationConfig, load_config
 from triton_ocr.engine import InferenceModel, load_model
 from triton_ocr.errors import ConfigError
 from triton_ocr.inputs import iter_inputs
@@ -17,6 +17,7 @@ from triton_ocr.models.registry import resolve_pipeline_models
 from triton_ocr.result import OCRResult
 from triton_ocr.stages import (
     OCRLines,
+    best_path,
     boxes_from_prob_map,
     confident_lines,
     decode_batches,
@@ -54,9 +55,13 @@ class OCRPipeline:
         crops = line_crops(image, boxes)
         if cfg.use_textline_orientation:
             crops = self.orient(crops, cfg.textline_orientation)
-        batches = plan_rec_batches(crops, cfg.text_rec)
-        outputs = [self.rec_model(batch.tensor) for batch in batches]
-        return confident_lines(boxes, decode_batches(batches, outputs, self.charset, len(crops)), cfg.text_rec)
+        return confident_lines(boxes, self.read(crops, cfg.text_rec), cfg.text_rec)
+
+    def read(self, crops: list[np.ndarray], cfg: RecConfig) -> list[tuple[str, float]]:
+        """Upright BGR line crops → (text, score) each, in the crops' order (no score filter)."""
+        batches = plan_rec_batches(crops, cfg)
+        paths = [best_path(self.rec_model(batch.tensor)) for batch in batches]
+        return decode_batches(batches, paths, self.charset, len(crops))
 
     def orient(self, crops: list[np.ndarray], cfg: TextlineOrientationConfig) -> list[np.ndarray]:
         """BGR line crops → the same crops, those the angle classifier finds upside down rotated by 180°."""

@@ -3,7 +3,8 @@
 The in-process pipeline calls them with local models; the Triton python models call them with Triton BLS calls.
 Data flow: image → :func:`det_input` → detector → :func:`boxes_from_prob_map` → :func:`line_crops` →
 [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier → :func:`upright_crops`] →
-:func:`plan_rec_batches` → recogniser → :func:`decode_batches` → :func:`confident_lines`.
+:func:`plan_rec_batches` → recogniser → :func:`best_path` (in-process; inside the Triton model) →
+:func:`decode_batches` → :func:`confident_lines`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from triton_ocr.config import DetConfig, RecConfig
 from triton_ocr.steps.box_sorting import reading_order
-from triton_ocr.steps.ctc_decode import ctc_greedy_decode
+from triton_ocr.steps.ctc_decode import best_path, ctc_collapse
 from triton_ocr.steps.db_postprocess import DetectedBoxes, db_postprocess
 from triton_ocr.steps.det_resize import resize_for_det
 from triton_ocr.steps.line_crop import crop_lines
@@ -27,6 +28,7 @@ __all__ = [
     "OCRLines",
     "RecBatch",
     "boxes_from_prob_map",
+    "best_path",
     "confident_lines",
     "decode_batches",
     "det_input",
@@ -69,12 +71,13 @@ def line_crops(image: np.ndarray, boxes: DetectedBoxes) -> list[np.ndarray]:
 
 
 def decode_batches(
-    batches: Sequence[RecBatch], outputs: Sequence[np.ndarray], charset: Sequence[str], count: int
+    batches: Sequence[RecBatch], paths: Sequence[tuple[np.ndarray, np.ndarray]], charset: Sequence[str], count: int
 ) -> list[tuple[str, float]]:
-    """Recogniser outputs (one (n, T, C) array per batch) → ``count`` (text, score) pairs in the crops' order."""
+    """Each batch's best path — (classes, probabilities), both (n, T): :func:`best_path` of the recogniser's
+    output, or the Triton recogniser's two outputs — → ``count`` (text, score) pairs in the crops' order."""
     results: list[tuple[str, float]] = [("", 0.0)] * count
-    for batch, probs in zip(batches, outputs, strict=True):
-        for index, decoded in zip(batch.indices, ctc_greedy_decode(probs, charset), strict=True):
+    for batch, (classes, confidences) in zip(batches, paths, strict=True):
+        for index, decoded in zip(batch.indices, ctc_collapse(classes, confidences, charset), strict=True):
             results[int(index)] = decoded
     return results
 

@@ -29,7 +29,7 @@ from triton_ocr.eval.metrics import (
     page_cer_counts,
     word_counts,
 )
-from triton_ocr.stages import OCRLines, decode_batches, plan_rec_batches
+from triton_ocr.stages import OCRLines
 from triton_ocr.steps.image_loading import load_image
 
 
@@ -82,9 +82,7 @@ class OursEngine:
         return self.pipeline.ocr(image)
 
     def recognize(self, crop: np.ndarray) -> str:
-        batches = plan_rec_batches([crop], self.pipeline.config.text_rec)
-        outputs = [self.pipeline.rec_model(batch.tensor) for batch in batches]
-        return decode_batches(batches, outputs, self.pipeline.charset, 1)[0][0]
+        return self.pipeline.read([crop], self.pipeline.config.text_rec)[0][0]
 
 
 class RapidOCREngine:

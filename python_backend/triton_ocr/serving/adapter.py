@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -95,15 +95,15 @@ class PythonModel:
         except Exception as exc:  # noqa: BLE001 - every failure becomes this request's error response
             return error_response(self.pb, exc)
 
-    async def infer(self, model: str, inputs: dict[str, np.ndarray], output: str) -> np.ndarray:
-        """One BLS call to ``model`` — a new request object per call — returning its ``output``."""
+    async def infer(self, model: str, inputs: dict[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        """One BLS call to ``model`` — a new request object per call — returning its ``outputs``."""
         request = self.pb.InferenceRequest(
-            model_name=model, inputs=tensors(self.pb, inputs), requested_output_names=[output]
+            model_name=model, inputs=tensors(self.pb, inputs), requested_output_names=list(outputs)
         )
         response = await request.async_exec()
         if response.has_error():
             raise TritonCallError(response.error().message(), response.error().code())
-        return self.pb.get_output_tensor_by_name(response, output).as_numpy()
+        return [self.pb.get_output_tensor_by_name(response, name).as_numpy() for name in outputs]
 
 
 class DetPreprocessModel(PythonModel):
@@ -119,11 +119,13 @@ class OCRPostprocessModel(PythonModel):
     the repository has it) as BLS calls to ``cls_model``."""
 
     def model_call(self, parameters: dict[str, str], role: str) -> ModelCall:
-        """BLS calls to the model of the ``<role>_model`` / ``<role>_input`` / ``<role>_output`` parameters."""
-        model, input_name, output = (parameters[f"{role}_{key}"] for key in ("model", "input", "output"))
+        """BLS calls to the model of the ``<role>_model`` / ``<role>_input`` / ``<role>_outputs`` (comma-separated)
+        parameters."""
+        model, input_name = parameters[f"{role}_model"], parameters[f"{role}_input"]
+        outputs = parameters[f"{role}_outputs"].split(",")
 
-        async def call(batch: np.ndarray) -> np.ndarray:
-            return await self.infer(model, {input_name: batch}, output)
+        async def call(batch: np.ndarray) -> list[np.ndarray]:
+            return await self.infer(model, {input_name: batch}, outputs)
 
         return call
 

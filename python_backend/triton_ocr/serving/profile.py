@@ -78,7 +78,8 @@ PROFILES: dict[str, ServingProfile] = {
         det_preprocess=PythonStep(instances=1),
         ocr_postprocess=PythonStep(instances=3),
         text_det=BatchedModel(
-            instances=2,
+            instances=1,
+            intra_op_threads=2,
             max_batch_size=4,
             preferred_batch_sizes=(2, 4),
             max_queue_delay_microseconds=2000,

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from triton_ocr.config import OCRConfig, RuntimeConfig
 from triton_ocr.errors import ConfigError
-from triton_ocr.models.registry import CHARSET_FILES, ModelFiles, resolve_pipeline_models
+from triton_ocr.models import best_path
+from triton_ocr.models.registry import CHARSET_FILES, ModelFiles, model_home, resolve_pipeline_models
 from triton_ocr.serving import contract
 from triton_ocr.serving.pbtxt import Token, dumps, entries
 from triton_ocr.serving.profile import BatchedModel, QueuePolicy, ServingProfile
@@ -36,7 +37,9 @@ MODEL_PY = (
     "from triton_ocr.serving.adapter import {adapter} as TritonPythonModel  # noqa: F401\n"
 )
 PYTHON_ADAPTERS = {contract.DET_PREPROCESS: "DetPreprocessModel", contract.OCR_POSTPROCESS: "OCRPostprocessModel"}
-TRITON_TYPES = {"FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING"}
+TRITON_TYPES = {
+    "FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING"
+}
 KEEP = ".gitkeep"
 MODEL_FILE = "model.onnx"
 
@@ -175,7 +178,7 @@ def model_configs(config: OCRConfig, profile: ServingProfile, io: Mapping[str, O
         "ocr_config": ocr_config,
         "rec_model": contract.TEXT_REC,
         "rec_input": rec_io.input,
-        "rec_output": rec_io.output,
+        "rec_outputs": f"{best_path.CLASSES},{best_path.CONFIDENCES}",
         "rec_max_inflight": profile.rec_max_inflight,
     }
     models = {
@@ -204,7 +207,10 @@ def model_configs(config: OCRConfig, profile: ServingProfile, io: Mapping[str, O
             profile,
             config.runtime,
             [tensor(contract.TensorSpec(rec_io.input, "FP32", (3, config.text_rec.image_height, -1)))],
-            [tensor(contract.TensorSpec(rec_io.output, "FP32", (-1, -1)))],
+            [
+                tensor(contract.TensorSpec(best_path.CLASSES, "INT64", (-1,))),
+                tensor(contract.TensorSpec(best_path.CONFIDENCES, "FP32", (-1,))),
+            ],
         ),
     }
     if config.use_textline_orientation:
@@ -220,7 +226,7 @@ def model_configs(config: OCRConfig, profile: ServingProfile, io: Mapping[str, O
         postprocess_parameters |= {
             "cls_model": contract.TEXTLINE_ORIENTATION,
             "cls_input": cls_io.input,
-            "cls_output": cls_io.output,
+            "cls_outputs": cls_io.output,
         }
     models[contract.OCR_POSTPROCESS] = python_model(
         contract.OCR_POSTPROCESS,
@@ -273,10 +279,12 @@ def render_repository(config: OCRConfig, profile: ServingProfile, io: Mapping[st
 
 
 def served_models(config: OCRConfig) -> tuple[OCRConfig, dict[str, ModelFiles]]:
-    """The inference models' files by Triton model name, and ``config`` with their exports' ``inference.yml``
-    settings applied (as the in-process pipeline applies them)."""
+    """The inference models' files by Triton model name — the recogniser with its best path inside
+    (:mod:`triton_ocr.models.best_path`) — and ``config`` with their exports' ``inference.yml`` settings applied
+    (as the in-process pipeline applies them)."""
     models = resolve_pipeline_models(config)
-    files = {contract.TEXT_DET: models.det, contract.TEXT_REC: models.rec}
+    rec = replace(models.rec, onnx_path=best_path.best_path_model(models.rec.onnx_path, model_home() / "best_path"))
+    files = {contract.TEXT_DET: models.det, contract.TEXT_REC: rec}
     if models.orientation is not None:
         files[contract.TEXTLINE_ORIENTATION] = models.orientation
     return models.config, files

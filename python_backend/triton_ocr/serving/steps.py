@@ -31,9 +31,10 @@ from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr.steps.image_loading import decode_image, load_image
 
 Tensors = Mapping[str, np.ndarray]
-ModelCall = Callable[[np.ndarray], Awaitable[np.ndarray]]
-"""Runs a model on a batch: the recogniser, float32 (n, 3, H, W) → per-step class probabilities (n, T, C); the
-angle classifier, float32 (n, 3, H, W) → probabilities of 0° and 180° (n, 2)."""
+ModelCall = Callable[[np.ndarray], Awaitable[list[np.ndarray]]]
+"""Runs a model on a batch and returns its outputs: the recogniser (best path inside), float32 (n, 3, H, W) →
+[classes (n, T), their probabilities (n, T)]; the angle classifier, float32 (n, 3, H, W) → [probabilities of 0° and
+180° (n, 2)]."""
 
 
 def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
@@ -125,11 +126,11 @@ class OCRPostprocess:
         session = onnxruntime.InferenceSession(str(files.onnx_path), providers=["CPUExecutionProvider"])
         return load_charset(dict(session.get_modelmeta().custom_metadata_map), files.charset_path)
 
-    async def call_all(self, call: ModelCall, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    async def call_all(self, call: ModelCall, tensors: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
         """``call`` on every tensor, at most ``max_inflight`` at a time; outputs in the tensors' order."""
         slots = asyncio.Semaphore(self.max_inflight)
 
-        async def one(tensor: np.ndarray) -> np.ndarray:
+        async def one(tensor: np.ndarray) -> list[np.ndarray]:
             async with slots:
                 return await call(tensor)
 
@@ -141,8 +142,8 @@ class OCRPostprocess:
             raise ConfigError("text-line orientation is on but the repository has no textline_orientation model")
         if not crops:
             return crops
-        probs = await self.call_all(self.classify, orientation_batches(crops, cfg))
-        return upright_crops(crops, np.concatenate(probs), cfg)
+        outputs = await self.call_all(self.classify, orientation_batches(crops, cfg))
+        return upright_crops(crops, np.concatenate([probs for probs, in outputs]), cfg)
 
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
@@ -154,8 +155,8 @@ class OCRPostprocess:
         if cfg.use_textline_orientation:
             crops = await self.orient(crops, cfg.textline_orientation)
         batches = plan_rec_batches(crops, cfg.text_rec)
-        outputs = await self.call_all(self.recognise, [batch.tensor for batch in batches])
-        lines = confident_lines(boxes, decode_batches(batches, outputs, self.charset, len(crops)), cfg.text_rec)
+        paths = await self.call_all(self.recognise, [batch.tensor for batch in batches])
+        lines = confident_lines(boxes, decode_batches(batches, paths, self.charset, len(crops)), cfg.text_rec)
         return {
             contract.POLYS.name: lines.polys.astype(np.float32),
             contract.DET_SCORES.name: lines.det_scores.astype(np.float32),

@@ -1,4 +1,10 @@
-"""Step 8: recognition output → text and confidence (CTC greedy decoding)."""
+"""Step 8: recognition output → text and confidence (CTC greedy decoding).
+
+Two halves: :func:`best_path` (the most probable class and its probability at every time step) and
+:func:`ctc_collapse` (classes → text). In-process both run here on the recogniser's (N, T, C) probabilities; the
+Triton recogniser computes the best path inside the model (:mod:`triton_ocr.models.best_path`), so only (N, T)
+tensors leave it, and ``ocr_postprocess`` runs :func:`ctc_collapse` alone.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +20,38 @@ def ctc_charset(characters: Sequence[str]) -> list[str]:
     return [BLANK, *characters, " "]
 
 
-def ctc_greedy_decode(probs: np.ndarray, charset: Sequence[str]) -> list[tuple[str, float]]:
-    """float32 (N, T, C) per-step class probabilities → N pairs (text, mean probability of the kept steps).
+def best_path(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (N, T, C) per-step class probabilities → (classes int64 (N, T), their probabilities float32 (N, T));
+    ties go to the lowest class, as ONNX ``ArgMax`` does."""
+    if probs.ndim != 3:
+        raise ValueError(f"probs must be (N, T, C), got {probs.shape}")
+    return probs.argmax(axis=2), probs.max(axis=2)
+
+
+def ctc_collapse(
+    classes: np.ndarray, confidences: np.ndarray, charset: Sequence[str]
+) -> list[tuple[str, float]]:
+    """Best-path classes (N, T) and their probabilities (N, T) → N pairs (text, mean probability of the kept steps).
 
     Repeated classes collapse and blanks drop; a line with no character scores 0.
     """
-    if probs.ndim != 3 or probs.shape[2] != len(charset):
-        raise ValueError(f"probs must be (N, T, {len(charset)}), got {probs.shape}")
-    best = probs.argmax(axis=2)
-    best_prob = probs.max(axis=2)
-    keep = best != 0
-    keep[:, 1:] &= best[:, 1:] != best[:, :-1]
+    classes = np.asarray(classes)
+    if classes.ndim != 2 or classes.shape != np.shape(confidences):
+        raise ValueError(f"classes and confidences must both be (N, T), got {classes.shape}, {np.shape(confidences)}")
+    if classes.size and (classes.min() < 0 or classes.max() >= len(charset)):
+        raise ValueError(f"class ids must lie in [0, {len(charset)}), the charset's size")
+    keep = classes != 0
+    keep[:, 1:] &= classes[:, 1:] != classes[:, :-1]
     results = []
-    for classes, confidences, mask in zip(best, best_prob, keep):
-        text = "".join(charset[c] for c in classes[mask])
-        score = float(confidences[mask].mean()) if mask.any() else 0.0
+    for row, row_confidences, mask in zip(classes, np.asarray(confidences, np.float32), keep):
+        text = "".join(charset[c] for c in row[mask])
+        score = float(row_confidences[mask].mean()) if mask.any() else 0.0
         results.append((text, score))
     return results
+
+
+def ctc_greedy_decode(probs: np.ndarray, charset: Sequence[str]) -> list[tuple[str, float]]:
+    """float32 (N, T, C) per-step class probabilities → N pairs (text, mean probability of the kept steps)."""
+    if probs.ndim != 3 or probs.shape[2] != len(charset):
+        raise ValueError(f"probs must be (N, T, {len(charset)}), got {probs.shape}")
+    return ctc_collapse(*best_path(probs), charset)
