@@ -445,18 +445,21 @@ class FakeBackend:
     """An engine that waits ``hold_s`` then answers one line, or raises ``error``."""
 
     name = "fake"
+    needs_pixels = False  # like Triton: it decodes the file itself
 
     def __init__(self, hold_s: float = 0.0, error: Exception | None = None) -> None:
         self.config = OCRConfig()
         self.hold_s = hold_s
         self.error = error
+        self.images: list[np.ndarray | None] = []
 
     async def start(self) -> None:
         pass
 
-    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: dict) -> Recognition:
+    async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: dict) -> Recognition:
         import asyncio
 
+        self.images.append(image)
         await asyncio.sleep(self.hold_s)
         if self.error is not None:
             raise self.error
@@ -505,7 +508,12 @@ def test_slow_body_gets_408_and_frees_its_slot(valid_png: bytes) -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(b"POST /ocr HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 1000\r\n\r\n{\"image\": ")
-            answer = sock.recv(65536)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):  # headers and body may come apart
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
         assert answer.startswith(b"HTTP/1.1 408"), answer
         assert b"took longer than 0.5 s" in answer
         response = httpx.post(f"{server.url}/ocr", json={"image": b64(valid_png)}, timeout=30)
@@ -606,3 +614,19 @@ def test_fuzzed_requests_never_cause_a_500(case) -> None:
 
     # positive_data_acceptance is left out: a string that is valid per the schema is rarely a decodable image
     case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+
+def test_pixels_are_decoded_only_where_they_are_used(valid_png: bytes) -> None:
+    """A backend that decodes by itself (Triton) gets the file alone unless the picture is asked for; the header
+    is still checked first, so a bad or oversized file is refused without reaching the backend."""
+    backend = FakeBackend()
+    with fake_gateway(backend) as server:
+        assert httpx.post(f"{server.url}/ocr", json={"image": b64(valid_png), "visualize": False}, timeout=30).is_success
+        assert httpx.post(f"{server.url}/ocr", json={"image": b64(valid_png)}, timeout=30).is_success
+        assert backend.images[-2] is None and backend.images[-1].shape[2] == 3
+        refused = httpx.post(f"{server.url}/ocr", json={"image": b64(b"not an image"), "visualize": False}, timeout=30)
+        assert_error(refused, 422, "not a known image format")
+        bomb = httpx.post(f"{server.url}/ocr", json={"image": b64(png_header(20000, 20000)), "visualize": False},
+                          timeout=30)
+        assert_error(bomb, 413, "20000×20000")
+        assert len(backend.images) == 2  # the refused files never reached the backend

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from triton_ocr.gateway.backends import OCRBackend, Recognition
 from triton_ocr.gateway.errors import HTTPError, http_error
 from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
-from triton_ocr.gateway.images import classify_image_field, decode_base64_image, picture_base64
+from triton_ocr.gateway.images import classify_image_field, decode_base64_image, image_data, picture_base64
 from triton_ocr.gateway.middleware import GatewayMiddleware, InFlight, error_body
 from triton_ocr.gateway.schemas import (
     ERROR_RESPONSES,
@@ -164,17 +164,17 @@ class Gateway:
             raise HTTPError(422, conflict)
         return parsed
 
-    async def load(self, field: str) -> tuple[bytes, np.ndarray]:
-        """The image file's bytes and its decoded BGR pixels."""
+    async def load(self, field: str, pixels: bool) -> tuple[bytes, np.ndarray | None]:
+        """The image file's bytes and, if ``pixels``, its decoded BGR pixels (else its header is checked only)."""
         kind, value = classify_image_field(field)
         if kind == "base64":
-            return await self.cpu(decode_base64_image, value, self.limits)
+            return await self.cpu(decode_base64_image, value, self.limits, pixels)
         if not self.settings.url_input:
             raise HTTPError(422, "image: this service does not download URLs; send the image in base64")
         data = await self.fetcher.fetch(value)
-        return data, await self.cpu(decode_image, data, self.limits)
+        return await self.cpu(image_data, data, self.limits, pixels)
 
-    async def infer(self, encoded: bytes, image: np.ndarray, request: OCRRequest) -> Recognition:
+    async def infer(self, encoded: bytes, image: np.ndarray | None, request: OCRRequest) -> Recognition:
         timeout = self.settings.inference_timeout_s
         try:
             recognition = await asyncio.wait_for(
@@ -187,7 +187,7 @@ class Gateway:
         self.readiness.succeeded()
         return recognition
 
-    def envelope(self, log_id: str, recognition: Recognition, image: np.ndarray, visualize: bool) -> bytes:
+    def envelope(self, log_id: str, recognition: Recognition, image: np.ndarray | None, visualize: bool) -> bytes:
         """The success body (runs in the thread pool: drawing, JPEG and JSON encoding)."""
         lines = recognition.result.to_json_dict()
         texts = [
@@ -204,9 +204,10 @@ class Gateway:
         body = await self.read_body(request)
         parsed = await self.parse(body)
         del body
-        encoded, image = await self.load(parsed.image)
-        recognition = await self.infer(encoded, image, parsed)
         visualize = parsed.visualize is not False
+        # Pixels only where they are used: the picture, or an in-process backend (Triton decodes by itself).
+        encoded, image = await self.load(parsed.image, pixels=visualize or self.backend.needs_pixels)
+        recognition = await self.infer(encoded, image, parsed)
         content = await self.cpu(self.envelope, request.state.log_id, recognition, image, visualize)
         headers = {}
         if recognition.det_input_size is not None:

@@ -19,6 +19,7 @@ from triton_ocr.config import OCRConfig, load_config
 from triton_ocr.result import OCRResult
 from triton_ocr.serving import contract
 from triton_ocr.steps.det_resize import det_input_size
+from triton_ocr.steps.image_loading import decode_image
 
 Overrides = dict[str, dict[str, Any]]
 
@@ -40,8 +41,11 @@ class OCRBackend(Protocol):
 
     async def start(self) -> None: ...
 
-    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
-        """``encoded``: the image file; ``image``: the same image decoded, BGR uint8 (H, W, 3)."""
+    needs_pixels: bool
+    """Whether :meth:`recognise` needs ``image``; else it gets ``None`` unless the gateway decoded it anyway."""
+
+    async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
+        """``encoded``: the image file; ``image``: the same image decoded, BGR uint8 (H, W, 3), or ``None``."""
         ...
 
     async def close(self) -> None: ...
@@ -51,6 +55,7 @@ class TritonBackend:
     """Inference on a Triton server (``grpc://`` or ``http://``); the encoded image travels, not its pixels."""
 
     name = "triton"
+    needs_pixels = False
 
     def __init__(self, url: str, config: OCRConfig | None = None, timeout_s: float = 60.0) -> None:
         from triton_ocr_client import AsyncOCRClient
@@ -64,7 +69,7 @@ class TritonBackend:
         if self.client.client is None:
             self.client.client = self.client.connect()
 
-    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
+    async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
         from triton_ocr_client.errors import classify
         from triton_ocr_client.protocol import to_result
 
@@ -89,6 +94,7 @@ class LocalBackend:
     """Inference in this process, ``workers`` images at a time, off the event loop."""
 
     name = "local"
+    needs_pixels = True
 
     def __init__(self, config: OCRConfig | None = None, pipeline: Any = None, workers: int = 1) -> None:
         """``pipeline``: an :class:`~triton_ocr.pipeline.OCRPipeline` to share (default: one built from
@@ -102,8 +108,10 @@ class LocalBackend:
     async def start(self) -> None:
         return None
 
-    async def recognise(self, encoded: bytes, image: np.ndarray, overrides: Overrides) -> Recognition:
+    async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
         cfg = self.config.with_overrides(**overrides) if overrides else self.config
+        if image is None:
+            image = await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, encoded, cfg.image)
         lines = await asyncio.get_running_loop().run_in_executor(self.pool, self.pipeline.ocr, image, cfg)
         det = cfg.text_det
         size = det_input_size(image.shape[0], image.shape[1], det.limit_side_len, det.limit_type, det.max_side_limit)

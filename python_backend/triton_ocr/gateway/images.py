@@ -19,7 +19,7 @@ import numpy as np
 from triton_ocr.config import ImageConfig
 from triton_ocr.errors import InvalidImageError
 from triton_ocr.gateway.fetch import URLRefusedError
-from triton_ocr.steps.image_loading import decode_image
+from triton_ocr.steps.image_loading import decode_image, open_image
 from triton_ocr.visualize import draw_boxes
 
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}")
@@ -57,10 +57,18 @@ def decode_base64(text: str) -> bytes:
         raise InvalidImageError(f"neither valid base64 nor an http(s) URL ({exc})") from None
 
 
-def decode_base64_image(text: str, limits: ImageConfig) -> tuple[bytes, np.ndarray]:
-    """Base64 text → (the image file's bytes, its BGR uint8 pixels (H, W, 3))."""
-    data = decode_base64(text)
-    return data, decode_image(data, limits)
+def image_data(data: bytes, limits: ImageConfig, pixels: bool) -> tuple[bytes, np.ndarray | None]:
+    """(the image file's bytes, its BGR uint8 pixels (H, W, 3)) — without ``pixels``, only the file's header is
+    checked and the pixels are ``None``: the backend decodes (Triton's ``det_preprocess`` does)."""
+    if pixels:
+        return data, decode_image(data, limits)
+    open_image(data, limits)
+    return data, None
+
+
+def decode_base64_image(text: str, limits: ImageConfig, pixels: bool = True) -> tuple[bytes, np.ndarray | None]:
+    """Base64 text → :func:`image_data`."""
+    return image_data(decode_base64(text), limits, pixels)
 
 
 def picture_base64(image_bgr: np.ndarray, polys: Sequence[np.ndarray], quality: int) -> str:

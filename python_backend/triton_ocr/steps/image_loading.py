@@ -75,8 +75,9 @@ def fetch_url(url: str, limits: ImageConfig) -> bytes:
     return b"".join(chunks)
 
 
-def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray:
-    """Decode encoded image bytes (any format Pillow reads) into BGR ``uint8`` (H, W, 3)."""
+def open_image(data: bytes, limits: ImageConfig = ImageConfig()) -> Image.Image:
+    """Check encoded image bytes without decoding the pixels: not empty, within the byte and pixel limits, a
+    format Pillow reads (the header only; a file damaged further on fails when decoded)."""
     if not data:
         raise InvalidImageError("the image is empty (0 bytes)")
     if len(data) > limits.max_bytes:
@@ -86,10 +87,22 @@ def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             check_dimensions(image.width, image.height, limits)
-            image = ImageOps.exif_transpose(image)
-            rgb = pil_to_array(image)
+            return image
     except UnidentifiedImageError as exc:
         raise InvalidImageError("cannot decode the image: not a known image format") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        if isinstance(exc, InvalidImageError):
+            raise
+        raise InvalidImageError(f"cannot decode the image: {exc}") from exc
+
+
+def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray:
+    """Decode encoded image bytes (any format Pillow reads) into BGR ``uint8`` (H, W, 3)."""
+    image = open_image(data, limits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            rgb = pil_to_array(ImageOps.exif_transpose(image))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, InvalidImageError):
             raise
