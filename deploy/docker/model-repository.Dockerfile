@@ -27,9 +27,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY python_backend/ python_backend/
 COPY client/ client/
-# The weights go in as real files, and the python backend stub of this Triton release reads NumPy 1.x arrays only:
+# The `triton` extra brings onnx, which the repository build needs (the recogniser is served with its CTC best path
+# appended: triton_ocr.models.best_path). The weights go in as real files, and the python backend stub of this
+# Triton release reads NumPy 1.x arrays only:
 # the venv gets the NumPy the project's own Triton launcher gives the stub (triton_ocr.serving.install.STUB_NUMPY).
-RUN /opt/triton-ocr/venv/bin/pip install . \
+RUN /opt/triton-ocr/venv/bin/pip install ".[triton]" \
     && /opt/triton-ocr/venv/bin/triton-ocr models fetch \
     && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /tmp/model_repository --profile "${PROFILE}" \
     && /opt/triton-ocr/venv/bin/python -c "import sys, pathlib, triton_ocr.serving.repository as r; r.place_weights(pathlib.Path(sys.argv[1]), r.OCRConfig())" /tmp/model_repository \
