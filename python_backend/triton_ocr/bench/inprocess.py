@@ -1,9 +1,9 @@
 """In-process engines, each in a worker process of its own, driven image by image from the benchmark.
 
-A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime) and the encoded images; asked to run
-image ``i`` it decodes and recognises it and answers the seconds that took. One process per engine keeps each
-engine's peak RSS its own and keeps the engines and the benchmark's client threads off each other's GIL; the driver
-runs one engine at a time, so interleaving them image by image costs nothing in fairness.
+A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime) and the
+encoded images; asked to run image ``i`` it decodes and recognises it and answers the seconds that took. One process
+per engine keeps each engine's peak RSS its own and keeps the engines and the benchmark's client threads off each
+other's GIL; the driver runs one engine at a time, so interleaving them image by image costs nothing in fairness.
 """
 
 from __future__ import annotations

@@ -104,9 +104,9 @@ def run_memory(args: argparse.Namespace) -> int:
         server.stop()
     start = min(500, samples[-1][0])
     text, growth = growth_table(samples, start)
-    print(f"{len(requests)} requests through the gateway ({len(small)} small images cycled, every {args.memory_large_every}th "
-          f"one of {len(large)} full-size images), concurrency {args.memory_concurrency}, profile {args.profile}, "
-          f"{elapsed:.0f} s, {failures} failed")
+    print(f"{len(requests)} requests through the gateway ({len(small)} small images cycled, every "
+          f"{args.memory_large_every}th one of {len(large)} full-size images), concurrency {args.memory_concurrency}, "
+          f"profile {args.profile}, {elapsed:.0f} s, {failures} failed")
     print(text)
     print(f"total RSS growth {start}→{samples[-1][0]}: {growth:+.1f}% (goal < 10%: {'met' if growth < 10 else 'missed'})")
     if args.json:

@@ -25,6 +25,11 @@ _core_lock = threading.Lock()
 _core: ov.Core | None = None
 
 
+def compiled_cache() -> Path:
+    """Where OpenVINO keeps compiled models between runs (its model cache), inside the model cache."""
+    return model_home() / "openvino_cache"
+
+
 def core() -> ov.Core:
     """The process's OpenVINO runtime (one per process, as OpenVINO recommends)."""
     global _core
@@ -92,7 +97,7 @@ class OpenVINOModel:
         info = model.get_rt_info()  # an ONNX file's metadata_props arrive under "framework"
         framework = info["framework"] if "framework" in info else {}
         self._metadata = {key: value.astype(str) for key, value in framework.items()}
-        cache_dir = model_home() / "openvino_cache" if cache else None
+        cache_dir = compiled_cache() if cache else None
         self.compiled = core().compile_model(model, "CPU", compile_config(threads, precision, cache_dir))
         self.input_name = self.compiled.input(0).get_any_name()
         self.output_name = self.compiled.output(0).get_any_name()
@@ -105,7 +110,8 @@ class OpenVINOModel:
         return request
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
-        return infer(self._request(), {self.input_name: np.ascontiguousarray(tensor, dtype=np.float32)}, [self.output_name])[0]
+        feed = {self.input_name: np.ascontiguousarray(tensor, dtype=np.float32)}
+        return infer(self._request(), feed, [self.output_name])[0]
 
     def metadata(self) -> dict[str, str]:
         return dict(self._metadata)

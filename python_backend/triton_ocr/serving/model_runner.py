@@ -98,14 +98,13 @@ class OnnxRuntimeRunner(ModelRunner):
 
 def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
     """CPU plugin properties from the native OpenVINO backend's parameters (see the module docstring)."""
-    from triton_ocr.engine.openvino_engine import compile_config
-    from triton_ocr.models.registry import model_home
+    from triton_ocr.engine.openvino_engine import compile_config, compiled_cache
 
     bf16 = parameters.get("HINT_BF16", "").strip().upper()
     if bf16 not in ("", "YES"):
         raise ValueError(f"HINT_BF16 must be YES or absent, got {parameters['HINT_BF16']!r}")
     threads = int(parameters.get("INFERENCE_NUM_THREADS", 0))
-    properties = compile_config(threads, "bf16" if bf16 else "fp32", model_home() / "openvino_cache")
+    properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache())
     for key in ("NUM_STREAMS", "PERFORMANCE_HINT"):
         if parameters.get(key):
             properties[key] = parameters[key].upper()
@@ -125,7 +124,8 @@ class OpenVINORunner(ModelRunner):
     def infer(self, feed: Inputs) -> list[np.ndarray]:
         from triton_ocr.engine.openvino_engine import infer
 
-        return infer(self.request, {name: np.ascontiguousarray(array) for name, array in feed.items()}, self.output_names)
+        contiguous = {name: np.ascontiguousarray(array) for name, array in feed.items()}
+        return infer(self.request, contiguous, self.output_names)
 
 
 RUNNERS: dict[str, type[ModelRunner]] = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVINORunner}

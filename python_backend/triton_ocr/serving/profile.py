@@ -2,8 +2,8 @@
 
 Pipeline parameters (thresholds, sizes, model names, the inference engine and its precision) live in
 :class:`triton_ocr.config.OCRConfig`; a :class:`ServingProfile` only says how the models are run (the ``gpu``
-profile pins the engine to ONNX Runtime, whose CUDA/TensorRT providers the GPU needs). Two named profiles ship: ``cpu`` (the committed
-``model_repository/``) and ``gpu``.
+profile pins the engine to ONNX Runtime, whose CUDA/TensorRT providers the GPU needs). Two named profiles ship:
+``cpu`` (the committed ``model_repository/``) and ``gpu``.
 """
 
 from __future__ import annotations

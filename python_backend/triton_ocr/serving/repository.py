@@ -292,18 +292,24 @@ def served_models(config: OCRConfig) -> tuple[OCRConfig, dict[str, ModelFiles]]:
 
 def build_repository(target: Path, config: OCRConfig, profile: ServingProfile) -> Path:
     """Write the rendered repository into ``target`` (files of the render are replaced, others left alone)."""
-    config, files = served_models(effective_config(config, profile))
+    write_render(target, profile, *served_models(effective_config(config, profile)))
+    return target
+
+
+def write_render(target: Path, profile: ServingProfile, config: OCRConfig, files: dict[str, ModelFiles]) -> None:
     io = {name: OnnxIO.of(model.onnx_path) for name, model in files.items()}
     for relative, text in render_repository(config, profile, io).items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return target
 
 
 def place_weights(repository: Path, config: OCRConfig) -> None:
     """Link each inference model's ONNX file (and the recogniser's charset file) into ``<model>/1/``."""
-    _, files = served_models(config)
+    link_weights(repository, served_models(config)[1])
+
+
+def link_weights(repository: Path, files: dict[str, ModelFiles]) -> None:
     links = {repository / name / "1" / MODEL_FILE: model.onnx_path for name, model in files.items()}
     rec = files[contract.TEXT_REC]
     if rec.charset_path is not None:
@@ -318,10 +324,12 @@ def place_weights(repository: Path, config: OCRConfig) -> None:
 def assemble_runtime_repository(
     target: Path, config: OCRConfig, profile: ServingProfile, source: Path | None = None
 ) -> Path:
-    """A loadable repository in ``target``: ``source``'s configs (default: a fresh render) plus the weights."""
+    """A loadable repository in ``target``: ``source``'s configs (default: a fresh render) plus the weights; the
+    models are resolved once for both."""
+    config, files = served_models(effective_config(config, profile))
     if source is not None:
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.onnx", "__pycache__"), dirs_exist_ok=True)
     else:
-        build_repository(target, config, profile)
-    place_weights(target, config)
+        write_render(target, profile, config, files)
+    link_weights(target, files)
     return target
