@@ -23,7 +23,7 @@ import tritonclient.grpc as grpcclient  # noqa: E402
 from common import image_cycle, load_images  # noqa: E402
 from locust import User, constant, events, task  # noqa: E402
 
-MODEL = "ocr"  # triton_ocr.serving.contract.OCR: encoded image bytes in, lines out
+MODEL = "ocr"  # triton_ocr.contract.OCR: encoded image bytes in, lines out
 IMAGE_INPUT = "image"
 OUTPUTS = ("polys", "texts", "rec_scores")
 TIMEOUT_S = 600.0

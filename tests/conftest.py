@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from triton_ocr.config import OCRConfig
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

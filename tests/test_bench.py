@@ -13,6 +13,7 @@ from triton_ocr.bench.command import profile_variant
 from triton_ocr.bench.data import BenchImage, mixed_sizes, spread
 from triton_ocr.bench.memory import growth_table
 from triton_ocr.bench.results import Row, goals, table
+from triton_ocr.serving.repository.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,13 +33,15 @@ def test_mixed_sizes_puts_a_large_image_every_nth_request() -> None:
 
 def test_profile_variant_replaces_dotted_fields() -> None:
     variant = profile_variant("cpu", "alt", ["text_rec.instances=2", "text_det.preferred_batch_sizes=[2]",
-                                             'pipeline_overrides={"text_rec":{"batch_size":4}}'])
+                                             'pipeline_defaults={"text_rec":{"batch_size":4}}'])
     assert variant.name == "alt"
-    assert variant.text_rec.instances == 2
-    assert variant.text_det.preferred_batch_sizes == (2,)
-    assert variant.pipeline_overrides == {"text_rec": {"batch_size": 4}}
-    with pytest.raises(SystemExit):
-        profile_variant("cpu", "bad", ["text_rec.no_such_field=1"])
+    assert variant.inference_models["text_rec"].instances == 2
+    assert variant.inference_models["text_det"].preferred_batch_sizes == (2,)
+    assert variant.pipeline_defaults == {"text_rec": {"batch_size": 4}}
+    assert get_profile("cpu").inference_models["text_rec"].instances == 1  # the base profile is left alone
+    for bad in ("text_rec.no_such_field=1", "no_such_model.instances=2", "kind.x=1"):
+        with pytest.raises(SystemExit):
+            profile_variant("cpu", "bad", [bad])
 
 
 def test_table_and_goals_from_rows() -> None:
@@ -72,7 +75,7 @@ def test_growth_table_reports_growth_from_request_500() -> None:
 @pytest.mark.triton
 def test_quick_bench_measures_every_row(shared_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("rapidocr_onnxruntime", reason="the RapidOCR reference is a dev dependency")
-    from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver
+    from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver
 
     try:
         install_tritonserver()

@@ -23,7 +23,7 @@ from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from triton_ocr.errors import OCRError
-from triton_ocr.serving import contract
+from triton_ocr import contract
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "triton-ocr"
@@ -289,7 +289,7 @@ def test_triton_pod_defaults(rendered):
     assert "--model-repository=/opt/triton-ocr/model_repository" in container["args"]
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     assert "tolerations" not in pod["spec"]
-    from triton_ocr.serving.install import MALLOC_SETTINGS
+    from triton_ocr.serving.server.install import MALLOC_SETTINGS
 
     environment = find(docs, "ConfigMap", TRITON)["data"]
     assert {key: environment.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS  # as `triton-ocr serve` runs it

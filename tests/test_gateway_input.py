@@ -545,7 +545,7 @@ def test_engine_failures_map_to_503_and_504(valid_png: bytes) -> None:
 def test_unreachable_triton_is_503_and_not_ready(valid_png: bytes) -> None:
     """A real Triton backend pointed at a closed port: /ocr 503 with Retry-After, /health 200, ready 503."""
     from triton_ocr.gateway import TritonBackend
-    from triton_ocr.serving.server import free_ports
+    from triton_ocr.serving.server.launcher import free_ports
 
     url = f"grpc://127.0.0.1:{free_ports(1)[0]}"
     settings = GatewaySettings(engine="triton", triton_url=url, port=0, ready_timeout_s=5)

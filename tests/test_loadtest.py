@@ -33,7 +33,7 @@ def test_quick_loadtest_writes_csv_plot_and_report(shared_data: Path, tmp_path: 
     # Only look for locust: importing it here would gevent-patch this pytest process (and deadlock it).
     if importlib.util.find_spec("locust") is None:
         pytest.skip("the loadtest extra is not installed")
-    from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver
+    from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver
 
     try:
         install_tritonserver()

@@ -10,7 +10,8 @@ import pytest
 from triton_ocr.errors import ModelNotFoundError
 from triton_ocr.models import fetch as fetch_module
 from triton_ocr.models.charset import load_charset, read_dict_file
-from triton_ocr.models.registry import REGISTRY, model_home, resolve_model
+from triton_ocr.models.cache import model_home
+from triton_ocr.models.registry import REGISTRY, resolve_model
 
 
 def test_shipped_models_resolve_with_charset():

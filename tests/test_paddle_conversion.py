@@ -21,7 +21,8 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.models import paddle_conversion
 from triton_ocr.models.charset import read_dict_file
 from triton_ocr.models.paddle_conversion import PaddleModel, converted_models, converted_onnx
-from triton_ocr.models.registry import model_home, resolve_model
+from triton_ocr.models.cache import model_home
+from triton_ocr.models.registry import resolve_model
 from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.stages import boxes_from_prob_map, det_input, line_crops, orientation_batches, plan_rec_batches
 from triton_ocr.steps.image_loading import load_image

@@ -12,7 +12,8 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError, ModelNotFoundError
 from triton_ocr.models.charset import read_dict_file
 from triton_ocr.models.export_config import apply_export_config, read_export_config
-from triton_ocr.models.registry import model_home, resolve_model, resolve_pipeline_models
+from triton_ocr.models.cache import model_home
+from triton_ocr.models.registry import resolve_model, resolve_pipeline_models
 
 DET_YML = """\
 Global:

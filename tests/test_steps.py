@@ -7,7 +7,7 @@ import pytest
 
 from triton_ocr.config import DetConfig, RecConfig
 from triton_ocr.steps.box_sorting import reading_order
-from triton_ocr.steps.ctc_decode import ctc_charset, ctc_collapse, ctc_greedy_decode
+from triton_ocr.steps.ctc_decode import best_path, ctc_charset, ctc_collapse
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
 from triton_ocr.steps.line_crop import crop_line
@@ -129,7 +129,7 @@ def test_batch_width_buckets_and_caps():
     assert batch_width(100.0, cfg) == 1000
 
 
-def test_ctc_greedy_decode():
+def test_ctc_decode_of_probabilities():
     charset = ctc_charset(["a", "b"])  # blank, a, b, space
     assert charset == ["blank", "a", "b", " "]
 
@@ -139,11 +139,13 @@ def test_ctc_greedy_decode():
         return probs
 
     batch = np.stack([one_hot([1, 1, 0, 1, 2, 3, 2]), one_hot([0] * 7)])
-    (text, score), (empty, empty_score) = ctc_greedy_decode(batch, charset)
+    (text, score), (empty, empty_score) = ctc_collapse(*best_path(batch), charset)
     assert text == "aab b" and score == pytest.approx(0.9)
     assert (empty, empty_score) == ("", 0.0)
-    with pytest.raises(ValueError):
-        ctc_greedy_decode(np.zeros((1, 7, 5), np.float32), charset)
+    wider = np.zeros((1, 7, 5), np.float32)
+    wider[..., 4] = 1.0  # a model with more classes than the charset
+    with pytest.raises(ValueError, match="class ids"):
+        ctc_collapse(*best_path(wider), charset)
 
 
 def test_ctc_collapse_takes_the_best_path():

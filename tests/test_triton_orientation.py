@@ -12,7 +12,7 @@ import pytest
 from triton_ocr.config import OCRConfig
 from triton_ocr.eval.datasets import load_dataset
 from triton_ocr.pipeline import OCRPipeline
-from triton_ocr.serving.contract import TEXTLINE_ORIENTATION
+from triton_ocr.contract import TEXTLINE_ORIENTATION
 from triton_ocr.steps.image_loading import load_image
 from triton_ocr_client import OCRClient
 from triton_fixtures import assert_same_result, start_server

@@ -15,7 +15,7 @@ import pytest
 from triton_ocr.config import OCRConfig
 from triton_ocr.inputs import IMAGE_SUFFIXES
 from triton_ocr.result import OCRResult
-from triton_ocr.serving.contract import TEXT_DET, TEXT_REC
+from triton_ocr.contract import TEXT_DET, TEXT_REC
 from triton_ocr_client import AsyncOCRClient, OCRClient
 from triton_fixtures import assert_same_result, data_folder, start_server
 

@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,8 +21,9 @@ from PIL import Image
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.pipeline import OCRPipeline
-from triton_ocr.serving import contract
-from triton_ocr.serving.server import free_ports
+from triton_ocr import contract
+from triton_ocr.serving.server.launcher import free_ports
+from triton_ocr.serving.server.supervisor import Supervisor
 from triton_ocr_client import AsyncOCRClient, BadInputError, InferenceError, OCRClient, ServerUnavailableError
 from triton_ocr_client.errors import classify
 from triton_fixtures import (
@@ -171,9 +173,10 @@ def test_killed_python_stubs_heal_without_a_manual_restart(server):
 
 def test_supervisor_reloads_the_model_a_failed_probe_names(server):
     reloads = server.reloads
-    named = server.unhealthy_models("in ensemble 'ocr', Stub process 'text_rec_0_1' is not healthy.")
+    supervisor = Supervisor(server, 3600.0, threading.Event())
+    named = supervisor.dead_models("in ensemble 'ocr', Stub process 'text_rec_0_1' is not healthy.")
     assert named == {contract.TEXT_REC}
-    server.heal(named)
+    supervisor.heal(named)
     assert server.reloads == reloads + 1
     assert server.probe() is None
 
@@ -213,7 +216,7 @@ def test_unreachable_server_is_a_typed_error(scheme):
 
 
 def test_server_and_stubs_run_with_the_malloc_settings(server):
-    from triton_ocr.serving.install import MALLOC_SETTINGS
+    from triton_ocr.serving.server.install import MALLOC_SETTINGS
 
     pids = [server.pid, *server.stub_processes().values()]
     for pid in pids:

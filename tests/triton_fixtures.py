@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from triton_ocr.result import OCRResult
-from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver
-from triton_ocr.serving.server import TritonServer
+from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver
+from triton_ocr.serving.server.launcher import TritonServer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WORDS = ("Triton", "OCR", "invoice", "total", "2051", "batch", "model", "serve", "queue", "text", "line", "alpha")

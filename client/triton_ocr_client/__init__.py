@@ -6,6 +6,7 @@
 """
 
 from triton_ocr_client.client import AsyncOCRClient, OCRClient
+from triton_ocr_client.protocol import Reply, Request
 from triton_ocr_client.errors import (
     BadInputError,
     ClientError,
@@ -23,5 +24,7 @@ __all__ = [
     "InferenceTimeoutError",
     "OCRClient",
     "OverloadedError",
+    "Reply",
+    "Request",
     "ServerUnavailableError",
 ]

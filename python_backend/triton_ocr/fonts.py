@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home
 
 log = logging.getLogger(__name__)
 

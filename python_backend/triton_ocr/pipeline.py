@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,18 +16,30 @@ from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_pipeline_models
 from triton_ocr.result import OCRResult
 from triton_ocr.stages import (
+    LineModels,
+    ModelCall,
     OCRLines,
     best_path,
-    boxes_from_prob_map,
-    confident_lines,
-    decode_batches,
     det_input,
-    line_crops,
-    orientation_batches,
-    plan_rec_batches,
-    upright_crops,
+    read_crops,
+    read_lines,
+    run_sync,
+    turn_upright,
 )
 from triton_ocr.steps.image_loading import load_image
+
+if TYPE_CHECKING:
+    from triton_ocr_client import OCRClient
+
+
+def as_model_call(model: InferenceModel, outputs: Callable[[np.ndarray], Any] = lambda output: [output]) -> ModelCall:
+    """A local model as the orchestration's async :data:`~triton_ocr.stages.ModelCall`; ``outputs`` maps its
+    output to the list the call returns."""
+
+    async def call(batch: np.ndarray) -> list[np.ndarray]:
+        return list(outputs(model(batch)))
+
+    return call
 
 
 class OCRPipeline:
@@ -35,6 +47,7 @@ class OCRPipeline:
 
     ``predict(x)`` yields one :class:`OCRResult` per image; ``ocr(image)`` runs one decoded BGR image. ``config``
     becomes :attr:`config` with the settings of the models' ``inference.yml`` files applied where it keeps defaults.
+    Everything after detection is :func:`triton_ocr.stages.read_lines`, the code the Triton python model runs.
     """
 
     def __init__(self, config: OCRConfig) -> None:
@@ -46,33 +59,25 @@ class OCRPipeline:
             load_model(models.orientation.onnx_path, config.runtime) if models.orientation else None
         )
         self.charset = load_charset(self.rec_model.metadata(), models.rec.charset_path)
+        self.line_models = LineModels(
+            recognise=as_model_call(self.rec_model, best_path),
+            charset=self.charset,
+            classify=as_model_call(self.cls_model) if self.cls_model is not None else None,
+        )
 
     def ocr(self, image: np.ndarray, config: OCRConfig | None = None) -> OCRLines:
         """BGR uint8 (H, W, 3) → recognised lines in reading order."""
         cfg = config or self.config
         prob_map = self.det_model(det_input(image, cfg.text_det))
-        boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
-        crops = line_crops(image, boxes)
-        if cfg.use_textline_orientation:
-            crops = self.orient(crops, cfg.textline_orientation)
-        return confident_lines(boxes, self.read(crops, cfg.text_rec), cfg.text_rec)
+        return run_sync(read_lines(image, prob_map, cfg, self.line_models))
 
     def read(self, crops: list[np.ndarray], cfg: RecConfig) -> list[tuple[str, float]]:
         """Upright BGR line crops → (text, score) each, in the crops' order (no score filter)."""
-        batches = plan_rec_batches(crops, cfg)
-        paths = [best_path(self.rec_model(batch.tensor)) for batch in batches]
-        return decode_batches(batches, paths, self.charset, len(crops))
+        return run_sync(read_crops(crops, cfg, self.line_models))
 
     def orient(self, crops: list[np.ndarray], cfg: TextlineOrientationConfig) -> list[np.ndarray]:
         """BGR line crops → the same crops, those the angle classifier finds upside down rotated by 180°."""
-        if self.cls_model is None:
-            raise ConfigError(
-                "text-line orientation is off in this pipeline: create it with use_textline_orientation: true"
-            )
-        if not crops:
-            return crops
-        probs = np.concatenate([self.cls_model(batch) for batch in orientation_batches(crops, cfg)])
-        return upright_crops(crops, probs, cfg)
+        return run_sync(turn_upright(crops, cfg, self.line_models))
 
     def predict(self, x: Any, **overrides: Any) -> Iterator[OCRResult]:
         """Yield a result per image of ``x`` (array, bytes, path, URL, directory, ``{"img": ...}`` or a list).
@@ -89,8 +94,8 @@ class OCRPipeline:
 
 
 def create_pipeline(
-    pipeline: str | Path | OCRConfig = "OCR", device: str = "cpu", server: str | None = None, **_: Any
-) -> Any:
+    pipeline: str | Path | OCRConfig = "OCR", device: str = "cpu", server: str | None = None
+) -> OCRPipeline | OCRClient:
     """PaddleX-style factory: ``create_pipeline("OCR")`` or ``create_pipeline("path/OCR.yaml")``.
 
     With ``server="grpc://host:8001"`` (or ``http://host:8000``) the returned object runs on a Triton server

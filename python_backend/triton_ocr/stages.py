@@ -1,20 +1,28 @@
-"""The pipeline's stages composed from the steps, independent of where the models run.
+"""The pipeline's stages composed from the steps, and the one orchestration of everything after detection.
 
-The in-process pipeline calls them with local models; the Triton python models call them with Triton BLS calls.
-Data flow: image → :func:`det_input` → detector → :func:`boxes_from_prob_map` → :func:`line_crops` →
-[optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier → :func:`upright_crops`] →
-:func:`plan_rec_batches` → recogniser → :func:`best_path` (in-process; inside the Triton model) →
-:func:`decode_batches` → :func:`confident_lines`.
+Data flow: image → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
+:func:`line_crops` → [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier →
+:func:`upright_crops`] → :func:`plan_rec_batches` → recogniser (best path inside) → :func:`decode_batches` →
+:func:`confident_lines`.
+
+:func:`read_lines` is a coroutine over :class:`LineModels` — the recogniser and the classifier as async callables —
+so that the Triton python model awaits BLS calls with several in flight while the in-process pipeline drives the
+same code synchronously over its local models (:func:`run_sync`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
-from triton_ocr.config import DetConfig, RecConfig
+from triton_ocr.config import DetConfig, OCRConfig, RecConfig, TextlineOrientationConfig
+from triton_ocr.errors import ConfigError
 from triton_ocr.steps.box_sorting import reading_order
 from triton_ocr.steps.ctc_decode import best_path, ctc_collapse
 from triton_ocr.steps.db_postprocess import DetectedBoxes, db_postprocess
@@ -25,6 +33,8 @@ from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches
 from triton_ocr.steps.textline_orientation import orientation_batches, upright_crops
 
 __all__ = [
+    "LineModels",
+    "ModelCall",
     "OCRLines",
     "RecBatch",
     "boxes_from_prob_map",
@@ -35,8 +45,19 @@ __all__ = [
     "line_crops",
     "orientation_batches",
     "plan_rec_batches",
+    "read_crops",
+    "read_lines",
+    "run_sync",
+    "turn_upright",
     "upright_crops",
 ]
+
+T = TypeVar("T")
+
+ModelCall = Callable[[np.ndarray], Awaitable[list[np.ndarray]]]
+"""Runs a model on a batch and returns its outputs: the recogniser float32 (n, 3, H, W) → [classes (n, T),
+their probabilities (n, T)] (its best path); the angle classifier float32 (n, 3, H, W) → [probabilities of 0° and
+180° (n, 2)]."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +112,73 @@ def confident_lines(boxes: DetectedBoxes, recognised: Sequence[tuple[str, float]
         texts=[recognised[i][0] for i in keep],
         rec_scores=np.array([recognised[i][1] for i in keep], dtype=np.float32),
     )
+
+
+@dataclass(frozen=True)
+class LineModels:
+    """What :func:`read_lines` calls: the recogniser, its CTC charset, the angle classifier (``None`` when the
+    pipeline has none) and how many model calls of one image may be in flight at once."""
+
+    recognise: ModelCall
+    charset: Sequence[str]
+    classify: ModelCall | None = None
+    max_inflight: int = 1
+
+
+async def call_all(call: ModelCall, tensors: Sequence[np.ndarray], max_inflight: int) -> list[list[np.ndarray]]:
+    """``call`` on every tensor, at most ``max_inflight`` at a time; outputs in the tensors' order."""
+    slots = asyncio.Semaphore(max_inflight)
+
+    async def one(tensor: np.ndarray) -> list[np.ndarray]:
+        async with slots:
+            return await call(tensor)
+
+    return list(await asyncio.gather(*(one(tensor) for tensor in tensors)))
+
+
+async def turn_upright(
+    crops: list[np.ndarray], cfg: TextlineOrientationConfig, models: LineModels
+) -> list[np.ndarray]:
+    """BGR line crops → the same crops, those the angle classifier finds upside down turned by 180°."""
+    if models.classify is None:
+        raise ConfigError("text-line orientation is on but there is no textline_orientation model: create the "
+                          "pipeline (or the repository) with use_textline_orientation: true")
+    if not crops:
+        return crops
+    outputs = await call_all(models.classify, orientation_batches(crops, cfg), models.max_inflight)
+    return upright_crops(crops, np.concatenate([probs for probs, in outputs]), cfg)
+
+
+async def read_crops(crops: list[np.ndarray], cfg: RecConfig, models: LineModels) -> list[tuple[str, float]]:
+    """Upright BGR line crops → (text, score) each, in the crops' order (no score filter): width-sorted chunks of
+    ``cfg.batch_size``."""
+    batches = plan_rec_batches(crops, cfg)
+    paths = await call_all(models.recognise, [batch.tensor for batch in batches], models.max_inflight)
+    return decode_batches(batches, paths, models.charset, len(crops))
+
+
+async def read_lines(image: np.ndarray, prob_map: np.ndarray, cfg: OCRConfig, models: LineModels) -> OCRLines:
+    """Everything after detection: BGR uint8 (H, W, 3) and the detector's output for it (1, 1, h, w) → the
+    confident lines in reading order."""
+    boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
+    crops = line_crops(image, boxes)
+    if cfg.use_textline_orientation:
+        crops = await turn_upright(crops, cfg.textline_orientation, models)
+    return confident_lines(boxes, await read_crops(crops, cfg.text_rec, models), cfg.text_rec)
+
+
+_loops = threading.local()
+_foreign = ThreadPoolExecutor(1, thread_name_prefix="ocr-sync")
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion from synchronous code: on this thread's own event loop, or — when this
+    thread already runs one (a notebook, an async server calling the sync API) — on a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop = getattr(_loops, "loop", None)
+        if loop is None:
+            loop = _loops.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(coroutine)
+    return _foreign.submit(run_sync, coroutine).result()

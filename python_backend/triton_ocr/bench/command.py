@@ -1,7 +1,7 @@
 """``triton-ocr bench``: every way of running the pipeline, side by side in one run on the same images.
 
     triton-ocr bench                  # RapidOCR, ours (OpenVINO bf16, fp32, ONNX Runtime), Triton c=1..16, gateway
-    triton-ocr bench --variant ort 'pipeline_overrides={"runtime":{"engine":"onnxruntime"}}'   # + Triton on ORT
+    triton-ocr bench --variant ort 'pipeline_defaults={"runtime":{"engine":"onnxruntime"}}'   # + Triton on ORT
     triton-ocr bench --quick          # CI smoke run: 4 small images, 1 round, c=1,2 (checks that it works)
     triton-ocr bench --variant t2 text_rec.instances=2 text_rec.intra_op_threads=1 --engines ""   # tuning
     triton-ocr bench --memory 2000    # RSS of tritonserver, every stub and the gateway over 2000 requests
@@ -39,18 +39,20 @@ def parse_value(text: str) -> Any:
 
 
 def profile_variant(base: str, name: str, assignments: list[str]):  # noqa: ANN201 - ServingProfile
-    """The serving profile ``base`` with dotted fields replaced: ``text_rec.instances=2``,
-    ``text_det.preferred_batch_sizes=[2,4]``, ``pipeline_overrides={"text_rec":{"batch_size":4}}``."""
-    from triton_ocr.serving.profile import ServingProfile, get_profile
+    """The serving profile ``base`` with dotted fields replaced: a model's settings by its name
+    (``text_rec.instances=2``, ``text_det.preferred_batch_sizes=[2,4]``) or a profile field
+    (``pipeline_defaults={"text_rec":{"batch_size":4}}``)."""
+    from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
 
     data = get_profile(base).model_dump()
     for assignment in assignments:
         key, _, value = assignment.partition("=")
         *path, leaf = key.strip().split(".")
-        node = data
+        models = {**data["python_models"], **data["inference_models"]}
+        node = models[path.pop(0)] if path and path[0] in models else data
         for part in path:
-            node = node[part]
-        if leaf not in node:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
             raise SystemExit(f"--variant {name}: {key} is not a serving profile field")
         node[leaf] = parse_value(value)
     data["name"] = name
@@ -127,7 +129,7 @@ class Bench:
     def start_triton(self, profile: Any) -> None:
         from triton_ocr.bench.remote import GatewayProcess, TritonTarget
         from triton_ocr.config import load_config
-        from triton_ocr.serving.server import TritonServer, free_ports
+        from triton_ocr.serving.server.launcher import TritonServer, free_ports
 
         label = "triton" if profile.name == self.args.profile else f"triton[{profile.name}]"
         if profile.name != self.args.profile and not self.targets and self.args.variants_only:
@@ -277,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     engines = [name for name in args.engines.split(",") if name.strip()]
     profiles = []
     if args.triton:
-        from triton_ocr.serving.profile import get_profile
+        from triton_ocr.serving.repository.profiles import get_profile
 
         profiles = [get_profile(args.profile)] + [profile_variant(args.profile, v[0], v[1:]) for v in args.variant]
         if args.variants_only and args.variant:

@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from triton_ocr.config import load_config
     from triton_ocr.gateway.server import GatewayServer
     from triton_ocr.gateway.settings import GatewaySettings
-    from triton_ocr.serving.server import TritonServer
+    from triton_ocr.serving.server.launcher import TritonServer
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("triton_ocr.gateway.access").setLevel(logging.WARNING)

@@ -49,7 +49,7 @@ def growth_table(samples: list[tuple[int, dict[str, int]]], start: int) -> tuple
 def run_memory(args: argparse.Namespace) -> int:
     from triton_ocr.bench.remote import GatewayProcess
     from triton_ocr.config import load_config
-    from triton_ocr.serving.server import TritonServer, free_ports
+    from triton_ocr.serving.server.launcher import TritonServer, free_ports
 
     folders = [folder for folder in args.images if folder.is_dir()]
     if not folders:

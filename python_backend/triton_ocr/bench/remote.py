@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from triton_ocr.bench.data import BenchImage
-from triton_ocr.serving import contract
+from triton_ocr import contract
 
 STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
 

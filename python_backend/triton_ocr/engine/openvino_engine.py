@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 

@@ -8,7 +8,6 @@ difference left is a difference of implementation.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -64,11 +63,3 @@ class RapidOCRReference:
             texts=[r[1] for r in result],
             rec_scores=np.array([r[2] for r in result], dtype=np.float32),
         )
-
-
-def reference_available() -> bool:
-    try:
-        import rapidocr_onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return Path(resolve_model("PP-OCRv4_mobile_det").onnx_path).is_file()

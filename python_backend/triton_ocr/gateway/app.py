@@ -43,6 +43,7 @@ from triton_ocr.gateway.schemas import (
     OCRResponse,
 )
 from triton_ocr.gateway.settings import GatewaySettings
+from triton_ocr.probe import probe_image
 from triton_ocr.steps.image_loading import decode_image
 from triton_ocr_client.errors import InferenceTimeoutError
 
@@ -65,8 +66,6 @@ class Readiness:
     (concurrent checks share it). Successful ``/ocr`` inferences count too."""
 
     def __init__(self, backend: OCRBackend, cache_s: float, timeout_s: float) -> None:
-        from triton_ocr.serving.server import probe_image
-
         self.backend = backend
         self.cache_s = cache_s
         self.timeout_s = timeout_s

@@ -17,7 +17,7 @@ import numpy as np
 
 from triton_ocr.config import OCRConfig, load_config
 from triton_ocr.result import OCRResult
-from triton_ocr.serving import contract
+from triton_ocr import contract
 from triton_ocr.steps.det_resize import det_input_size
 from triton_ocr.steps.image_loading import decode_image
 
@@ -66,25 +66,14 @@ class TritonBackend:
 
     async def start(self) -> None:
         # tritonclient's asyncio channel binds to the running loop: open it here, once, for every request.
-        if self.client.client is None:
-            self.client.client = self.client.connect()
+        await self.client.open()
 
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
-        from triton_ocr_client.errors import classify
-        from triton_ocr_client.protocol import to_result
-
-        request = next(self.client.requests(encoded, overrides))
-        arguments = self.client.call_arguments(request)
-        # The client asks for the lines only; the ensemble also outputs the detector's input size.
-        arguments["outputs"] = [*arguments["outputs"], self.client.module.InferRequestedOutput(contract.DET_INPUT_SIZE)]
-        await self.start()
-        try:
-            response = await self.client.client.infer(**arguments)
-        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed client error
-            raise classify(exc) from exc
-        size = response.as_numpy(contract.DET_INPUT_SIZE)
+        request = next(self.client.prepare(encoded, **overrides))
+        reply = await self.client.infer(request, extra_outputs=(contract.DET_INPUT_SIZE,))
+        size = reply.outputs[contract.DET_INPUT_SIZE]
         det_size = (int(size.reshape(-1)[0]), int(size.reshape(-1)[1])) if size is not None else None
-        return Recognition(to_result(request, response), det_size)
+        return Recognition(reply.result, det_size)
 
     async def close(self) -> None:
         await self.client.close()

@@ -8,7 +8,8 @@ from pathlib import Path
 from triton_ocr.fonts import fetch_font
 from triton_ocr.models.fetch import fetch_models
 from triton_ocr.models.paddle_conversion import converted_models
-from triton_ocr.models.registry import installed_models, model_home
+from triton_ocr.models.cache import model_home
+from triton_ocr.models.registry import installed_models
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

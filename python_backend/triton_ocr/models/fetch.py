@@ -6,7 +6,6 @@ Later runs find the files in place and touch no network.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triton_ocr.errors import ModelNotFoundError
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +64,6 @@ WHEELS = (
 
 MANIFEST = "manifest.json"
 
-
-def sha256_of(*paths: Path) -> str:
-    """Hex sha256 of the files' contents, one after the other."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def is_fetched(source: WheelSource, home: Path) -> bool:

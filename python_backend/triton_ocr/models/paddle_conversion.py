@@ -25,6 +25,7 @@ from pathlib import Path
 from time import perf_counter
 
 from triton_ocr.errors import ModelNotFoundError
+from triton_ocr.models.cache import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ class PaddleModel:
 
     def digest(self) -> str:
         """sha256 of the program and the weights: the cache key."""
-        from triton_ocr.models.fetch import sha256_of  # fetch imports the registry, which imports this module
-
         return sha256_of(self.program, self.params)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ModelNotFoundError
+from triton_ocr.models.cache import model_home
 from triton_ocr.models.export_config import EXPORT_CONFIG_FILE, ExportConfig, apply_export_config, read_export_config
 from triton_ocr.models.paddle_conversion import CONVERTED, PaddleModel, converted_onnx
 
@@ -57,10 +58,6 @@ class ModelFiles:
     charset_path: Path | None
     export: ExportConfig | None = None
 
-
-def model_home() -> Path:
-    """The model cache folder."""
-    return Path(os.environ.get("TRITON_OCR_HOME", Path.home() / ".cache" / "triton-ocr")).expanduser()
 
 
 def resolve_model(name_or_path: str, char_dict_path: str | None = None) -> ModelFiles:

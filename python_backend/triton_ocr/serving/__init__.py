@@ -1,8 +1,10 @@
-"""Triton deployment: the model repository (rendered from OCRConfig + a serving profile), the python models'
-adapters, the python-based ``onnxruntime`` and ``openvino`` backends and the supervised server launcher
-(``triton-ocr serve``).
+"""Triton deployment, by job:
 
-Modules: ``contract`` (tensor names), ``profile`` (ServingProfile), ``repository`` (render/assemble), ``steps``
-(what the python models compute), ``adapter`` (Triton glue), ``model_runner`` and ``backend_model`` (the
-python-based backends), ``install`` (the binary), ``server`` (TritonServer), ``command`` (CLI).
+- ``in_triton/``: what Triton runs — the python models (``adapter``, ``bodies``) and the python-based
+  ``onnxruntime`` / ``openvino`` backends (``backend_model``, ``model_runner``, ``backends/``);
+- ``repository/``: what writes the model repository — ``catalog`` (every model declared once), ``profiles``,
+  ``plan`` (effective settings), ``configs`` / ``pbtxt`` / ``render``, ``assemble``;
+- ``server/``: what runs the server process — ``install``, ``launcher``, ``supervisor``, ``command`` (serve).
+
+The tensor contract the client shares lives in :mod:`triton_ocr.contract`.
 """

@@ -48,10 +48,3 @@ def ctc_collapse(
         score = float(row_confidences[mask].mean()) if mask.any() else 0.0
         results.append((text, score))
     return results
-
-
-def ctc_greedy_decode(probs: np.ndarray, charset: Sequence[str]) -> list[tuple[str, float]]:
-    """float32 (N, T, C) per-step class probabilities → N pairs (text, mean probability of the kept steps)."""
-    if probs.ndim != 3 or probs.shape[2] != len(charset):
-        raise ValueError(f"probs must be (N, T, {len(charset)}), got {probs.shape}")
-    return ctc_collapse(*best_path(probs), charset)

@@ -27,7 +27,7 @@ import numpy as np
 
 from triton_ocr.errors import OCRError
 from triton_ocr.models.fetch import MANIFEST, WheelSource, extract, is_fetched, obtain_wheel
-from triton_ocr.models.registry import model_home
+from triton_ocr.models.cache import model_home
 
 PYTRITON = WheelSource(
     requirement="nvidia-pytriton==0.7.0",
@@ -39,7 +39,7 @@ STUB_NUMPY = "numpy==1.26.4"
 SERVER_ROOT = "pytriton/tritonserver/"
 LIBS = "nvidia_pytriton.libs/"
 UNNEEDED_LIBS = ("libpython3",)
-PYTHON_BASED_BACKENDS = Path(__file__).parent / "backends"  # <name>/model.py, copied into the backend directory
+PYTHON_BASED_BACKENDS = Path(__file__).parents[1] / "in_triton" / "backends"  # <name>/model.py, copied into the backend directory
 
 
 class TritonUnavailableError(OCRError):

@@ -20,7 +20,8 @@ import numpy as np
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import OCRError
-from triton_ocr.serving.steps import DetPreprocess, ModelCall, OCRPostprocess, Tensors
+from triton_ocr.serving.in_triton.bodies import DetPreprocess, OCRPostprocess, Tensors
+from triton_ocr.stages import LineModels, ModelCall
 
 Step = Callable[[Tensors], Awaitable[dict[str, np.ndarray]]]
 
@@ -107,16 +108,16 @@ class PythonModel:
 
 
 class DetPreprocessModel(PythonModel):
-    """``det_preprocess``: see :class:`~triton_ocr.serving.steps.DetPreprocess`."""
+    """``det_preprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.DetPreprocess`."""
 
     def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
         return DetPreprocess(pipeline_config(parameters), int(parameters["det_size_multiple"]))
 
 
 class OCRPostprocessModel(PythonModel):
-    """``ocr_postprocess``: see :class:`~triton_ocr.serving.steps.OCRPostprocess`; recognition runs as BLS calls to
-    the model named by the ``rec_model`` parameter, whose folder also holds the charset, and orientation (when
-    the repository has it) as BLS calls to ``cls_model``."""
+    """``ocr_postprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.OCRPostprocess`; recognition runs as
+    BLS calls to the model named by the ``rec_model`` parameter, whose folder also holds the charset, and
+    orientation (when the repository has it) as BLS calls to ``cls_model``."""
 
     def model_call(self, parameters: dict[str, str], role: str) -> ModelCall:
         """BLS calls to the model of the ``<role>_model`` / ``<role>_input`` / ``<role>_outputs`` (comma-separated)
@@ -130,11 +131,10 @@ class OCRPostprocessModel(PythonModel):
         return call
 
     def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
-        charset = OCRPostprocess.charset_of(model_dir.parent / parameters["rec_model"] / "1")
-        return OCRPostprocess(
-            pipeline_config(parameters),
-            charset,
-            self.model_call(parameters, "rec"),
-            int(parameters["rec_max_inflight"]),
-            self.model_call(parameters, "cls") if "cls_model" in parameters else None,
+        models = LineModels(
+            recognise=self.model_call(parameters, "rec"),
+            charset=OCRPostprocess.charset_of(model_dir.parent / parameters["rec_model"] / "1"),
+            classify=self.model_call(parameters, "cls") if "cls_model" in parameters else None,
+            max_inflight=int(parameters["rec_max_inflight"]),
         )
+        return OCRPostprocess(pipeline_config(parameters), models)

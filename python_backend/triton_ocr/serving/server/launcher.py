@@ -1,9 +1,9 @@
-"""Run and supervise a ``tritonserver`` process serving the OCR repository.
+"""Run a ``tritonserver`` process serving the OCR repository.
 
-``TritonServer`` installs the binary if needed, assembles a runtime repository, starts the server on its ports with
-a private ``/dev/shm`` prefix, and is ready only once a real OCR inference has succeeded. A supervisor thread then
-probes with a real inference: a python stub that died (the model still reports ready while every call fails) is
-healed by reloading its model, and a server process that died is restarted on the same ports.
+``TritonServer`` installs the binary if needed, plans the repository once (:func:`plan_serving`), assembles it,
+starts the server on its ports with a private ``/dev/shm`` prefix, and is ready only once a real OCR inference
+through every entry has succeeded. A :class:`~triton_ocr.serving.server.supervisor.Supervisor` thread then keeps
+it serving (reloads models whose stub died, restarts a dead server).
 
     with TritonServer.on_free_ports() as server:
         client = OCRClient.from_url(server.grpc_url)
@@ -12,7 +12,6 @@ healed by reloading its model, and a server process that died is restarted on th
 from __future__ import annotations
 
 import ctypes
-import io
 import json
 import logging
 import os
@@ -29,20 +28,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from triton_ocr import contract
 from triton_ocr.config import OCRConfig
-from triton_ocr.serving import contract
-from triton_ocr.serving.install import TritonUnavailableError, install_tritonserver, server_environment
-from triton_ocr.serving.profile import ServingProfile, get_profile
-from triton_ocr.serving.repository import assemble_runtime_repository, effective_config
+from triton_ocr.probe import probe_inputs
+from triton_ocr.serving.repository.assemble import assemble_repository
+from triton_ocr.serving.repository.plan import plan_serving
+from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
+from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver, server_environment
 
 log = logging.getLogger(__name__)
 
-UNHEALTHY_STUB = re.compile(r"Stub process '(?P<instance>[^']+)_\d+_\d+' is not healthy")
 INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
 STUB = "triton_python_backend_stub"
-RELOADABLE = (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
 PR_SET_PDEATHSIG = 1
 SHM_PREFIX = "triton_ocr_"
 
@@ -91,17 +88,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
-def probe_image() -> bytes:
-    """A 320×64 PNG with one line of text: a probe that passes every model, the recogniser included."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    image = Image.new("RGB", (320, 64), "white")
-    ImageDraw.Draw(image).text((16, 12), "OCR 2051", fill="black", font=ImageFont.load_default(36))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def die_with_parent() -> None:
     """In the child before exec: receive SIGTERM when the thread that launched it ends (no orphaned servers)."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -127,7 +113,8 @@ class TritonServer:
         startup_timeout_s: float = 180.0,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
-        self.config = effective_config(config or OCRConfig(), self.profile)
+        self.plan = plan_serving(config or OCRConfig(), self.profile)
+        self.config = self.plan.config
         self.source_repository = repository
         self.host = host
         self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
@@ -143,10 +130,10 @@ class TritonServer:
         self.reloads = 0
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
-        self._instances: set[str] = set()
+        self.instances: set[str] = set()
+        """The stub instances seen serving; one missing later has died."""
         self._command: list[str] = []
         self._env: dict[str, str] = {}
-        self._probe = probe_image()
 
     @classmethod
     def on_free_ports(cls, **kwargs: Any) -> TritonServer:
@@ -165,8 +152,6 @@ class TritonServer:
     @property
     def grpc_url(self) -> str:
         return f"grpc://{self.client_host}:{self.grpc_port}"
-
-    url = grpc_url
 
     @property
     def pid(self) -> int | None:
@@ -201,9 +186,7 @@ class TritonServer:
         for region in remove_stale_shm_regions():
             log.warning("removed %s, left behind by a launcher that is gone", region)
         self.workdir = Path(tempfile.mkdtemp(prefix="triton-ocr-"))
-        repository = assemble_runtime_repository(
-            self.workdir / "models", self.config, self.profile, self.source_repository
-        )
+        repository = assemble_repository(self.workdir / "models", self.plan, self.source_repository)
         self._command = self.command(install.binary, install.backend_dir, repository)
         self._env = server_environment(install)
         try:
@@ -212,7 +195,10 @@ class TritonServer:
         except BaseException:
             self.stop()
             raise
-        self._supervisor = threading.Thread(target=self._supervise, name="triton-supervisor", daemon=True)
+        from triton_ocr.serving.server.supervisor import Supervisor
+
+        supervisor = Supervisor(self, self.health_interval_s, self._stopping)
+        self._supervisor = threading.Thread(target=supervisor.run, name="triton-supervisor", daemon=True)
         self._supervisor.start()
         return self
 
@@ -253,15 +239,20 @@ class TritonServer:
         )
 
     def probe(self, timeout_s: float = 30.0) -> str | None:
-        """Run one real OCR inference through every model (the probe has a text line); ``None`` or the error."""
+        """One real OCR inference through every entry (the probe image has a text line, so every model runs):
+        ``None``, or the first error."""
         import tritonclient.http as http
 
         try:
             client = self._client(timeout_s)
             try:
-                image = http.InferInput(contract.IMAGE, [1], "BYTES")
-                image.set_data_from_numpy(np.array([self._probe], dtype=np.object_))
-                client.infer(contract.OCR, [image])
+                for entry in contract.ENTRIES:
+                    inputs = []
+                    for name, array in probe_inputs(entry).items():
+                        spec = entry.input_spec(name)
+                        inputs.append(http.InferInput(name, list(array.shape), spec.datatype))
+                        inputs[-1].set_data_from_numpy(array)
+                    client.infer(entry.name, inputs)
             finally:
                 client.close()
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
@@ -279,7 +270,7 @@ class TritonServer:
                 )
             error = self.probe(timeout_s=10.0)
             if error is None:
-                self._instances = set(self.stub_processes())
+                self.instances = set(self.stub_processes())
                 return
             time.sleep(0.25)
         raise TritonUnavailableError(f"no successful OCR inference within {timeout_s:.0f} s ({error}):\n{self.log_tail()}")
@@ -302,21 +293,8 @@ class TritonServer:
         finally:
             client.close()
 
-    def unhealthy_models(self, probe_error: str | None) -> set[str]:
-        """Models with a stub that died (missing from the process table) or that a failed probe names."""
-        missing = self._instances - set(self.stub_processes())
-        named = {m.group("instance") for m in UNHEALTHY_STUB.finditer(probe_error or "")}
-        return ({instance.rsplit("_", 2)[0] for instance in missing} | named) & set(RELOADABLE)
-
-    def heal(self, models: Iterable[str]) -> None:
-        """Reload ``models``; failures are logged and retried by the next round."""
-        try:
-            self.reload(sorted(models))
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            log.warning("reload failed: %s", exc)
-        self._instances |= set(self.stub_processes())
-
-    def _restart(self) -> None:
+    def restart(self) -> None:
+        """Start the dead server process again on the same ports and wait until it serves (logged if not)."""
         assert self.process is not None
         log.error("tritonserver exited with code %s; restarting", self.process.returncode)
         self._cleanup_process()
@@ -326,27 +304,6 @@ class TritonServer:
             self._wait_until_serving(self.startup_timeout_s)
         except TritonUnavailableError as exc:
             log.error("restart failed: %s", exc)
-
-    def _supervise(self) -> None:
-        """Every interval: restart a dead server, reload models whose stub died, probe with a real inference
-        (three failures in a row without a named culprit reload every python-run model)."""
-        failures = 0
-        while not self._stopping.wait(self.health_interval_s):
-            assert self.process is not None
-            if self.process.poll() is not None:
-                self._restart()
-                continue
-            dead = self.unhealthy_models(None)
-            error = None if dead else self.probe()
-            if error is not None:
-                failures += 1
-                log.warning("health probe failed (%d): %s", failures, error)
-                dead = self.unhealthy_models(error) or (set(RELOADABLE) if failures >= 3 else set())
-            if dead:
-                self.heal(dead)
-                failures = 0
-            elif error is None:
-                failures = 0
 
     def _cleanup_process(self) -> None:
         """Stop the server process (SIGTERM, then SIGKILL to its whole session) and remove its shm regions."""

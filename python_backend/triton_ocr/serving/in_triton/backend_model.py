@@ -3,7 +3,7 @@
 Triton runs a model whose config says ``backend: "onnxruntime"`` or ``backend: "openvino"`` with
 ``<backend-directory>/<backend>/model.py`` when no native backend of that name is installed (this project's CPU
 machines); the NGC image's native backends serve the same configs. Each backend's ``model.py`` only picks its
-runner class from :data:`triton_ocr.serving.model_runner.RUNNERS`.
+runner class from :data:`triton_ocr.serving.in_triton.model_runner.RUNNERS`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from triton_ocr.serving.adapter import error_response, model_parameters, request_inputs, tensors
-from triton_ocr.serving.model_runner import RUNNERS
+from triton_ocr.serving.in_triton.adapter import error_response, model_parameters, request_inputs, tensors
+from triton_ocr.serving.in_triton.model_runner import RUNNERS
 
 
 def backend_model(engine: str) -> type:

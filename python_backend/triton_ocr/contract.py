@@ -1,13 +1,16 @@
 """The names and types the Triton models, the repository renderer and the client agree on.
 
-Public entry points: ``ocr`` (encoded image bytes) and ``ocr_raw`` (a BGR ``uint8`` array). Both take the optional
-per-request inputs of :data:`TUNABLE_INPUTS` (Triton 2.51 ensembles forward optional inputs but not request
+Shared by the server side and the client library (which imports this module, not the server's). Public entry
+points (:data:`ENTRIES`): ``ocr`` (encoded image bytes) and ``ocr_raw`` (a BGR ``uint8`` array). Both take the
+optional per-request inputs of :data:`TUNABLE_INPUTS` (Triton 2.51 ensembles forward optional inputs but not request
 parameters) and return :data:`OUTPUTS`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 OCR = "ocr"
 OCR_RAW = "ocr_raw"
@@ -28,9 +31,16 @@ PROB_MAP = "prob_map"
 DET_INPUT_SIZE = "det_input_size"
 
 
+NUMPY_TYPES: dict[str, type] = {
+    "FP32": np.float32, "INT32": np.int32, "INT64": np.int64, "UINT8": np.uint8, "BYTES": np.object_
+}
+"""Triton data type → the numpy dtype a tensor of it travels as."""
+
+
 @dataclass(frozen=True)
 class TensorSpec:
-    """A tensor: name, Triton data type (``FP32``, ``INT32``, ``UINT8``, ``BYTES``) and dims (-1: variable)."""
+    """A tensor: name, Triton data type (``FP32``, ``INT32``, ``INT64``, ``UINT8``, ``BYTES``) and dims
+    (-1: variable)."""
 
     name: str
     datatype: str
@@ -69,6 +79,32 @@ DET_SIZE = TensorSpec(DET_INPUT_SIZE, "INT32", (2,))
 LINE_OUTPUTS = (POLYS, DET_SCORES, TEXTS, REC_SCORES)
 OUTPUTS = (*LINE_OUTPUTS, DET_SIZE)
 """What ``ocr`` and ``ocr_raw`` return: lines in reading order, and the detector's input (h, w) before padding."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A public entry model: its ``image`` input, which ``det_preprocess`` input the image feeds, and whether it
+    takes encoded files (``BYTES``) or decoded BGR arrays."""
+
+    name: str
+    image: TensorSpec
+    image_key: str
+
+    @property
+    def encoded(self) -> bool:
+        return self.image.datatype == "BYTES"
+
+    def input_spec(self, name: str) -> TensorSpec:
+        """The spec of this entry's input ``name`` (the image or a tunable)."""
+        for spec in (self.image, *(t.spec for t in TUNABLE_INPUTS)):
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{self.name} has no input {name!r}")
+
+
+OCR_ENTRY = Entry(OCR, TensorSpec(IMAGE, "BYTES", (1,)), IMAGE_BYTES)
+OCR_RAW_ENTRY = Entry(OCR_RAW, TensorSpec(IMAGE, "UINT8", (-1, -1, 3)), IMAGE_ARRAY)
+ENTRIES = (OCR_ENTRY, OCR_RAW_ENTRY)
 
 
 def tunables_for(step: str) -> tuple[TunableInput, ...]:

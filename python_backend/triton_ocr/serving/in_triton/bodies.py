@@ -1,41 +1,27 @@
-"""What the two python models of the repository compute, as plain numpy functions of their input tensors.
+"""The bodies of the repository's two python models: their input tensors → their output tensors, plain numpy.
 
-No Triton import here: the recogniser is reached through an injected coroutine (a BLS call inside Triton, anything
-in tests), so each step runs and is tested without a server.
+No Triton import here: the recogniser and the classifier are injected coroutines (BLS calls inside Triton, local
+models in tests), and everything after detection is the in-process pipeline's own orchestration
+(:func:`triton_ocr.stages.read_lines`), so each body runs and is tested without a server.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from triton_ocr.config import OCRConfig, TextlineOrientationConfig
-from triton_ocr.errors import ConfigError, InvalidImageError
+from triton_ocr import contract
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import InvalidImageError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
-from triton_ocr.serving import contract
-from triton_ocr.stages import (
-    boxes_from_prob_map,
-    confident_lines,
-    decode_batches,
-    det_input,
-    line_crops,
-    orientation_batches,
-    plan_rec_batches,
-    upright_crops,
-)
+from triton_ocr.stages import LineModels, det_input, read_lines
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr.steps.image_loading import decode_image, load_image
 
 Tensors = Mapping[str, np.ndarray]
-ModelCall = Callable[[np.ndarray], Awaitable[list[np.ndarray]]]
-"""Runs a model on a batch and returns its outputs: the recogniser (best path inside), float32 (n, 3, H, W) →
-[classes (n, T), their probabilities (n, T)]; the angle classifier, float32 (n, 3, H, W) → [probabilities of 0° and
-180° (n, 2)]."""
-
 
 def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
     """``base`` with the optional per-request inputs present in ``inputs`` applied (raises ConfigError if invalid)."""
@@ -96,26 +82,15 @@ class OCRPostprocess:
     (H, W, 3), ``det_input_size`` int32 (2,), optional tunables. Outputs: ``polys`` float32 (N, 4, 2),
     ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,).
 
-    With ``use_textline_orientation`` the crops are classified (``classify``) and upside-down ones turned first.
-    Lines are recognised in width-sorted chunks of ``text_rec.batch_size``; at most ``max_inflight`` model calls of
-    one image are in flight at a time.
+    :func:`triton_ocr.stages.read_lines` over ``models``: crops (turned upright with ``use_textline_orientation``),
+    recognised in width-sorted chunks of ``text_rec.batch_size``, at most ``models.max_inflight`` calls at a time.
     """
 
     tunables = contract.tunables_for(contract.OCR_POSTPROCESS)
 
-    def __init__(
-        self,
-        config: OCRConfig,
-        charset: Sequence[str],
-        recognise: ModelCall,
-        max_inflight: int,
-        classify: ModelCall | None = None,
-    ) -> None:
+    def __init__(self, config: OCRConfig, models: LineModels) -> None:
         self.config = config
-        self.charset = charset
-        self.recognise = recognise
-        self.max_inflight = max_inflight
-        self.classify = classify
+        self.models = models
 
     @staticmethod
     def charset_of(rec_model_dir: Path) -> list[str]:
@@ -126,37 +101,11 @@ class OCRPostprocess:
         session = onnxruntime.InferenceSession(str(files.onnx_path), providers=["CPUExecutionProvider"])
         return load_charset(dict(session.get_modelmeta().custom_metadata_map), files.charset_path)
 
-    async def call_all(self, call: ModelCall, tensors: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
-        """``call`` on every tensor, at most ``max_inflight`` at a time; outputs in the tensors' order."""
-        slots = asyncio.Semaphore(self.max_inflight)
-
-        async def one(tensor: np.ndarray) -> list[np.ndarray]:
-            async with slots:
-                return await call(tensor)
-
-        return list(await asyncio.gather(*(one(tensor) for tensor in tensors)))
-
-    async def orient(self, crops: list[np.ndarray], cfg: TextlineOrientationConfig) -> list[np.ndarray]:
-        """The crops, those the angle classifier finds upside down turned by 180°."""
-        if self.classify is None:
-            raise ConfigError("text-line orientation is on but the repository has no textline_orientation model")
-        if not crops:
-            return crops
-        outputs = await self.call_all(self.classify, orientation_batches(crops, cfg))
-        return upright_crops(crops, np.concatenate([probs for probs, in outputs]), cfg)
-
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
-        image = inputs[contract.DECODED_IMAGE]
         valid_hw = tuple(int(v) for v in inputs[contract.DET_INPUT_SIZE].reshape(-1)[:2])
         prob_map = unpad_prob_map(inputs[contract.PROB_MAP], valid_hw)
-        boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
-        crops = line_crops(image, boxes)
-        if cfg.use_textline_orientation:
-            crops = await self.orient(crops, cfg.textline_orientation)
-        batches = plan_rec_batches(crops, cfg.text_rec)
-        paths = await self.call_all(self.recognise, [batch.tensor for batch in batches])
-        lines = confident_lines(boxes, decode_batches(batches, paths, self.charset, len(crops)), cfg.text_rec)
+        lines = await read_lines(inputs[contract.DECODED_IMAGE], prob_map, cfg, self.models)
         return {
             contract.POLYS.name: lines.polys.astype(np.float32),
             contract.DET_SCORES.name: lines.det_scores.astype(np.float32),

@@ -4,6 +4,7 @@
     triton-ocr serve --no-gateway                     # Triton only
     triton-ocr serve --no-triton --triton-url grpc://HOST:8001   # the gateway only (same as `triton-ocr gateway`)
     triton-ocr serve --build-repo model_repository [--profile cpu|gpu] [--pipeline OCR.yaml]
+    triton-ocr serve --build-repo DIR --with-weights  # a loadable repository (weights linked in): image builds
     triton-ocr serve --install [--wheel-dir DIR]      # only fetch the server binary (setup scripts, images)
 """
 
@@ -16,13 +17,15 @@ from typing import NoReturn
 
 from triton_ocr.config import load_config
 from triton_ocr.errors import ConfigError
-from triton_ocr.serving.profile import PROFILES, get_profile
+from triton_ocr.serving.repository.profiles import PROFILES, get_profile
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (thresholds, sizes, models)")
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="serving profile")
     parser.add_argument("--build-repo", type=Path, metavar="DIR", help="only write the model repository to DIR")
+    parser.add_argument("--with-weights", action="store_true",
+                        help="with --build-repo: also link the models' weights in (a repository Triton can load)")
     parser.add_argument("--install", action="store_true", help="only install the server binary and python stub")
     parser.add_argument("--repository", type=Path, help="serve this repository's configs instead of a fresh render")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for every interface)")
@@ -42,8 +45,9 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
-    from triton_ocr.serving.install import install_tritonserver, stub_python_bin
-    from triton_ocr.serving.repository import build_repository
+    from triton_ocr.serving.repository.assemble import assemble_repository, write_render
+    from triton_ocr.serving.repository.plan import plan_serving
+    from triton_ocr.serving.server.install import install_tritonserver, stub_python_bin
 
     if args.install:
         install = install_tritonserver(wheel_dir=args.wheel_dir)
@@ -52,13 +56,18 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.pipeline)
     profile = get_profile(args.profile)
+    if args.with_weights and not args.build_repo:
+        raise ConfigError("--with-weights goes with --build-repo DIR")
     if args.build_repo:
-        print(f"model repository ({profile.name} profile) written to {build_repository(args.build_repo, config, profile)}")
+        plan = plan_serving(config, profile)
+        target = assemble_repository(args.build_repo, plan) if args.with_weights else write_render(args.build_repo, plan)
+        print(f"model repository ({profile.name} profile{', weights linked' if args.with_weights else ''}) "
+              f"written to {target}")
         return 0
 
     if args.no_triton and args.no_gateway:
         raise ConfigError("--no-triton and --no-gateway leave nothing to run")
-    from triton_ocr.serving.server import TritonServer
+    from triton_ocr.serving.server.launcher import TritonServer
 
     server = None if args.no_triton else TritonServer(
         config,

@@ -1,0 +1,222 @@
+"""Every Triton model of the repository, each declared once: its tensors, its batching and instances per profile,
+and the parameters it is given.
+
+The repository render, the serving profiles, the supervisor's reload list and health probe, and (through
+:mod:`triton_ocr.contract`) the client all follow from :data:`CATALOG`. Adding a model is one declaration here
+plus its own code (an adapter for a python model, a role in :class:`~triton_ocr.models.registry.PipelineModels`
+for an inference model).
+
+    ocr / ocr_raw (ensembles): image ──► det_preprocess ──► text_det ──► ocr_postprocess ──► lines
+                                               └── decoded image, det_input_size ──┘   └─ BLS ─► [textline_orientation]
+                                                                                              ─► text_rec
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from triton_ocr import contract
+from triton_ocr.config import OCRConfig
+from triton_ocr.models import best_path
+from triton_ocr.models.cache import model_home
+from triton_ocr.models.registry import ModelFiles, PipelineModels
+from triton_ocr.serving.repository import configs
+from triton_ocr.serving.repository.configs import tensor
+from triton_ocr.serving.repository.settings import BatchedModel, PythonStep, QueuePolicy
+from triton_ocr.steps.textline_orientation import LABELS as ORIENTATION_LABELS
+
+if TYPE_CHECKING:
+    from triton_ocr.serving.repository.plan import OnnxIO, ServingPlan
+
+
+@dataclass(frozen=True)
+class EnsembleModel:
+    """A public entry point (:data:`triton_ocr.contract.ENTRIES`): the three steps wired together."""
+
+    entry: contract.Entry
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def config(self, plan: ServingPlan) -> dict:
+        det = plan.io[contract.TEXT_DET]
+        return configs.ensemble(self.entry, det.input, det.output)
+
+
+@dataclass(frozen=True)
+class PythonModel:
+    """A python model: ``adapter`` names its class in :mod:`triton_ocr.serving.in_triton.adapter`."""
+
+    name: str
+    adapter: str
+    inputs: Callable[[ServingPlan], list[dict]]
+    outputs: list[dict]
+    parameters: Callable[[ServingPlan], dict[str, Any]]
+    serving: Mapping[str, PythonStep]
+    """Settings by serving profile name."""
+
+    def config(self, plan: ServingPlan) -> dict:
+        instances = plan.profile.python_models[self.name].instances
+        return configs.python_model(self.name, self.inputs(plan), self.outputs, instances, self.parameters(plan))
+
+
+@dataclass(frozen=True)
+class InferenceModel:
+    """An ONNX model with dynamic batching, on the backend of the pipeline's ``runtime.engine``."""
+
+    name: str
+    files: Callable[[PipelineModels], ModelFiles | None]
+    """The resolved model it serves, ``None`` where the pipeline does not use it (then it is not in the repository)."""
+    input_dims: Callable[[OCRConfig], tuple[int, ...]]
+    outputs: Callable[[OnnxIO], tuple[contract.TensorSpec, ...]]
+    serving: Mapping[str, BatchedModel]
+    chunk: Callable[[OCRConfig], int] | None = None
+    """For a model fed in pipeline chunks: the chunk size (its batches count in chunks, see BatchedModel)."""
+
+    def batch_sizes(self, config: OCRConfig, settings: BatchedModel) -> tuple[int, tuple[int, ...]]:
+        """Triton's ``max_batch_size`` and preferred batch sizes for this model under ``settings``."""
+        if self.chunk is None:
+            if settings.max_batch_size is None:
+                raise ValueError(f"{self.name}: its serving settings need a max_batch_size")
+            return settings.max_batch_size, settings.preferred_batch_sizes
+        if settings.max_batch_size is not None or settings.preferred_batch_sizes:
+            raise ValueError(
+                f"{self.name} is fed in pipeline chunks: set chunks_per_batch / preferred_chunks, not batch sizes "
+                "(the chunk is the pipeline config's batch_size)"
+            )
+        size = self.chunk(config)
+        return size * settings.chunks_per_batch, tuple(size * n for n in settings.preferred_chunks)
+
+    def config(self, plan: ServingPlan) -> dict:
+        io, settings = plan.io[self.name], plan.profile.inference_models[self.name]
+        inputs = [tensor(contract.TensorSpec(io.input, "FP32", self.input_dims(plan.config)))]
+        outputs = [tensor(spec) for spec in self.outputs(io)]
+        return configs.inference_model(
+            self.name,
+            settings,
+            self.batch_sizes(plan.config, settings),
+            plan.profile.kind,
+            plan.config.runtime,
+            plan.profile.execution_accelerators,
+            (inputs, outputs),
+        )
+
+
+TritonModel = EnsembleModel | PythonModel | InferenceModel
+
+
+def with_best_path(rec: ModelFiles) -> ModelFiles:
+    """The recogniser with its CTC best path appended to the graph (:mod:`triton_ocr.models.best_path`)."""
+    return replace(rec, onnx_path=best_path.best_path_model(rec.onnx_path, model_home() / "best_path"))
+
+
+def ocr_postprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
+    """The pipeline config, and which models (and tensors) the BLS calls of ``ocr_postprocess`` go to."""
+    rec = plan.io[contract.TEXT_REC]
+    parameters: dict[str, Any] = {
+        "ocr_config": plan.config_json,
+        "rec_model": contract.TEXT_REC,
+        "rec_input": rec.input,
+        "rec_outputs": ",".join(spec.name for spec in TEXT_REC.outputs(rec)),
+        "rec_max_inflight": plan.profile.rec_max_inflight,
+    }
+    if contract.TEXTLINE_ORIENTATION in plan.io:
+        cls = plan.io[contract.TEXTLINE_ORIENTATION]
+        parameters |= {"cls_model": contract.TEXTLINE_ORIENTATION, "cls_input": cls.input, "cls_outputs": cls.output}
+    return parameters
+
+
+IMAGE_ARRAY = contract.TensorSpec(contract.IMAGE_ARRAY, "UINT8", (-1, -1, 3))
+IMAGE_BYTES = contract.TensorSpec(contract.IMAGE_BYTES, "BYTES", (1,))
+DECODED_IMAGE = contract.TensorSpec(contract.DECODED_IMAGE, "UINT8", (-1, -1, 3))
+DET_TENSOR = contract.TensorSpec(contract.DET_TENSOR, "FP32", (1, 3, -1, -1))
+PROB_MAP = contract.TensorSpec(contract.PROB_MAP, "FP32", (1, 1, -1, -1))
+
+DET_PREPROCESS = PythonModel(
+    name=contract.DET_PREPROCESS,
+    adapter="DetPreprocessModel",
+    inputs=lambda plan: [
+        tensor(IMAGE_BYTES, True), tensor(IMAGE_ARRAY, True), *configs.tunable_inputs(contract.DET_PREPROCESS)
+    ],
+    outputs=[tensor(DET_TENSOR), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE)],
+    parameters=lambda plan: {"ocr_config": plan.config_json, "det_size_multiple": plan.profile.det_size_multiple},
+    serving={"cpu": PythonStep(instances=1), "gpu": PythonStep(instances=4)},
+)
+
+TEXT_DET = InferenceModel(
+    name=contract.TEXT_DET,
+    files=lambda models: models.det,
+    input_dims=lambda config: (3, -1, -1),
+    outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (1, -1, -1)),),
+    serving={
+        "cpu": BatchedModel(
+            instances=1, intra_op_threads=2, max_batch_size=4, preferred_batch_sizes=(2, 4),
+            max_queue_delay_microseconds=2000, queue=QueuePolicy(max_queue_size=64),
+        ),
+        "gpu": BatchedModel(
+            instances=1, intra_op_threads=0, max_batch_size=8, preferred_batch_sizes=(4, 8),
+            max_queue_delay_microseconds=1000, queue=QueuePolicy(max_queue_size=256),
+        ),
+    },
+)
+
+TEXT_REC = InferenceModel(
+    name=contract.TEXT_REC,
+    files=lambda models: with_best_path(models.rec),
+    input_dims=lambda config: (3, config.text_rec.image_height, -1),
+    outputs=lambda io: (
+        contract.TensorSpec(best_path.CLASSES, "INT64", (-1,)),
+        contract.TensorSpec(best_path.CONFIDENCES, "FP32", (-1,)),
+    ),
+    chunk=lambda config: config.text_rec.batch_size,
+    serving={
+        "cpu": BatchedModel(instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000),
+        "gpu": BatchedModel(
+            instances=1, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),
+            max_queue_delay_microseconds=1000,
+        ),
+    },
+)
+
+TEXTLINE_ORIENTATION = InferenceModel(
+    name=contract.TEXTLINE_ORIENTATION,
+    files=lambda models: models.orientation,
+    input_dims=lambda config: (3, config.textline_orientation.image_height, config.textline_orientation.image_width),
+    outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (len(ORIENTATION_LABELS),)),),
+    chunk=lambda config: config.textline_orientation.batch_size,
+    serving={
+        "cpu": BatchedModel(instances=1, intra_op_threads=1),
+        "gpu": BatchedModel(
+            instances=1, intra_op_threads=0, chunks_per_batch=2, preferred_chunks=(1, 2),
+            max_queue_delay_microseconds=1000,
+        ),
+    },
+)
+
+OCR_POSTPROCESS = PythonModel(
+    name=contract.OCR_POSTPROCESS,
+    adapter="OCRPostprocessModel",
+    inputs=lambda plan: [
+        tensor(PROB_MAP), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE),
+        *configs.tunable_inputs(contract.OCR_POSTPROCESS),
+    ],
+    outputs=[tensor(spec) for spec in contract.LINE_OUTPUTS],
+    parameters=ocr_postprocess_parameters,
+    serving={"cpu": PythonStep(instances=3), "gpu": PythonStep(instances=4)},
+)
+
+CATALOG: tuple[TritonModel, ...] = (
+    *(EnsembleModel(entry) for entry in contract.ENTRIES),
+    DET_PREPROCESS,
+    TEXT_DET,
+    TEXT_REC,
+    TEXTLINE_ORIENTATION,
+    OCR_POSTPROCESS,
+)
+"""In render order."""
+
+INFERENCE_MODELS = tuple(model for model in CATALOG if isinstance(model, InferenceModel))
+PYTHON_MODELS = tuple(model for model in CATALOG if isinstance(model, PythonModel))

@@ -1,0 +1,139 @@
+"""Triton ``config.pbtxt`` contents, as nested values, for each kind of model the catalog declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from triton_ocr import contract
+from triton_ocr.config import RuntimeConfig
+from triton_ocr.errors import ConfigError
+from triton_ocr.serving.repository.pbtxt import Token, entries
+from triton_ocr.serving.repository.settings import BatchedModel, QueuePolicy
+
+TRITON_TYPES = {
+    "FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING"
+}
+MODEL_FILE = "model.onnx"
+
+
+def tensor(spec: contract.TensorSpec, optional: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": spec.name, "data_type": Token(TRITON_TYPES[spec.datatype]), "dims": spec.dims}
+    if optional:
+        entry["optional"] = True
+    return entry
+
+
+def string_parameters(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return entries({key: {"string_value": str(value)} for key, value in values.items()})
+
+
+def tunable_inputs(step: str | None = None) -> list[dict[str, Any]]:
+    return [tensor(t.spec, optional=True) for t in contract.TUNABLE_INPUTS if step is None or t.step == step]
+
+
+def python_model(name: str, inputs: list, outputs: list, instances: int, parameters: Mapping[str, Any]) -> dict:
+    return {
+        "name": name,
+        "backend": "python",
+        "max_batch_size": 0,
+        "input": inputs,
+        "output": outputs,
+        "instance_group": [{"count": instances, "kind": Token("KIND_CPU")}],
+        "parameters": string_parameters(parameters),
+    }
+
+
+def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
+    """The backend's own parameters: the ONNX Runtime backend's thread counts, or the OpenVINO backend's threads,
+    one latency-hinted stream per instance (instances are the parallelism) and ``HINT_BF16`` for bf16."""
+    if engine == "onnxruntime":
+        return {"intra_op_thread_count": settings.intra_op_threads, "inter_op_thread_count": settings.inter_op_threads}
+    parameters: dict[str, Any] = {
+        "INFERENCE_NUM_THREADS": settings.intra_op_threads,
+        "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    if precision == "bf16":
+        parameters["HINT_BF16"] = "YES"
+    return parameters
+
+
+def dynamic_batching(settings: BatchedModel, preferred: Sequence[int]) -> dict[str, Any]:
+    batching: dict[str, Any] = {"max_queue_delay_microseconds": settings.max_queue_delay_microseconds}
+    if preferred:
+        batching = {"preferred_batch_size": list(preferred), **batching}
+    if settings.queue != QueuePolicy():
+        batching["default_queue_policy"] = {
+            "timeout_action": Token("REJECT"),
+            "default_timeout_microseconds": settings.queue.default_timeout_microseconds,
+            "allow_timeout_override": settings.queue.allow_timeout_override,
+            "max_queue_size": settings.queue.max_queue_size,
+        }
+    return batching
+
+
+def inference_model(
+    name: str,
+    settings: BatchedModel,
+    batch: tuple[int, Sequence[int]],
+    kind: str,
+    runtime: RuntimeConfig,
+    accelerators: Mapping[str, list[dict[str, Any]]],
+    io: tuple[list, list],
+) -> dict:
+    """A standard config of the ``runtime.engine`` backend (``onnxruntime`` or ``openvino``) for ``model.onnx``:
+    served by the native backends on NGC images, by this project's python-based ones here. ``batch``: the max and
+    preferred batch sizes; ``io``: the input and output tensor entries."""
+    if runtime.engine == "openvino" and kind != "KIND_CPU":
+        raise ConfigError(f"{name} runs on {kind}: the openvino engine serves CPUs only")
+    config: dict[str, Any] = {"name": name, "backend": runtime.engine}
+    if runtime.engine == "openvino":
+        config["default_model_filename"] = MODEL_FILE  # the native backend's default is model.xml
+    config |= {
+        "max_batch_size": batch[0],
+        "input": io[0],
+        "output": io[1],
+        "instance_group": [{"count": settings.instances, "kind": Token(kind)}],
+        "dynamic_batching": dynamic_batching(settings, batch[1]),
+        "parameters": string_parameters(engine_parameters(runtime.engine, runtime.precision, settings)),
+    }
+    if accelerators and runtime.engine == "onnxruntime":
+        config["optimization"] = {
+            "execution_accelerators": {
+                kind: [{"name": acc["name"], "parameters": entries(acc.get("parameters", {}))} for acc in listed]
+                for kind, listed in accelerators.items()
+            }
+        }
+    return config
+
+
+def ensemble(entry: contract.Entry, det_input: str, det_output: str) -> dict:
+    """The public entry: its ``image`` goes to ``det_preprocess`` as ``entry.image_key``; outputs
+    :data:`contract.OUTPUTS`. ``det_input``/``det_output``: the detector's ONNX tensor names."""
+    det_tunables = {t.name: t.name for t in contract.tunables_for(contract.DET_PREPROCESS)}
+    post_tunables = {t.name: t.name for t in contract.tunables_for(contract.OCR_POSTPROCESS)}
+    handoff = {contract.DECODED_IMAGE: contract.DECODED_IMAGE, contract.DET_INPUT_SIZE: contract.DET_INPUT_SIZE}
+    lines = {spec.name: spec.name for spec in contract.LINE_OUTPUTS}
+    steps = [
+        (
+            contract.DET_PREPROCESS,
+            {entry.image_key: entry.image.name, **det_tunables},
+            {contract.DET_TENSOR: contract.DET_TENSOR, **handoff},
+        ),
+        (contract.TEXT_DET, {det_input: contract.DET_TENSOR}, {det_output: contract.PROB_MAP}),
+        (contract.OCR_POSTPROCESS, {contract.PROB_MAP: contract.PROB_MAP, **handoff, **post_tunables}, lines),
+    ]
+    return {
+        "name": entry.name,
+        "platform": "ensemble",
+        "max_batch_size": 0,
+        "input": [tensor(entry.image), *tunable_inputs()],
+        "output": [tensor(spec) for spec in contract.OUTPUTS],
+        "ensemble_scheduling": {
+            "step": [
+                {"model_name": model, "model_version": -1, "input_map": entries(inputs), "output_map": entries(outputs)}
+                for model, inputs, outputs in steps
+            ]
+        },
+    }

@@ -1,0 +1,112 @@
+"""Serving profiles: how the repository's models are run, per deployment flavour (``cpu``, ``gpu``).
+
+Pipeline parameters (thresholds, sizes, model names, the inference engine and its precision) live in
+:class:`triton_ocr.config.OCRConfig`; a profile says how the models run — the instance kind, each model's serving
+settings (declared with the model in :mod:`~triton_ocr.serving.repository.catalog`) — and which pipeline defaults
+suit it (``pipeline_defaults``: the GPU's larger recognition chunks, ONNX Runtime for its CUDA/TensorRT providers).
+Those fill only fields the user's pipeline config leaves unset (:func:`with_profile_defaults`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError
+from triton_ocr.serving.repository.catalog import INFERENCE_MODELS, PYTHON_MODELS
+from triton_ocr.serving.repository.settings import BatchedModel, PythonStep
+
+log = logging.getLogger(__name__)
+
+
+class ServingProfile(BaseModel):
+    """Everything about running the models that is not a pipeline parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["KIND_CPU", "KIND_GPU"] = "KIND_CPU"
+    python_models: dict[str, PythonStep]
+    inference_models: dict[str, BatchedModel]
+    det_size_multiple: int = Field(
+        32, ge=32, description="detector inputs are zero-padded up to a multiple of this (shape buckets); 32 = none"
+    )
+    rec_max_inflight: int = Field(
+        16, ge=1, description="recognition calls one image keeps in flight at once (bounds memory for 2000 lines)"
+    )
+    execution_accelerators: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="ONNX Runtime optimization.execution_accelerators block (GPU)"
+    )
+    pipeline_defaults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="OCRConfig fields this flavour sets where the pipeline config does not"
+    )
+
+    def model_settings(self, model: str) -> PythonStep | BatchedModel:
+        """The serving settings of ``model``."""
+        settings = self.python_models.get(model) or self.inference_models.get(model)
+        if settings is None:
+            raise ConfigError(f"profile {self.name!r} has no settings for model {model!r}")
+        return settings
+
+
+def declared_profile(name: str, **fields: Any) -> ServingProfile:
+    """A profile whose per-model settings are the catalog's declarations for ``name``."""
+    return ServingProfile(
+        name=name,
+        python_models={model.name: model.serving[name] for model in PYTHON_MODELS},
+        inference_models={model.name: model.serving[name] for model in INFERENCE_MODELS},
+        **fields,
+    )
+
+
+PROFILES: dict[str, ServingProfile] = {
+    "cpu": declared_profile("cpu"),
+    "gpu": declared_profile(
+        "gpu",
+        kind="KIND_GPU",
+        det_size_multiple=128,
+        rec_max_inflight=32,
+        execution_accelerators={
+            "gpu_execution_accelerator": [
+                {
+                    "name": "tensorrt",
+                    "parameters": {"precision_mode": "FP16", "max_workspace_size_bytes": "1073741824"},
+                }
+            ]
+        },
+        pipeline_defaults={
+            "text_rec": {"batch_size": 32},
+            "textline_orientation": {"batch_size": 32},
+            "runtime": {"engine": "onnxruntime"},
+        },
+    ),
+}
+
+
+def get_profile(name: str) -> ServingProfile:
+    """The named profile (``cpu`` or ``gpu``)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown serving profile {name!r}: use one of {', '.join(PROFILES)}") from None
+
+
+def with_profile_defaults(config: OCRConfig, profile: ServingProfile) -> OCRConfig:
+    """``config`` with the profile's pipeline defaults in the fields it leaves unset. A field the pipeline config
+    sets keeps its value; where that differs from the profile's, a warning says so."""
+    fills: dict[str, dict[str, Any]] = {}
+    for section, values in profile.pipeline_defaults.items():
+        current = getattr(config, section)
+        for field, value in values.items():
+            if field not in current.model_fields_set:
+                fills.setdefault(section, {})[field] = value
+            elif getattr(current, field) != value:
+                log.warning(
+                    "%s.%s: the pipeline config sets %r, the %r profile's default is %r; keeping %r "
+                    "(leave it out of the pipeline config to take the profile's)",
+                    section, field, getattr(current, field), profile.name, value, getattr(current, field),
+                )
+    return config.with_overrides(**fills) if fills else config

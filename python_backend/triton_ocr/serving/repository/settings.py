@@ -1,0 +1,45 @@
+"""How one Triton model is run: instances, threads, dynamic batching, queue bounds (values of a serving profile)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueuePolicy(_Section):
+    """Triton's ``default_queue_policy``: bound the queue so overload is refused fast instead of timing out."""
+
+    max_queue_size: int = Field(0, ge=0, description="0: unbounded")
+    default_timeout_microseconds: int = Field(0, ge=0, description="0: no time-out in the queue")
+    allow_timeout_override: bool = True
+
+
+class BatchedModel(_Section):
+    """An ONNX model served with dynamic batching by the backend of the pipeline's ``runtime.engine``.
+
+    A model fed in pipeline chunks (``text_rec``: ``text_rec.batch_size`` lines per call) counts its batches in
+    chunks: ``max_batch_size`` = chunk × ``chunks_per_batch``, preferred sizes = chunk × ``preferred_chunks``, so the
+    pipeline's batch size, declared once, drives both. Other models (``text_det``: one image per call) give
+    ``max_batch_size`` and ``preferred_batch_sizes`` directly.
+    """
+
+    instances: int = Field(1, ge=1)
+    intra_op_threads: int = Field(
+        1, ge=0, description="inference threads per instance: ONNX Runtime intra-op, OpenVINO INFERENCE_NUM_THREADS"
+    )
+    inter_op_threads: int = Field(1, ge=0, description="ONNX Runtime only")
+    max_batch_size: int | None = Field(None, ge=1, description="models not fed in pipeline chunks")
+    preferred_batch_sizes: tuple[int, ...] = ()
+    chunks_per_batch: int = Field(1, ge=1, description="models fed in pipeline chunks: chunks merged at most")
+    preferred_chunks: tuple[int, ...] = ()
+    max_queue_delay_microseconds: int = Field(2000, ge=0)
+    queue: QueuePolicy = QueuePolicy()
+
+
+class PythonStep(_Section):
+    """A python model of the pipeline (``det_preprocess``, ``ocr_postprocess``)."""
+
+    instances: int = Field(1, ge=1)

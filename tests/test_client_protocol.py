@@ -1,0 +1,125 @@
+"""The client library without a server: endpoints, typed errors, request tensors typed by the contract, and the
+per-request override mapping from the HTTP fields through the client's tensors to the server's config."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from triton_ocr import contract
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError, InvalidImageError
+from triton_ocr.gateway.schemas import OCRRequest
+from triton_ocr.serving.in_triton.bodies import request_config
+from triton_ocr_client import OCRClient
+from triton_ocr_client.errors import (
+    BadInputError,
+    InferenceError,
+    InferenceTimeoutError,
+    OverloadedError,
+    ServerUnavailableError,
+    classify,
+)
+from triton_ocr_client.protocol import Endpoint, check_overrides, infer_inputs, requested_outputs, tunable_arrays
+from triton_fixtures import text_image
+
+
+def test_endpoints_parse():
+    assert Endpoint.parse("grpc://h:9") == Endpoint("grpc", "h:9")
+    assert Endpoint.parse("http://h") == Endpoint("http", "h:8000")
+    assert Endpoint.parse("h:1", protocol="http") == Endpoint("http", "h:1")
+    with pytest.raises(ConfigError):
+        Endpoint.parse("ftp://h:1")
+
+
+def test_only_overridden_or_non_default_parameters_are_sent():
+    assert tunable_arrays(OCRConfig(), {}) == {}
+    config = OCRConfig().with_overrides(text_det={"box_thresh": 0.6, "thresh": 0.2})
+    arrays = tunable_arrays(config, {"text_det": {"box_thresh": 0.6}})
+    assert sorted(arrays) == ["det_box_thresh", "det_thresh"] and arrays["det_thresh"].dtype == np.float32
+    with pytest.raises(ConfigError, match="cannot change per request"):
+        check_overrides({"text_det": {"max_candidates": 5}})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"textDetThresh": 0.2, "textDetBoxThresh": 0.5, "textDetUnclipRatio": 2.0, "textRecScoreThresh": 0.1},
+        {"textDetLimitSideLen": 736, "textDetLimitType": "min"},
+        {"inferenceParams": {"maxLongSide": 1280}},
+    ],
+)
+def test_request_overrides_reach_the_server_config_unchanged(body):
+    """HTTP fields → overrides → the client's optional tensors → the server's per-request config equals what the
+    in-process pipeline makes of the same overrides."""
+    overrides = OCRRequest.model_validate({"image": "x", **body}).overrides()
+    config = OCRConfig().with_overrides(**overrides)
+    arrays = tunable_arrays(config, overrides)
+    assert set(arrays) == {t.name for t in contract.TUNABLE_INPUTS if t.field in overrides.get(t.section, {})}
+    for tunable in contract.TUNABLE_INPUTS:
+        if tunable.name in arrays:
+            assert arrays[tunable.name].dtype == contract.NUMPY_TYPES[tunable.datatype]
+    served = request_config(OCRConfig(), arrays, contract.TUNABLE_INPUTS)
+    assert served.model_dump() == config.model_dump()
+
+
+class RecordingInput:
+    def __init__(self, name: str, shape: list[int], datatype: str) -> None:
+        self.name, self.shape, self.datatype = name, shape, datatype
+
+    def set_data_from_numpy(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+FAKE_MODULE = SimpleNamespace(InferInput=RecordingInput, InferRequestedOutput=lambda name: name)
+
+
+def test_request_tensors_take_the_contracts_types():
+    client = OCRClient.__new__(OCRClient)  # no connection: only the request preparation is exercised
+    client.config = OCRConfig()
+    encoded, = client.prepare(text_image(1), text_det={"limit_type": "min", "limit_side_len": 736, "thresh": 0.2})
+    assert encoded.entry is contract.OCR_ENTRY
+    types = {tensor.name: tensor.datatype for tensor in infer_inputs(FAKE_MODULE, encoded)}
+    assert types == {"image": "BYTES", "det_limit_type": "BYTES", "det_limit_side_len": "INT32", "det_thresh": "FP32"}
+    raw, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    assert raw.entry is contract.OCR_RAW_ENTRY
+    assert [(t.name, t.datatype) for t in infer_inputs(FAKE_MODULE, raw)] == [("image", "UINT8")]
+
+
+def test_extra_outputs_are_checked_against_the_contract():
+    assert requested_outputs(FAKE_MODULE, (contract.DET_INPUT_SIZE,)) == [
+        *(spec.name for spec in contract.LINE_OUTPUTS), contract.DET_INPUT_SIZE
+    ]
+    with pytest.raises(ConfigError, match="unknown output"):
+        requested_outputs(FAKE_MODULE, ("no_such_output",))
+
+
+class FakeServerError(Exception):
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self._message, self._status = message, status
+
+    def message(self) -> str:
+        return self._message
+
+    def status(self) -> str:
+        return self._status
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (FakeServerError("cannot decode", "StatusCode.INVALID_ARGUMENT"), BadInputError),
+        (FakeServerError("bad", "400"), BadInputError),
+        (FakeServerError("Exceeds maximum queue size", "StatusCode.UNAVAILABLE"), OverloadedError),
+        (FakeServerError("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), ServerUnavailableError),
+        (ConnectionRefusedError(111, "Connection refused"), ServerUnavailableError),
+        (FakeServerError("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), InferenceTimeoutError),
+        (FakeServerError("Stub process 'x_0_0' is not healthy", "StatusCode.INTERNAL"), InferenceError),
+    ],
+)
+def test_client_errors_are_typed(exc, kind):
+    assert type(classify(exc)) is kind
+    assert issubclass(BadInputError, InvalidImageError)

@@ -1,0 +1,158 @@
+"""The python models of the repository without a server: their bodies equal the in-process pipeline (they run the
+same orchestration), the adapter keeps each request's failure to itself, and per-request inputs map onto the
+config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from triton_ocr import contract
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError, InvalidImageError
+from triton_ocr.models.registry import resolve_model
+from triton_ocr.pipeline import OCRPipeline, as_model_call
+from triton_ocr.serving.in_triton.adapter import PythonModel, TritonCallError, error_response, model_parameters, pipeline_config
+from triton_ocr.serving.in_triton.bodies import DetPreprocess, OCRPostprocess, request_config
+from triton_ocr.stages import LineModels, best_path
+from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
+from triton_fixtures import text_image
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> OCRPipeline:
+    return OCRPipeline(OCRConfig())
+
+
+def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``det_preprocess`` → the local detector → ``ocr_postprocess`` (models called in-process, 2 calls in flight)."""
+    models = LineModels(
+        recognise=as_model_call(local.rec_model, best_path),  # text_rec serves the best path (models.best_path)
+        charset=local.charset,
+        classify=as_model_call(local.cls_model) if local.cls_model is not None else None,
+        max_inflight=2,
+    )
+
+    async def run() -> dict[str, np.ndarray]:
+        pre = await DetPreprocess(local.config, 32)(inputs)
+        handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE)}
+        post = OCRPostprocess(local.config, models)
+        return await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff})
+
+    return asyncio.run(run())
+
+
+def test_python_steps_equal_the_in_process_pipeline(pipeline):
+    data = text_image(3)
+    outputs = run_python_steps(pipeline, {contract.IMAGE_BYTES: np.array([data], dtype=np.object_)})
+    expected = next(pipeline.predict(data))
+    assert len(expected["rec_text"]) >= 4
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
+    np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["dt_polys"]))
+
+
+def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
+    oriented = OCRPipeline(OCRConfig(use_textline_orientation=True))
+    upright = cv2.imdecode(np.frombuffer(text_image(5), np.uint8), cv2.IMREAD_COLOR)
+    upside_down = np.ascontiguousarray(upright[::-1, ::-1])
+    outputs = run_python_steps(oriented, {contract.IMAGE_ARRAY: upside_down})
+    expected = next(oriented.predict(upside_down))
+    assert len(expected["rec_text"]) >= 4
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
+    without = OCRPostprocess(oriented.config, LineModels(as_model_call(oriented.rec_model, best_path), oriented.charset))
+    prob_map = np.zeros((1, 1, 32, 32), np.float32)
+    prob_map[..., 8:24, 4:28] = 1.0
+    inputs = {
+        contract.PROB_MAP: prob_map,
+        contract.DECODED_IMAGE: np.full((32, 32, 3), 255, np.uint8),
+        contract.DET_INPUT_SIZE: np.array([32, 32], np.int32),
+    }
+    with pytest.raises(ConfigError, match="no textline_orientation model"):
+        asyncio.run(without(inputs))
+
+
+def test_the_sync_pipeline_runs_inside_a_running_event_loop(pipeline):
+    data = text_image(3)
+    expected = next(pipeline.predict(data))["rec_text"]
+
+    async def inside() -> list[str]:
+        return next(pipeline.predict(data))["rec_text"]
+
+    assert asyncio.run(inside()) == expected
+
+
+def test_charset_comes_from_the_recogniser_folder(pipeline):
+    folder = resolve_model(OCRConfig().text_rec.model).onnx_path.parent
+    assert OCRPostprocess.charset_of(folder) == pipeline.charset
+
+
+def test_detector_padding_round_trips():
+    tensor = np.random.default_rng(0).random((1, 3, 96, 160), dtype=np.float32)
+    padded = pad_det_input(tensor, 128)
+    assert padded.shape == (1, 3, 128, 256) and not padded[..., 96:, :].any() and not padded[..., 160:].any()
+    np.testing.assert_array_equal(unpad_prob_map(padded, (96, 160)), tensor)
+    assert pad_det_input(tensor, 32) is tensor
+
+
+def test_request_config_reads_optional_inputs():
+    base = OCRConfig()
+    inputs = {
+        "det_thresh": np.array([0.3], np.float32),
+        "det_limit_type": np.array([b"min"], dtype=np.object_),
+        "det_limit_side_len": np.array([736], np.int32),
+    }
+    config = request_config(base, inputs, contract.TUNABLE_INPUTS)
+    assert (config.text_det.thresh, config.text_det.limit_type, config.text_det.limit_side_len) == (0.3, "min", 736)
+    assert request_config(base, {}, contract.TUNABLE_INPUTS) is base
+    with pytest.raises(ConfigError):
+        request_config(base, {"det_box_thresh": np.array([3.0], np.float32)}, contract.TUNABLE_INPUTS)
+
+
+class FakeTritonError(Exception):
+    INVALID_ARG, INTERNAL, UNAVAILABLE = 3, 13, 14
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+FAKE_PB = SimpleNamespace(
+    TritonError=FakeTritonError,
+    InferenceResponse=lambda output_tensors=None, error=None: SimpleNamespace(outputs=output_tensors, error=error),
+    Tensor=lambda name, array: (name, array),
+    Logger=SimpleNamespace(log_error=lambda message: None),
+    get_input_tensor_by_name=lambda request, name: request.get(name),
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [(InvalidImageError("corrupt"), 3), (ConfigError("bad"), 3), (TritonCallError("full", 14), 14), (KeyError("x"), 13)],
+)
+def test_each_failure_becomes_its_request_error(exc, code):
+    assert error_response(FAKE_PB, exc).error.code == code
+
+
+def test_a_bad_request_does_not_fail_the_others():
+    class Model(PythonModel):
+        async def step(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            if inputs["x"][0] < 0:
+                raise InvalidImageError("negative")
+            return {"y": inputs["x"] * 2}
+
+    model = Model()
+    model.pb, model.input_names = FAKE_PB, ["x"]
+    requests = [{"x": SimpleNamespace(as_numpy=lambda v=v: np.array([v]))} for v in (1, -1)]
+    good, bad = asyncio.run(model.execute(requests))
+    assert good.error is None and good.outputs[0][1].tolist() == [2]
+    assert bad.outputs is None and bad.error.code == FakeTritonError.INVALID_ARG
+
+
+def test_python_model_reads_its_parameters():
+    config = json.dumps({"parameters": {"ocr_config": {"string_value": OCRConfig().model_dump_json()}}})
+    assert pipeline_config(model_parameters(json.loads(config))) == OCRConfig()

@@ -1,0 +1,131 @@
+"""The model repository as rendered from the catalog: the committed one is the cpu render, the profiles differ only
+in serving settings, one batch size drives the pipeline's chunks and Triton's batches, profile defaults never
+overwrite a user's setting, and the plan's models give the reload list."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from triton_ocr import contract
+from triton_ocr.config import OCRConfig
+from triton_ocr.errors import ConfigError
+from triton_ocr.serving.repository.catalog import CATALOG, TEXT_DET
+from triton_ocr.serving.repository.pbtxt import Token, dumps
+from triton_ocr.serving.repository.plan import ServingPlan, plan_serving
+from triton_ocr.serving.repository.profiles import get_profile, with_profile_defaults
+from triton_ocr.serving.repository.render import render_repository
+from triton_ocr.serving.repository.settings import BatchedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def render(config: OCRConfig = OCRConfig(), profile: str = "cpu") -> dict[str, str]:
+    return render_repository(plan_serving(config, get_profile(profile)))
+
+
+def test_committed_repository_is_the_cpu_render():
+    repository = ROOT / "model_repository"
+    committed = {
+        str(path.relative_to(repository)): path.read_text(encoding="utf-8")
+        for path in repository.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".onnx", ".txt")
+    }
+    assert committed == render(), "regenerate with: triton-ocr serve --build-repo model_repository --profile cpu"
+
+
+def test_gpu_flavour_differs_only_in_serving_settings():
+    cpu, gpu = render(), render(profile="gpu")
+    assert cpu.keys() == gpu.keys()
+    assert gpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2] == cpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2]
+    rec = gpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "kind: KIND_GPU" in rec and 'name: "tensorrt"' in rec and "max_batch_size: 128" in rec
+    assert "preferred_batch_size: [ 32, 64, 128 ]" in rec
+    assert '\\"batch_size\\":32' in gpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+    assert 'backend: "onnxruntime"' in rec and 'backend: "openvino"' in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+
+
+def test_engine_and_precision_switch_the_backend_by_configuration():
+    def text_rec(**runtime: str) -> str:
+        return render(OCRConfig().with_overrides(runtime=runtime))[f"{contract.TEXT_REC}/config.pbtxt"]
+
+    bf16, fp32, ort = text_rec(), text_rec(precision="fp32"), text_rec(engine="onnxruntime")
+    assert 'backend: "openvino"' in fp32 and 'default_model_filename: "model.onnx"' in fp32
+    assert '"INFERENCE_NUM_THREADS"' in fp32 and "HINT_BF16" not in fp32
+    assert 'key: "HINT_BF16"\n    value { string_value: "YES" }' in bf16
+    assert 'backend: "onnxruntime"' in ort and '"intra_op_thread_count"' in ort and "default_model_filename" not in ort
+
+
+def test_orientation_model_is_served_only_when_the_pipeline_uses_it():
+    off, on = render(), render(OCRConfig(use_textline_orientation=True))
+    assert not any(path.startswith(contract.TEXTLINE_ORIENTATION) for path in off)
+    assert "cls_model" not in off[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+    cls = on[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]
+    assert "dims: [ 3, 48, 192 ]" in cls and "dims: [ 2 ]" in cls and "max_batch_size: 6" in cls
+    assert 'key: "cls_model"\n    value { string_value: "textline_orientation" }' in on[
+        f"{contract.OCR_POSTPROCESS}/config.pbtxt"
+    ]
+
+
+def test_one_batch_size_drives_the_pipeline_chunks_and_tritons_batches():
+    cpu = render(OCRConfig(text_rec={"batch_size": 8}, use_textline_orientation=True, textline_orientation={"batch_size": 3}))
+    assert "max_batch_size: 8\n" in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "max_batch_size: 3\n" in cpu[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]
+    assert '\\"batch_size\\":8' in cpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+    gpu = render(OCRConfig(text_rec={"batch_size": 16}), "gpu")[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "max_batch_size: 64\n" in gpu and "preferred_batch_size: [ 16, 32, 64 ]" in gpu  # 4 chunks of the user's 16
+
+
+def test_a_chunked_model_refuses_a_batch_size_of_its_own():
+    plan = plan_serving(OCRConfig(), get_profile("cpu"))
+    settings = dict(plan.profile.inference_models)
+    settings[contract.TEXT_REC] = BatchedModel(max_batch_size=12)
+    profile = plan.profile.model_copy(update={"inference_models": settings})
+    with pytest.raises(ValueError, match="fed in pipeline chunks"):
+        render_repository(ServingPlan(plan.config, profile, plan.files, plan.io))
+
+
+def test_profile_defaults_fill_only_what_the_user_left_unset(caplog):
+    gpu = get_profile("gpu")
+    filled = with_profile_defaults(OCRConfig(), gpu)
+    assert (filled.text_rec.batch_size, filled.runtime.engine) == (32, "onnxruntime")
+    with caplog.at_level(logging.WARNING):
+        kept = with_profile_defaults(OCRConfig(text_rec={"batch_size": 8}), gpu)
+    assert kept.text_rec.batch_size == 8 and kept.runtime.engine == "onnxruntime"
+    assert "text_rec.batch_size: the pipeline config sets 8, the 'gpu' profile's default is 32; keeping 8" in caplog.text
+    # a value from a YAML counts as set even when it equals the built-in default; with_overrides keeps unset fields unset
+    assert with_profile_defaults(OCRConfig.model_validate({"text_rec": {"batch_size": 6}}), gpu).text_rec.batch_size == 6
+    assert with_profile_defaults(OCRConfig().with_overrides(text_det={"thresh": 0.2}), gpu).text_rec.batch_size == 32
+    with pytest.raises(ConfigError, match="openvino engine serves CPUs only"):
+        render(OCRConfig(runtime={"engine": "openvino"}), "gpu")
+
+
+def test_the_plan_computes_the_effective_config_once_for_everyone():
+    plan = plan_serving(OCRConfig(), get_profile("gpu"))
+    rendered = render_repository(plan)
+    assert plan.config.text_rec.batch_size == 32
+    assert plan.config_json in rendered[f"{contract.OCR_POSTPROCESS}/config.pbtxt"].replace('\\"', '"')
+
+
+def test_the_reload_list_follows_the_catalog():
+    off = plan_serving(OCRConfig(), get_profile("cpu"))
+    on = plan_serving(OCRConfig(use_textline_orientation=True), get_profile("cpu"))
+    assert off.reloadable == (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
+    assert contract.TEXTLINE_ORIENTATION in on.reloadable
+    assert [model.name for model in on.models] == [model.name for model in CATALOG]
+    assert {entry.name for entry in contract.ENTRIES} <= {m.name for m in off.models} - set(off.reloadable)
+
+
+def test_every_declared_model_has_settings_in_every_profile():
+    with_instances = {model.name for model in CATALOG if hasattr(model, "serving")}
+    for name in ("cpu", "gpu"):
+        profile = get_profile(name)
+        assert set(profile.python_models) | set(profile.inference_models) == with_instances
+    assert TEXT_DET.batch_sizes(OCRConfig(), get_profile("cpu").inference_models[contract.TEXT_DET]) == (4, (2, 4))
+
+
+def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
+    text = dumps({"name": 'a "b" \\c', "kind": Token("KIND_CPU"), "dims": [3, -1], "flag": True, "nested": {"x": 1}})
+    assert text == 'name: "a \\"b\\" \\\\c"\nkind: KIND_CPU\ndims: [ 3, -1 ]\nflag: true\nnested { x: 1 }'
