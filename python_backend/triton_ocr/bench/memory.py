@@ -18,8 +18,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from triton_ocr.bench.data import downscaled, mixed_sizes, select_images
+from triton_ocr.bench.data import BenchImage, downscaled, mixed_sizes, select_images
 from triton_ocr.bench.processes import MiB, combined, fixed_processes, rss, triton_processes
 
 SAMPLE_EVERY = 100
@@ -46,6 +47,38 @@ def growth_table(samples: list[tuple[int, dict[str, int]]], start: int) -> tuple
     return "\n".join(lines), total_growth
 
 
+Samples = list[tuple[int, dict[str, int]]]
+
+
+def send_all(gateway: Any, requests: list[BenchImage], processes: Any, concurrency: int) -> tuple[Samples, int, float]:
+    """Send ``requests`` through ``gateway`` ``concurrency`` at a time, sampling the RSS of ``processes`` every
+    :data:`SAMPLE_EVERY` answers: (samples, failed requests, seconds)."""
+    done = failures = 0
+    lock = threading.Lock()
+    started = time.perf_counter()
+    samples: Samples = [(0, rss(processes))]
+
+    def one(index: int) -> None:
+        nonlocal done, failures
+        try:
+            gateway.call(requests[index])
+        except Exception as exc:  # noqa: BLE001 - counted and shown
+            with lock:
+                failures += 1
+            print(f"request {index} failed: {exc}", flush=True)
+        with lock:
+            done += 1
+            if done % SAMPLE_EVERY == 0 or done == len(requests):
+                sizes = rss(processes)
+                samples.append((done, sizes))
+                print(f"{done}/{len(requests)} requests, {time.perf_counter() - started:.0f} s, "
+                      f"RSS {sum(sizes.values()) / MiB:.0f} MiB", flush=True)
+
+    with ThreadPoolExecutor(concurrency) as executor:
+        list(executor.map(one, range(len(requests))))
+    return samples, failures, time.perf_counter() - started
+
+
 def run_memory(args: argparse.Namespace) -> int:
     from triton_ocr.bench.remote import GatewayProcess
     from triton_ocr.config import load_config
@@ -65,7 +98,6 @@ def run_memory(args: argparse.Namespace) -> int:
     server = TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile,
                                         health_interval_s=3600.0, log_file=log_dir / "tritonserver.log")
     gateway = None
-    samples: list[tuple[int, dict[str, int]]] = []
     try:
         server.start()
         gateway = GatewayProcess(server.grpc_url, free_ports(1)[0], log_dir / "gateway.log")
@@ -73,31 +105,7 @@ def run_memory(args: argparse.Namespace) -> int:
         processes = combined(triton_processes(server), fixed_processes(gateway=gateway.pid))
         for image in requests[:WARM_UP]:
             gateway.call(image)
-        done = 0
-        failures = 0
-        lock = threading.Lock()
-        started = time.perf_counter()
-        samples.append((0, rss(processes)))
-
-        def one(index: int) -> None:
-            nonlocal done, failures
-            try:
-                gateway.call(requests[index])
-            except Exception as exc:  # noqa: BLE001 - counted and shown
-                with lock:
-                    failures += 1
-                print(f"request {index} failed: {exc}", flush=True)
-            with lock:
-                done += 1
-                if done % SAMPLE_EVERY == 0 or done == len(requests):
-                    sizes = rss(processes)
-                    samples.append((done, sizes))
-                    print(f"{done}/{len(requests)} requests, {time.perf_counter() - started:.0f} s, "
-                          f"RSS {sum(sizes.values()) / MiB:.0f} MiB", flush=True)
-
-        with ThreadPoolExecutor(args.memory_concurrency) as executor:
-            list(executor.map(one, range(len(requests))))
-        elapsed = time.perf_counter() - started
+        samples, failures, elapsed = send_all(gateway, requests, processes, args.memory_concurrency)
     finally:
         if gateway is not None:
             gateway.stop()

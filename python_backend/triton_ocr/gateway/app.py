@@ -278,6 +278,15 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
     async def http_exception(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(request, HTTPError(exc.status_code, str(exc.detail), dict(exc.headers or {})))
 
+    add_ocr_route(app, gateway, settings)
+    add_health_routes(app, gateway, settings)
+    app.openapi = lambda: openapi_schema(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+def add_ocr_route(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> None:
+    """``POST /ocr``."""
+
     @app.post(
         "/ocr",
         operation_id="infer",
@@ -307,6 +316,10 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
                 log.exception("logId %s: internal error", request.state.log_id)
                 error = HTTPError(500, f"internal error ({type(exc).__name__}); logId {request.state.log_id}")
             return error_response(request, error)
+
+
+def add_health_routes(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> None:
+    """``GET /health`` (the process is up) and ``GET /health/ready`` (a real inference succeeded recently)."""
 
     @app.get(
         "/health",
@@ -338,29 +351,27 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
         body = {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Ready"}
         return Response(json.dumps(body).encode(), media_type="application/json")
 
-    def openapi() -> dict[str, Any]:
-        """FastAPI's schema plus the ``/ocr`` request body (parsed by hand, so FastAPI cannot see it) and the
-        API-key scheme when one is configured."""
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        body = OCRRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(body.pop("$defs", {}))
-        components["OCRRequest"] = body
-        schema["paths"]["/ocr"]["post"]["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OCRRequest"}}},
-        }
-        if settings.api_key is not None:
-            api_key = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-            schema["components"]["securitySchemes"] = {"ApiKey": api_key}
-            for path, operations in schema["paths"].items():
-                if path != "/health":
-                    for operation in operations.values():
-                        operation["security"] = [{"ApiKey": []}]
-        app.openapi_schema = schema
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+def openapi_schema(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
+    """FastAPI's schema plus the ``/ocr`` request body (parsed by hand, so FastAPI cannot see it) and the API-key
+    scheme when one is configured; computed once."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body = OCRRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs", {}))
+    components["OCRRequest"] = body
+    schema["paths"]["/ocr"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OCRRequest"}}},
+    }
+    if settings.api_key is not None:
+        api_key = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        schema["components"]["securitySchemes"] = {"ApiKey": api_key}
+        for path, operations in schema["paths"].items():
+            if path != "/health":
+                for operation in operations.values():
+                    operation["security"] = [{"ApiKey": []}]
+    app.openapi_schema = schema
+    return schema

@@ -65,7 +65,6 @@ WHEELS = (
 MANIFEST = "manifest.json"
 
 
-
 def is_fetched(source: WheelSource, home: Path) -> bool:
     """True when every member of ``source`` is in the cache with the digest recorded at extraction."""
     manifest = home / MANIFEST
