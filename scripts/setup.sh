@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up triton-ocr on a fresh machine: a virtual environment in .venv, the package and its pinned
-# dependencies, then the PP-OCRv4 models (and a CJK font) and the Triton server binary fetched into the cache.
+# dependencies, then the default model set (and a CJK font) and the Triton server binary fetched into the cache.
 #   scripts/setup.sh          runtime: in-process pipeline, Triton launcher, client, HTTP gateway
 #   scripts/setup.sh --dev    also the test and benchmark tools (pytest, the RapidOCR reference, ...)
 set -euo pipefail
@@ -17,7 +17,10 @@ if [ "${1:-}" = "--dev" ]; then
     # The reference implementation for parity tests and benchmarks. --no-deps: it wants the GUI build of
     # OpenCV, which would clash with opencv-python-headless; everything else it needs is installed above.
     "${pip[@]}" install --no-deps rapidocr-onnxruntime==1.4.4
+    # RapidOCR 3.10, the reference for the PP-OCRv5/v6 sets, in a pinned environment of its own (.venv-reference).
+    scripts/reference_env.sh
 fi
-.venv/bin/triton-ocr models fetch
+# The default model set; the PP-OCRv5/v6 sets too for the tests (`triton-ocr models fetch --all`).
+if [ "${1:-}" = "--dev" ]; then .venv/bin/triton-ocr models fetch --all; else .venv/bin/triton-ocr models fetch; fi
 # The Triton server binary (from the pinned nvidia-pytriton wheel) and the python stub's environment.
 .venv/bin/triton-ocr serve --install

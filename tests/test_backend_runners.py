@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triton_ocr.config import OCRConfig
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.serving.in_triton.model_runner import RUNNERS, openvino_properties
 from triton_ocr.serving.repository.plan import OnnxIO
@@ -15,7 +14,7 @@ from triton_ocr.serving.repository.plan import OnnxIO
 @pytest.fixture(scope="module")
 def rec_runners() -> dict:
     """Both python-based backends' runners over the recogniser, as a config with max_batch_size 8 loads them."""
-    path = resolve_model(OCRConfig().text_rec.model).onnx_path
+    path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
     config = {
         "max_batch_size": 8,
         "input": [{"name": "x"}],

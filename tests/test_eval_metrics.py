@@ -12,6 +12,7 @@ from triton_ocr.eval.metrics import (
     Region,
     WordCounts,
     alnum_lower,
+    char_bag_counts,
     detection_counts,
     fold_case_and_spaces,
     fold_width_and_spaces,
@@ -129,3 +130,15 @@ def test_word_accuracy_protocols():
     total = sum([word_counts("A", "A"), hello, wrong], WordCounts())
     assert (total.words, total.exact, total.alnum) == (3, 1, 2)
     assert total.exact_accuracy == pytest.approx(1 / 3) and total.alnum_accuracy == pytest.approx(2 / 3)
+
+
+def test_char_bag_f1_ignores_line_splits_and_dont_care_lines():
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float32)
+    far = square + 100
+    gt = [GTLine(square, "ab c", False), GTLine(far, "zz", True)]
+    split = char_bag_counts(gt, ["a", "bc"])  # one line read as two: no penalty
+    assert (split.common, split.reference, split.predicted, split.f1) == (3, 3, 3, 1.0)
+    wrong = char_bag_counts(gt, ["abx", "zz"], pred_polys=[square, far])  # "zz" lies on a don't-care line
+    assert (wrong.common, wrong.reference, wrong.predicted) == (2, 3, 3)
+    assert wrong.f1 == pytest.approx(2 / 3)
+    assert char_bag_counts(gt, ["abx", "zz"]).predicted == 5  # without boxes the don't-care text counts

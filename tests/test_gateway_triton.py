@@ -29,7 +29,7 @@ from PIL import Image
 
 from imagegen import encode, png_header, render_lines
 from triton_fixtures import start_server
-from triton_ocr.config import OCRConfig
+from triton_ocr.config import DetConfig, OCRConfig
 from triton_ocr.steps.det_resize import det_input_size
 
 pytestmark = pytest.mark.triton
@@ -148,12 +148,12 @@ def test_max_long_side_changes_the_detection_input(http: httpx.Client) -> None:
     ):
         response = http.post("/ocr", json={"image": data, "visualize": False, **params})
         assert response.status_code == 200, response.text
-        height, width = det_input_size(400, 1600, limit, kind)
+        height, width = det_input_size(400, 1600, DetConfig(limit_side_len=limit, limit_type=kind))
         assert response.headers["X-Det-Input-Size"] == f"{width}x{height}", params
         texts = squeeze([t["text"] for t in response.json()["result"]["texts"]])
         assert "12345" in texts
         expected_texts = expected_texts or texts
-    assert det_input_size(400, 1600, 640, "max") != det_input_size(400, 1600, 960, "max")
+    assert det_input_size(400, 1600, DetConfig(limit_side_len=640)) != det_input_size(400, 1600, DetConfig())
 
 
 def test_visualize_false_drops_the_picture(http: httpx.Client) -> None:

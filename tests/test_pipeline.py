@@ -10,6 +10,7 @@ from imagegen import encode, png_header, render_lines, word_grid
 from PIL import Image
 
 from triton_ocr import create_pipeline
+from triton_ocr.models.registry import with_model_settings
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError, ImageTooLargeError, ImageTooSmallError, InputNotFoundError, InvalidImageError
 
@@ -108,7 +109,9 @@ def test_pipeline_yaml_round_trip(tmp_path):
 
     assert main(["--get_pipeline_config", "OCR", "--save_path", str(tmp_path)]) == 0
     yaml_path = tmp_path / "OCR.yaml"
-    assert OCRConfig.from_yaml(yaml_path) == OCRConfig()
+    written = OCRConfig.from_yaml(yaml_path)
+    assert written == with_model_settings(OCRConfig()) and written.text_det.model == "PP-OCRv4_mobile_det"
+    assert yaml_path.read_text().startswith("# The PP-OCRv4_mobile pipeline")
     yaml_path.write_text(yaml_path.read_text().replace("box_thresh: 0.6", "box_thresh: 0.45"))
     assert create_pipeline(str(yaml_path)).config.text_det.box_thresh == 0.45
     yaml_path.write_text("text_det:\n  no_such_field: 1\n")

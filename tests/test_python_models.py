@@ -87,7 +87,7 @@ def test_the_sync_pipeline_runs_inside_a_running_event_loop(pipeline):
 
 
 def test_charset_comes_from_the_recogniser_folder(pipeline):
-    folder = resolve_model(OCRConfig().text_rec.model).onnx_path.parent
+    folder = resolve_model("PP-OCRv4_mobile_rec").onnx_path.parent
     assert OCRPostprocess.charset_of(folder) == pipeline.charset
 
 

@@ -94,7 +94,7 @@ def test_profile_defaults_fill_only_what_the_user_left_unset(caplog):
     with caplog.at_level(logging.WARNING):
         kept = with_profile_defaults(OCRConfig(text_rec={"batch_size": 8}), gpu)
     assert kept.text_rec.batch_size == 8 and kept.runtime.engine == "onnxruntime"
-    assert "text_rec.batch_size: the pipeline config sets 8, the 'gpu' profile's default is 32; keeping 8" in caplog.text
+    assert "text_rec.batch_size: the pipeline config sets 8, the 'gpu' profile has 32; keeping 8" in caplog.text
     # a value from a YAML counts as set even when it equals the built-in default; with_overrides keeps unset fields unset
     assert with_profile_defaults(OCRConfig.model_validate({"text_rec": {"batch_size": 6}}), gpu).text_rec.batch_size == 6
     assert with_profile_defaults(OCRConfig().with_overrides(text_det={"thresh": 0.2}), gpu).text_rec.batch_size == 32

@@ -22,16 +22,19 @@ from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
         ((1080, 1920), 960, "max", (544, 960)),  # 540 → 544
         ((3508, 2480), 960, "max", (960, 672)),  # 678.6 → 672
         ((100, 200), 736, "min", (736, 1472)),  # short side enlarged to 736
-        ((10, 10), 960, "max", (32, 32)),  # never below 32
+        ((10, 10), 960, "max", (64, 64)),  # short side enlarged to min_side_len 64
+        ((40, 450), 960, "max", (64, 704)),  # a text line: ×1.6 → 64×720; 720/32 = 22.5 rounds (half to even) to 22
+        ((55, 1170), 960, "max", (64, 1376)),  # a strip: 960 would make it 45 px tall; ×64/55 → 64×1361 → 64×1376
     ],
 )
 def test_det_input_size(hw, limit, kind, expected):
-    assert det_input_size(*hw, limit, kind) == expected
+    assert det_input_size(*hw, DetConfig(limit_side_len=limit, limit_type=kind)) == expected
 
 
-def test_det_input_size_respects_hard_cap():
-    # 100×20000 enlarged to 736×147200, then capped: 20×4000 → the 32 px floor.
-    assert det_input_size(100, 20000, 736, "min", max_side_limit=4000) == (32, 4000)
+def test_det_input_size_floor_and_hard_cap():
+    assert det_input_size(10, 10, DetConfig(min_side_len=0)) == (32, 32)  # never below 32
+    # 100×20000 enlarged to 736×147200, then capped: 20×4000 → the 32 px floor (the cap wins over min_side_len).
+    assert det_input_size(100, 20000, DetConfig(limit_side_len=736, limit_type="min")) == (32, 4000)
 
 
 def test_det_tensor_is_normalised_chw():
@@ -39,7 +42,7 @@ def test_det_tensor_is_normalised_chw():
     image[..., 2] = 255  # red in BGR
     cfg = DetConfig()
     tensor = det_input_tensor(resize_for_det(image, cfg), cfg.mean, cfg.std)
-    assert tensor.shape == (1, 3, 32, 64) and tensor.dtype == np.float32
+    assert tensor.shape == (1, 3, 64, 128) and tensor.dtype == np.float32  # ×1.6 to the 64 px floor: 64×112 → 64×128
     np.testing.assert_allclose(tensor[0, 0, 0, 0], (0 - 0.485) / 0.229, rtol=1e-6)
     np.testing.assert_allclose(tensor[0, 2, 0, 0], (1 - 0.406) / 0.225, rtol=1e-6)
 

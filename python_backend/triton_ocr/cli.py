@@ -35,6 +35,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
         description="PP-OCRv4 OCR. Subcommands: " + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items()),
     )
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
+    parser.add_argument("--model_set", help="the models to read with, e.g. PP-OCRv6_small (`triton-ocr models list`)")
     parser.add_argument("--input", help="image path, URL or directory")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--save_path", help="folder for <name>_ocr.json and <name>_ocr.png")
@@ -51,7 +52,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from triton_ocr.inputs import count_inputs, iter_inputs
     from triton_ocr.pipeline import create_pipeline
 
-    pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server)
+    pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server, model_set=args.model_set)
     total = count_inputs(args.input)
     items = iter_inputs(args.input)
     if total is not None and total > 1:
@@ -73,10 +74,20 @@ def run_pipeline(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+PIPELINE_CONFIG_HEADER = (
+    "# The {model_set} pipeline: every field below is explicit, so it wins over the model set's settings.\n"
+    "# For another set, write a new file: triton-ocr --get_pipeline_config OCR --model_set NAME\n"
+)
+
+
 def write_pipeline_config(args: argparse.Namespace) -> int:
     from triton_ocr.config import load_config
+    from triton_ocr.models.registry import with_model_settings
 
-    text = load_config(args.get_pipeline_config).to_yaml()
+    config = load_config(args.get_pipeline_config)
+    if args.model_set:
+        config = config.with_overrides(model_set=args.model_set)
+    text = PIPELINE_CONFIG_HEADER.format(model_set=config.model_set) + with_model_settings(config).to_yaml()
     if args.save_path:
         target = Path(args.save_path)
         if target.suffix.lower() not in (".yaml", ".yml"):

@@ -7,6 +7,8 @@ A pipeline YAML (``triton-ocr --get_pipeline_config OCR``) is this object dumped
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from triton_ocr.errors import ConfigError
+
+DEFAULT_MODEL_SET = "PP-OCRv4_mobile"
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -32,9 +38,12 @@ class ImageConfig(_Section):
 class DetConfig(_Section):
     """Text detection: resize, normalisation and DB post-processing."""
 
-    model: str = Field("PP-OCRv4_mobile_det", description="registry name or a local model folder")
+    model: str | None = Field(None, description="registry name or a local model folder; default: the model set's")
     limit_side_len: int = Field(960, ge=32)
     limit_type: Literal["max", "min"] = "max"
+    min_side_len: int = Field(
+        64, ge=0, description="a short side still below this after the limit is enlarged to it (thin lines, strips)"
+    )
     max_side_limit: int = Field(4000, ge=32, description="hard cap on the resized long side")
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -50,8 +59,9 @@ class DetConfig(_Section):
 class RecConfig(_Section):
     """Text recognition: line crops to fixed-height tensors, CTC decode."""
 
-    model: str = Field("PP-OCRv4_mobile_rec", description="registry name or a local model folder")
+    model: str | None = Field(None, description="registry name or a local model folder; default: the model set's")
     char_dict_path: str | None = Field(None, description="charset file; default: the model's own metadata")
+    use_space_char: bool = Field(True, description="the charset ends with a space class after the dict's entries")
     image_height: int = Field(48, ge=8)
     min_width: int = Field(320, ge=8, description="every batch is padded at least to this width")
     max_width: int = Field(3200, ge=8, description="wider lines are squeezed to this width")
@@ -68,7 +78,9 @@ class RecConfig(_Section):
 class TextlineOrientationConfig(_Section):
     """Text-line orientation: the PP-OCR angle classifier turns upside-down line crops before recognition."""
 
-    model: str = Field("ch_ppocr_mobile_v2.0_cls", description="registry name or a local model folder")
+    model: str | None = Field(
+        None, description="registry name or a local model folder; default: the model set's classifier"
+    )
     image_height: int = Field(48, ge=8, description="classifier input height; crops keep their ratio")
     image_width: int = Field(192, ge=8, description="classifier input width; narrower crops are zero-padded")
     batch_size: int = Field(6, ge=1, description="crops per classifier call")
@@ -94,6 +106,10 @@ class OCRConfig(_Section):
     """Everything the OCR pipeline needs to know; one instance flows to every layer."""
 
     pipeline_name: Literal["OCR"] = "OCR"
+    model_set: str = Field(
+        DEFAULT_MODEL_SET,
+        description="the models (and their settings) for fields left unset: `triton-ocr models list` shows the sets",
+    )
     image: ImageConfig = ImageConfig()
     text_det: DetConfig = DetConfig()
     text_rec: RecConfig = RecConfig()
@@ -118,6 +134,21 @@ class OCRConfig(_Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    def with_defaults(self, section: str, values: Mapping[str, Any], source: str) -> OCRConfig:
+        """A copy whose ``section`` fields that this config leaves unset (or ``None``) take ``values`` — the
+        settings of a model, an export or a serving profile named by ``source``. A field this config sets keeps
+        its value; where that differs from ``values``, a warning says so."""
+        current = getattr(self, section)
+        fills = {}
+        for key, value in values.items():
+            mine = getattr(current, key)
+            if key not in current.model_fields_set or mine is None:
+                fills[key] = value
+            elif mine != value and not (isinstance(mine, tuple) and list(mine) == list(value)):
+                log.warning("%s.%s: the pipeline config sets %r, %s has %r; keeping %r (leave it out of the "
+                            "pipeline config to take %s's)", section, key, mine, source, value, mine, source)
+        return self.with_overrides(**{section: fills}) if fills else self
 
     def with_overrides(self, **sections: Any) -> OCRConfig:
         """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``;

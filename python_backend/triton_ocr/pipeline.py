@@ -58,7 +58,9 @@ class OCRPipeline:
         self.cls_model: InferenceModel | None = (
             load_model(models.orientation.onnx_path, config.runtime) if models.orientation else None
         )
-        self.charset = load_charset(self.rec_model.metadata(), models.rec.charset_path)
+        self.charset = load_charset(
+            self.rec_model.metadata(), models.rec.charset_path, self.config.text_rec.use_space_char
+        )
         self.line_models = LineModels(
             recognise=as_model_call(self.rec_model, best_path),
             charset=self.charset,
@@ -94,14 +96,20 @@ class OCRPipeline:
 
 
 def create_pipeline(
-    pipeline: str | Path | OCRConfig = "OCR", device: str = "cpu", server: str | None = None
+    pipeline: str | Path | OCRConfig = "OCR",
+    device: str = "cpu",
+    server: str | None = None,
+    model_set: str | None = None,
 ) -> OCRPipeline | OCRClient:
-    """PaddleX-style factory: ``create_pipeline("OCR")`` or ``create_pipeline("path/OCR.yaml")``.
+    """PaddleX-style factory: ``create_pipeline("OCR")`` or ``create_pipeline("path/OCR.yaml")``;
+    ``model_set`` (e.g. ``"PP-OCRv6_small"``) replaces the config's.
 
     With ``server="grpc://host:8001"`` (or ``http://host:8000``) the returned object runs on a Triton server
     through the client library and has the same ``predict``.
     """
     config = load_config(pipeline)
+    if model_set is not None:
+        config = config.with_overrides(model_set=model_set)
     if not device.startswith("cpu"):
         raise ConfigError(f"device {device!r} is not available in-process; run a GPU Triton server and use server=")
     if server is not None:

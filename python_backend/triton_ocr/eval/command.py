@@ -30,6 +30,7 @@ METRIC_COLUMNS = (
     ("word acc % (alnum)", "word_acc_alnum", 100),
     ("word acc % (exact)", "word_acc_exact", 100),
     ("CER %", "cer", 100),
+    ("char F1 %", "char_f1", 100),
 )
 SPEED_COLUMNS = (("img/s", "images_per_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"))
 

@@ -7,6 +7,7 @@ so a set's score is micro-averaged: totals first, ratios last.
 from __future__ import annotations
 
 import string
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TypeVar
@@ -183,6 +184,41 @@ def page_cer_counts(
     joined without separator after ``normalize``. For sets without boxes."""
     reference = "".join(normalize(line.text) for line in gt)
     return text_cer_counts(reference, "".join(normalize(text) for text in pred_texts))
+
+
+@dataclass(frozen=True)
+class CharBagCounts(_Counts):
+    """Characters shared by the reference and the prediction of each image, counted as multisets (``common``),
+    and both sides' totals: an F1 that does not punish line splits, merges or a different reading order."""
+
+    common: int = 0
+    reference: int = 0
+    predicted: int = 0
+
+    @property
+    def f1(self) -> float:
+        total = self.reference + self.predicted
+        return 2 * self.common / total if total else 1.0
+
+
+def char_bag_counts(
+    gt: Sequence[GTLine],
+    pred_texts: Sequence[str],
+    normalize: Callable[[str], str] = str,
+    pred_polys: Sequence[np.ndarray] | None = None,
+) -> CharBagCounts:
+    """:class:`CharBagCounts` of one image; whitespace does not count. Don't-care GT lines are left out, and with
+    ``pred_polys`` so are the predicted lines that match one of them (IoU ≥ 0.5)."""
+    care = [line for line in gt if not line.ignore]
+    ignored = [line for line in gt if line.ignore]
+    texts = list(pred_texts)
+    if pred_polys is not None and ignored:
+        pairs = greedy_match(iou_matrix([Region.of(g.poly) for g in ignored], [Region.of(p) for p in pred_polys]))
+        dropped = {j for _, j in pairs}
+        texts = [text for j, text in enumerate(texts) if j not in dropped]
+    reference = Counter("".join("".join(normalize(line.text).split()) for line in care))
+    predicted = Counter("".join("".join(normalize(text).split()) for text in texts))
+    return CharBagCounts(sum((reference & predicted).values()), sum(reference.values()), sum(predicted.values()))
 
 
 def fold_width_and_spaces(text: str) -> str:

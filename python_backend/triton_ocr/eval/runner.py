@@ -20,8 +20,10 @@ from triton_ocr.config import ImageConfig, OCRConfig
 from triton_ocr.eval.datasets import Dataset, Sample, load_dataset
 from triton_ocr.eval.metrics import (
     CERCounts,
+    CharBagCounts,
     DetectionCounts,
     WordCounts,
+    char_bag_counts,
     detection_counts,
     fold_case_and_spaces,
     fold_width_and_spaces,
@@ -114,6 +116,7 @@ class Tally:
         self.scoring = scoring
         self.detection = DetectionCounts()
         self.cer = CERCounts()
+        self.chars = CharBagCounts()
         self.words = WordCounts()
 
     def add(self, sample: Sample, output: OCRLines | str) -> None:
@@ -128,6 +131,9 @@ class Tally:
             self.cer += line_cer_counts(sample.lines, list(output.polys), output.texts, s.normalize)
         if s.page_cer:
             self.cer += page_cer_counts(sample.lines, output.texts, s.normalize)
+        if s.line_cer or s.page_cer:
+            polys = list(output.polys) if s.line_cer else None
+            self.chars += char_bag_counts(sample.lines, output.texts, s.normalize, polys)
 
     def metrics(self) -> dict[str, float]:
         """The set's scores (ratios in [0, 1]) and the counts behind them."""
@@ -138,6 +144,8 @@ class Tally:
             out |= {"det_matched": d.matched, "det_gt": d.gt, "det_pred": d.pred}
         if s.line_cer or s.page_cer:
             out |= {"cer": self.cer.cer, "cer_edits": self.cer.edits, "cer_chars": self.cer.chars}
+            out |= {"char_f1": self.chars.f1, "chars_common": self.chars.common}
+            out |= {"chars_reference": self.chars.reference, "chars_predicted": self.chars.predicted}
         if s.task == "rec":
             out |= {"word_acc_alnum": w.alnum_accuracy, "word_acc_exact": w.exact_accuracy, "words": w.words}
         return out

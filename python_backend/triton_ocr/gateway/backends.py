@@ -102,8 +102,7 @@ class LocalBackend:
         if image is None:
             image = await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, encoded, cfg.image)
         lines = await asyncio.get_running_loop().run_in_executor(self.pool, self.pipeline.ocr, image, cfg)
-        det = cfg.text_det
-        size = det_input_size(image.shape[0], image.shape[1], det.limit_side_len, det.limit_type, det.max_side_limit)
+        size = det_input_size(image.shape[0], image.shape[1], cfg.text_det)
         return Recognition(OCRResult(None, lines), size)
 
     async def close(self) -> None:

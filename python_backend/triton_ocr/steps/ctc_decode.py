@@ -15,9 +15,10 @@ import numpy as np
 BLANK = "blank"
 
 
-def ctc_charset(characters: Sequence[str]) -> list[str]:
-    """The model's class list: CTC blank first, then ``characters``, then the space PP-OCR appends."""
-    return [BLANK, *characters, " "]
+def ctc_charset(characters: Sequence[str], use_space_char: bool = True) -> list[str]:
+    """The model's class list: CTC blank first, then ``characters``, then (``use_space_char``) the space PP-OCR
+    appends."""
+    return [BLANK, *characters, *([" "] if use_space_char else [])]
 
 
 def best_path(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -131,10 +131,12 @@ class OCRPostprocessModel(PythonModel):
         return call
 
     def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
+        config = pipeline_config(parameters)
+        rec_dir = model_dir.parent / parameters["rec_model"] / "1"
         models = LineModels(
             recognise=self.model_call(parameters, "rec"),
-            charset=OCRPostprocess.charset_of(model_dir.parent / parameters["rec_model"] / "1"),
+            charset=OCRPostprocess.charset_of(rec_dir, config.text_rec.use_space_char),
             classify=self.model_call(parameters, "cls") if "cls_model" in parameters else None,
             max_inflight=int(parameters["rec_max_inflight"]),
         )
-        return OCRPostprocess(pipeline_config(parameters), models)
+        return OCRPostprocess(config, models)

