@@ -17,7 +17,7 @@ def rec_runners() -> dict:
     path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
     config = {
         "max_batch_size": 8,
-        "input": [{"name": "x"}],
+        "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": ["3", "48", "-1"]}],
         "output": [{"name": OnnxIO.of(path).output}],
         "instance_group": [{"kind": "KIND_CPU"}],
     }

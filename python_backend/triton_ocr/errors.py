@@ -31,3 +31,7 @@ class ImageFetchError(OCRError):
 
 class ModelNotFoundError(OCRError, LookupError):
     """A model name or folder cannot be resolved to model files."""
+
+
+class InvalidModelInputError(OCRError, ValueError):
+    """A tensor sent to a model has a shape or dtype the model cannot run (checked before the engine sees it)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from triton_ocr.engine.input_check import ShapeCheck
 from triton_ocr.models.cache import model_home
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
@@ -64,18 +65,21 @@ def compile_config(threads: int, precision: str, cache_dir: Path | None) -> dict
     return config
 
 
-def poisoned(result: np.ndarray) -> bool:
-    """Whether a float output is all NaN (checked from its first element on, so valid outputs cost one read)."""
-    floating = result.size and np.issubdtype(result.dtype, np.floating)
+def not_run(result: np.ndarray) -> bool:
+    """Whether an output shows the engine did not run: empty, or a float output still all NaN (checked from its
+    first element on, so valid outputs cost one read)."""
+    if result.size == 0:
+        return True
+    floating = np.issubdtype(result.dtype, np.floating)
     return bool(floating and np.isnan(result.flat[0]) and np.isnan(result).all())
 
 
 def infer(request: ov.InferRequest, feed: dict, outputs: list) -> list[np.ndarray]:
-    """Run ``request`` on ``feed`` and copy out ``outputs`` (names or indices).
+    """Run ``request`` on ``feed`` (non-empty inputs) and copy out ``outputs`` (names or indices).
 
-    Guard: with one inference thread, OpenVINO 2026.4's CPU plugin can swallow a failed run (an input too small for
-    the model's kernels) and leave the previous run's outputs in place — another request's answer. The outputs are
-    therefore poisoned with NaN before each run, and a run that leaves them all NaN raises instead.
+    Guard: OpenVINO 2026.4's CPU plugin can swallow a failed run and leave the previous run's outputs in place
+    (another request's answer) or empty ones. The outputs are therefore poisoned with NaN before each run, and a run
+    that leaves them all NaN, or empty, raises instead.
     """
     for output in outputs:
         previous = request.get_tensor(output).data
@@ -83,9 +87,62 @@ def infer(request: ov.InferRequest, feed: dict, outputs: list) -> list[np.ndarra
             previous.fill(np.nan)
     request.infer(feed)
     results = [request.get_tensor(output).data.copy() for output in outputs]
-    if any(poisoned(result) for result in results):
+    if any(not_run(result) for result in results):
         raise RuntimeError(f"OpenVINO did not run the model on inputs of shapes {[a.shape for a in feed.values()]}")
     return results
+
+
+class CompiledModel:
+    """An ONNX model compiled for the CPU: inputs checked first, one infer request per thread, and a fresh compiled
+    model after any failed run.
+
+    Why: OpenVINO 2026.4's CPU plugin keeps the dynamic-shape state of the graph (node shapes, memory) in the
+    compiled model, shared by all its infer requests. A run that fails inside the plugin (a line narrower than a
+    pooling kernel, a detector input off its stride, a zero-sized batch) leaves that state half-updated: later runs
+    of the last good shape fail as well — with 2 threads they raise the failed run's error again, with 1 thread they
+    do not run at all and the outputs stay stale or empty, in fresh infer requests too — until a run of another
+    shape re-infers every node; after a zero-sized batch no shape runs again. Inputs are therefore checked against
+    the model's shape inference (:class:`~triton_ocr.engine.input_check.ShapeCheck`) before the plugin sees them,
+    and should a run fail anyway, the compiled model is discarded and compiled again (from the on-disk cache:
+    ~40 ms), so the failure stays with its own request.
+    """
+
+    def __init__(self, path: Path, properties: dict[str, str], name: str | None = None) -> None:
+        self.path = Path(path)
+        self.name = name or self.path.parent.name
+        self.model = core().read_model(str(self.path))
+        self.properties = properties
+        self.check = ShapeCheck(self.model, self.name)
+        self.input_names = [port.get_any_name() for port in self.model.inputs]
+        self.output_names = [port.get_any_name() for port in self.model.outputs]
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.recompilations = 0
+        self._compiled = core().compile_model(self.model, "CPU", self.properties)
+
+    def _request(self) -> tuple[ov.CompiledModel, ov.InferRequest]:
+        compiled = self._compiled
+        if getattr(self._local, "compiled", None) is not compiled:
+            self._local.compiled, self._local.request = compiled, compiled.create_infer_request()
+        return compiled, self._local.request
+
+    def run(self, feed: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
+        """``outputs`` for ``feed`` (float32 C-contiguous arrays by input name); InvalidModelInputError for a shape the
+        model cannot run, RuntimeError for a failed run (after which the next run gets a fresh compiled model)."""
+        self.check({name: array.shape for name, array in feed.items()})
+        compiled, request = self._request()
+        try:
+            return infer(request, feed, outputs)
+        except Exception:
+            self._recompile(compiled)
+            raise
+
+    def _recompile(self, failed: ov.CompiledModel) -> None:
+        with self._lock:
+            if self._compiled is failed:  # threads that failed on the same compiled model recompile it once
+                log.warning("%s: a run failed inside OpenVINO; compiling the model again", self.name)
+                self._compiled = core().compile_model(self.model, "CPU", self.properties)
+                self.recompilations += 1
 
 
 class OpenVINOModel:
@@ -93,25 +150,17 @@ class OpenVINOModel:
 
     def __init__(self, path: Path, threads: int = 2, precision: str = "fp32", cache: bool = True) -> None:
         self.path = Path(path)
-        model = core().read_model(str(self.path))
-        info = model.get_rt_info()  # an ONNX file's metadata_props arrive under "framework"
+        cache_dir = compiled_cache() if cache else None
+        self.compiled = CompiledModel(self.path, compile_config(threads, precision, cache_dir))
+        info = self.compiled.model.get_rt_info()  # an ONNX file's metadata_props arrive under "framework"
         framework = info["framework"] if "framework" in info else {}
         self._metadata = {key: value.astype(str) for key, value in framework.items()}
-        cache_dir = compiled_cache() if cache else None
-        self.compiled = core().compile_model(model, "CPU", compile_config(threads, precision, cache_dir))
-        self.input_name = self.compiled.input(0).get_any_name()
-        self.output_name = self.compiled.output(0).get_any_name()
-        self._local = threading.local()
-
-    def _request(self) -> ov.InferRequest:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
-        return request
+        self.input_name = self.compiled.input_names[0]
+        self.output_name = self.compiled.output_names[0]
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(tensor, dtype=np.float32)}
-        return infer(self._request(), feed, [self.output_name])[0]
+        return self.compiled.run(feed, [self.output_name])[0]
 
     def metadata(self) -> dict[str, str]:
         return dict(self._metadata)

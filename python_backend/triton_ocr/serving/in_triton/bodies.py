@@ -14,7 +14,7 @@ import numpy as np
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
-from triton_ocr.errors import InvalidImageError
+from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.stages import LineModels, det_input, read_lines
@@ -30,15 +30,22 @@ def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract
         tensor = inputs.get(tunable.name)
         if tensor is None:
             continue
-        overrides.setdefault(tunable.section, {})[tunable.field] = scalar(tensor)
+        overrides.setdefault(tunable.section, {})[tunable.field] = scalar(tensor, tunable.name)
     return base.with_overrides(**overrides) if overrides else base
 
 
-def scalar(tensor: np.ndarray) -> object:
-    """The first element as a Python value; float32 is read as its shortest decimal (0.3, not 0.30000001)."""
-    value = np.asarray(tensor).reshape(-1)[0]
+def scalar(tensor: np.ndarray, name: str = "input") -> object:
+    """The first element as a Python value; float32 is read as its shortest decimal (0.3, not 0.30000001).
+    ConfigError for an empty tensor or bytes that are not UTF-8."""
+    flat = np.asarray(tensor).reshape(-1)
+    if flat.size == 0:
+        raise ConfigError(f"{name} is empty: one value expected")
+    value = flat[0]
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{name} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     if isinstance(value, np.floating):
         return float(str(value))
     return value.item()

@@ -14,12 +14,51 @@ OpenVINO reads the native OpenVINO backend's ``INFERENCE_NUM_THREADS``, ``NUM_ST
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from triton_ocr.errors import InvalidModelInputError
+
+if TYPE_CHECKING:
+    from triton_ocr.engine.input_check import ShapeCheck
+
 Inputs = dict[str, np.ndarray]
+
+TRITON_DTYPES = {
+    "TYPE_FP32": np.float32,
+    "TYPE_FP16": np.float16,
+    "TYPE_INT64": np.int64,
+    "TYPE_INT32": np.int32,
+    "TYPE_UINT8": np.uint8,
+    "TYPE_BOOL": np.bool_,
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One configured input: its dtype and dims (``-1``: any size), without the batch dimension."""
+
+    dtype: np.dtype
+    dims: tuple[int, ...]
+
+    @classmethod
+    def of(cls, spec: dict[str, Any]) -> InputSpec:
+        """From the config's JSON (the stub's JSON gives int64 dims as strings)."""
+        return cls(np.dtype(TRITON_DTYPES[spec["data_type"]]), tuple(int(d) for d in spec["dims"]))
+
+    def check(self, model: str, name: str, array: np.ndarray, batched: bool) -> None:
+        """InvalidModelInputError unless ``array`` has this dtype and these dims (after the batch dimension)."""
+        if array.dtype != self.dtype:
+            raise InvalidModelInputError(f"{model}: input {name!r} must be {self.dtype}, got {array.dtype}")
+        dims = array.shape[1:] if batched else array.shape
+        if len(dims) != len(self.dims) or any(want not in (-1, got) for want, got in zip(self.dims, dims)):
+            expected = ["N", *self.dims] if batched else list(self.dims)
+            raise InvalidModelInputError(
+                f"{model}: input {name!r} must have shape {expected} (-1: any size), got {list(array.shape)}"
+            )
 
 
 class ModelRunner:
@@ -30,10 +69,28 @@ class ModelRunner:
         self.batched = model_config.get("max_batch_size", 0) > 0
         self.input_names = [spec["name"] for spec in model_config["input"]]
         self.output_names = [spec["name"] for spec in model_config["output"]]
+        self.input_specs = {spec["name"]: InputSpec.of(spec) for spec in model_config["input"]}
+        self.model_name = model_config.get("name") or model_dir.name
         self.load(model_config, parameters)
+        self.check_shapes = self.shape_check()
 
     def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
         raise NotImplementedError
+
+    def shape_check(self) -> ShapeCheck:
+        """The model's shape inference (:class:`~triton_ocr.engine.input_check.ShapeCheck`), read from its file."""
+        from triton_ocr.engine.input_check import ShapeCheck
+
+        return ShapeCheck.of_file(self.path, self.model_name)
+
+    def validate(self, inputs: Inputs) -> None:
+        """InvalidModelInputError unless every configured input is there with its dtype, rank and fixed dims, and
+        the model's shape inference can run the shapes (the engine never sees an input it cannot run)."""
+        for name, spec in self.input_specs.items():
+            if name not in inputs:
+                raise InvalidModelInputError(f"{self.model_name}: input {name!r} is missing")
+            spec.check(self.model_name, name, inputs[name], self.batched)
+        self.check_shapes({name: inputs[name].shape for name in self.input_names})
 
     def infer(self, feed: Inputs) -> list[np.ndarray]:
         """The outputs named in the config, in order, for one feed."""
@@ -41,12 +98,18 @@ class ModelRunner:
 
     def run(self, batch: list[Inputs]) -> list[Inputs | Exception]:
         """Requests' inputs → their outputs (or the exception of their run), in order. With batching, requests of
-        equal shapes are concatenated along axis 0 into one run and the outputs split back."""
+        equal shapes are concatenated along axis 0 into one run and the outputs split back. A request whose inputs
+        fail :meth:`validate` gets its InvalidModelInputError and never reaches the engine."""
         groups: dict[tuple, list[int]] = defaultdict(list)
+        results: list[Inputs | Exception] = [{} for _ in batch]
         for index, inputs in enumerate(batch):
+            try:
+                self.validate(inputs)
+            except InvalidModelInputError as exc:
+                results[index] = exc
+                continue
             key = tuple(inputs[name].shape[1:] for name in self.input_names) if self.batched else (index,)
             groups[key].append(index)
-        results: list[Inputs | Exception] = [{} for _ in batch]
         for indices in groups.values():
             feed = {name: np.concatenate([batch[i][name] for i in indices]) for name in self.input_names}
             try:
@@ -112,20 +175,20 @@ def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
 
 
 class OpenVINORunner(ModelRunner):
-    """An OpenVINO model compiled for the CPU (compiled blobs cached on disk) with one reusable infer request:
-    Triton calls an instance's ``execute`` one batch at a time."""
+    """An OpenVINO model compiled for the CPU (compiled blobs cached on disk), recompiled after a failed run
+    (:class:`~triton_ocr.engine.openvino_engine.CompiledModel`)."""
 
     def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
-        from triton_ocr.engine.openvino_engine import core
+        from triton_ocr.engine.openvino_engine import CompiledModel
 
-        compiled = core().compile_model(str(self.path), "CPU", openvino_properties(parameters))
-        self.request = compiled.create_infer_request()
+        self.compiled = CompiledModel(self.path, openvino_properties(parameters), self.model_name)
+
+    def shape_check(self) -> ShapeCheck:
+        return self.compiled.check
 
     def infer(self, feed: Inputs) -> list[np.ndarray]:
-        from triton_ocr.engine.openvino_engine import infer
-
         contiguous = {name: np.ascontiguousarray(array) for name, array in feed.items()}
-        return infer(self.request, contiguous, self.output_names)
+        return self.compiled.run(contiguous, self.output_names)
 
 
 RUNNERS: dict[str, type[ModelRunner]] = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVINORunner}
