@@ -62,3 +62,34 @@ def word_grid(rows: int, cols: int, cell: tuple[int, int] = (70, 36), font_size:
             draw.text((10 + c * cell[0], 10 + r * cell[1]), word, fill=(0, 0, 0), font=font)
             words.append(word)
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1]), words
+
+
+def pdf_from_images(pages: Sequence[np.ndarray]) -> bytes:
+    """A PDF with one page per BGR image, each page the image's size in points (72 dpi)."""
+    images = [Image.fromarray(np.ascontiguousarray(page[:, :, ::-1])) for page in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=72)
+    return buffer.getvalue()
+
+
+def raw_pdf(width: float = 200, height: float = 100, encrypted: bool = False) -> bytes:
+    """A hand-written one-page PDF of ``width``×``height`` points with no content; ``encrypted``: with a standard
+    security handler whose user password is not empty (readers ask for a password)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] >>".encode(),
+    ]
+    if encrypted:
+        filler = "ab" * 32
+        objects.append(f"<< /Filter /Standard /V 1 /R 2 /O <{filler}> /U <{filler}> /P -4 >>".encode())
+    body, offsets = b"%PDF-1.4\n", []
+    for number, payload in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += f"{number} 0 obj\n".encode() + payload + b"\nendobj\n"
+    xref = len(body)
+    body += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    body += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    extra = f" /Encrypt {len(objects)} 0 R /ID [<{'01' * 16}> <{'01' * 16}>]" if encrypted else ""
+    body += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{extra} >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return body

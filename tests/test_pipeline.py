@@ -61,7 +61,7 @@ def test_predict_accepts_every_input_kind(pipeline, page, tmp_path):
         None, str(tmp_path / "a.png"), str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), None,
     ]
     for result in results:
-        assert set(result) == {"input_path", "dt_polys", "dt_scores", "rec_text", "rec_score"}
+        assert set(result) >= {"input_path", "dt_polys", "dt_scores", "rec_text", "rec_score"}  # + PaddleX 3.x's
         assert len(result["dt_polys"]) == len(result["rec_text"]) == len(result["rec_score"]) == 3
 
 
@@ -132,7 +132,7 @@ def test_cli_reads_a_file_and_saves(page, tmp_path, capsys):
     "make_args, message, code",
     [
         (lambda d: ["--input", str(d / "missing.png")], "no such file", 2),
-        (lambda d: ["--input", str(d / "corrupt.png")], "cannot decode", 1),
+        (lambda d: ["--input", str(d / "corrupt.png")], "cannot decode", 2),  # the only input failed: bad input
         (lambda d: ["--pipeline", str(d / "bad.yaml"), "--input", str(d / "corrupt.png")], "unknown model", 2),
     ],
     ids=["missing", "corrupt", "unknown-model"],

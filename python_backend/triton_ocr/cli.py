@@ -15,8 +15,14 @@ import importlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
 
 from triton_ocr.errors import OCRError
+
+if TYPE_CHECKING:
+    from triton_ocr.result import OCRResult
 
 SUBCOMMANDS = {
     "models": ("triton_ocr.models.command", "fetch or list models"),
@@ -45,8 +51,25 @@ def pipeline_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_SOME_FAILED = 1
+"""Several inputs, and at least one of them failed (each failure has its line on stderr; the others ran)."""
+EXIT_BAD_INPUT = 2
+"""Bad command line, pipeline config or input: the only input failed, a folder holds nothing to read."""
+EXIT_UNREACHABLE = 3
+"""The Triton server (``--server``) could not be reached."""
+
+
+def emit(result: OCRResult, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        result.print()
+    if args.save_path:
+        result.save_to_json(args.save_path)
+        result.save_to_img(args.save_path)
+
+
 def run_pipeline(args: argparse.Namespace) -> int:
-    """OCR every image of ``--input``; an image that fails is reported on stderr and the rest still run."""
+    """OCR every image (every PDF page) of ``--input``; an input that fails is reported on stderr and the rest still
+    run. An unreachable server stops the run at once."""
     from tqdm import tqdm
 
     from triton_ocr.inputs import count_inputs, iter_inputs
@@ -56,22 +79,23 @@ def run_pipeline(args: argparse.Namespace) -> int:
     total = count_inputs(args.input)
     items = iter_inputs(args.input)
     if total is not None and total > 1:
-        items = tqdm(items, total=total, unit="img", file=sys.stderr)
-    failures = 0
+        items = tqdm(items, total=total, unit="file", file=sys.stderr)
+    failures = inputs = 0
     for input_path, source in items:
+        inputs += 1
         try:
-            result = next(iter(pipeline.predict({"img": source})))
+            for result in pipeline.predict({"img": source}):
+                result["input_path"] = input_path
+                emit(result, args)
+        except ConnectionError as exc:
+            print(f"triton-ocr: error: cannot reach the server {args.server}: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
         except OCRError as exc:
             failures += 1
             print(f"triton-ocr: error: {input_path or 'input'}: {exc}", file=sys.stderr)
-            continue
-        result["input_path"] = input_path
-        if not args.quiet:
-            result.print()
-        if args.save_path:
-            result.save_to_json(args.save_path)
-            result.save_to_img(args.save_path)
-    return 1 if failures else 0
+    if failures:
+        return EXIT_BAD_INPUT if inputs == 1 else EXIT_SOME_FAILED
+    return 0
 
 
 PIPELINE_CONFIG_HEADER = (
@@ -100,6 +124,19 @@ def write_pipeline_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def pipeline_file_input(pipeline: str) -> str | None:
+    """``Global.input`` of a PaddleX 2.x / 3.0-beta pipeline file, the input when ``--input`` is not given."""
+    from triton_ocr.paddlex_compat import file_default_input
+
+    path = Path(pipeline)
+    if pipeline == "OCR" or not path.is_file():
+        return None
+    try:
+        return file_default_input(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError):
+        return None  # create_pipeline reports the file's problem
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -114,12 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.get_pipeline_config:
             return write_pipeline_config(args)
+        args.input = args.input or pipeline_file_input(args.pipeline)
         if not args.input:
             parser.error("--input is required (or --get_pipeline_config, or a subcommand)")
         return run_pipeline(args)
     except OCRError as exc:
         print(f"triton-ocr: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
 

@@ -33,6 +33,8 @@ class ImageConfig(_Section):
     min_side: int = Field(4, ge=1, description="smallest accepted width and height, in pixels")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="largest accepted encoded image (bytes or download)")
     url_timeout_s: float = Field(10.0, gt=0, description="connect/read time-out when the input is a URL")
+    pdf_dpi: int = Field(144, ge=36, le=600, description="PDF pages render at this resolution (144: PaddleX's)")
+    pdf_max_pages: int = Field(10, ge=1, description="only the first pages of a PDF are read (10: PaddleX's cap)")
 
 
 class DetConfig(_Section):
@@ -114,12 +116,16 @@ class OCRConfig(_Section):
     text_det: DetConfig = DetConfig()
     text_rec: RecConfig = RecConfig()
     use_textline_orientation: bool = Field(False, description="classify line crops as 0° or 180° (PaddleX's flag)")
+    return_word_box: bool = Field(
+        False, description="also return each line's words and their boxes (PaddleX 3.x text_word / text_word_boxes)"
+    )
     textline_orientation: TextlineOrientationConfig = TextlineOrientationConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> OCRConfig:
-        """Load and validate a pipeline YAML written by :meth:`to_yaml` (or by hand)."""
+        """Load and validate a pipeline YAML: one written by :meth:`to_yaml` (or by hand), or a PaddleX pipeline file
+        (:mod:`triton_ocr.paddlex_compat`)."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -127,6 +133,10 @@ class OCRConfig(_Section):
             raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from exc
+        from triton_ocr.paddlex_compat import config_from_paddlex_file, is_paddlex_file
+
+        if is_paddlex_file(data):
+            return config_from_paddlex_file(data, f"pipeline config {path}")
         try:
             return cls.model_validate(data)
         except ValueError as exc:

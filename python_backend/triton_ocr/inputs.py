@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from triton_ocr.errors import InputNotFoundError, InvalidImageError
 from triton_ocr.steps.image_loading import is_url
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jp2", ".pbm", ".pgm", ".ppm"}
+DOCUMENT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
+_unnamed = itertools.count(1)
 
 
 def iter_inputs(x: Any) -> Iterator[tuple[str | None, Any]]:
@@ -33,7 +36,11 @@ def iter_inputs(x: Any) -> Iterator[tuple[str | None, Any]]:
     elif isinstance(x, (str, Path)):
         path = Path(x).expanduser()
         if path.is_dir():
-            yield from ((str(p), p) for p in list_images(path))
+            files = list_images(path)
+            if not files:
+                kinds = ", ".join(sorted(DOCUMENT_SUFFIXES))
+                raise InputNotFoundError(f"the folder {x} holds no image or PDF file ({kinds})")
+            yield from ((str(p), p) for p in files)
         elif path.is_file():
             yield str(path), path
         else:
@@ -43,8 +50,16 @@ def iter_inputs(x: Any) -> Iterator[tuple[str | None, Any]]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image and PDF files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+
+
+def unnamed_stem(source: Any) -> str | None:
+    """A file name for the results of an input that has none (an array or bytes): ``array_0001``, ``array_0002``...
+    numbered through the process, so that saved results never overwrite each other; ``None`` for paths and URLs."""
+    if isinstance(source, (np.ndarray, bytes, bytearray, memoryview)):
+        return f"array_{next(_unnamed):04d}"
+    return None
 
 
 def count_inputs(x: Any) -> int | None:

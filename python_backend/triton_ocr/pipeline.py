@@ -11,9 +11,10 @@ import numpy as np
 from triton_ocr.config import OCRConfig, RecConfig, TextlineOrientationConfig, load_config
 from triton_ocr.engine import InferenceModel, load_model
 from triton_ocr.errors import ConfigError
-from triton_ocr.inputs import iter_inputs
+from triton_ocr.inputs import iter_inputs, unnamed_stem
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_pipeline_models
+from triton_ocr.paddlex_compat import config_with_params
 from triton_ocr.result import OCRResult
 from triton_ocr.stages import (
     LineModels,
@@ -26,7 +27,7 @@ from triton_ocr.stages import (
     run_sync,
     turn_upright,
 )
-from triton_ocr.steps.image_loading import load_image
+from triton_ocr.steps.image_loading import load_pages
 
 if TYPE_CHECKING:
     from triton_ocr_client import OCRClient
@@ -81,16 +82,22 @@ class OCRPipeline:
         """BGR line crops → the same crops, those the angle classifier finds upside down rotated by 180°."""
         return run_sync(turn_upright(crops, cfg, self.line_models))
 
-    def predict(self, x: Any, **overrides: Any) -> Iterator[OCRResult]:
-        """Yield a result per image of ``x`` (array, bytes, path, URL, directory, ``{"img": ...}`` or a list).
+    def predict(self, input: Any, **params: Any) -> Iterator[OCRResult]:  # noqa: A002
+        """Yield a result per image or PDF page of ``input`` (PaddleX's name): an array, bytes, a path, a URL, a
+        directory, ``{"img": ...}`` or a list of these.
 
-        ``overrides`` replace config fields per call, by section: ``predict(x, text_det={"box_thresh": 0.5})``,
-        or top-level flags: ``predict(x, use_textline_orientation=False)``.
+        ``params`` change the parameters for this call: PaddleX 3.x's names (``text_det_thresh=0.2``,
+        ``use_textline_orientation=False``, ``return_word_box=True``, ...: :data:`~triton_ocr.paddlex_compat.
+        PREDICT_PARAMS`) or config sections (``text_det={"box_thresh": 0.5}``). An unknown name is a TypeError.
         """
-        cfg = self.config.with_overrides(**overrides) if overrides else self.config
+        cfg = config_with_params(self.config, params, per_call=True, where="predict()")  # raises here, not lazily
+        return self._results(input, cfg)
+
+    def _results(self, x: Any, cfg: OCRConfig) -> Iterator[OCRResult]:
         for input_path, source in iter_inputs(x):
-            image = load_image(source, cfg.image)
-            yield OCRResult(input_path, self.ocr(image, cfg), image)
+            stem = unnamed_stem(source)
+            for page_index, image in load_pages(source, cfg.image, input_path):
+                yield OCRResult(input_path, self.ocr(image, cfg), image, config=cfg, page_index=page_index, stem=stem)
 
     __call__ = predict
 
@@ -100,14 +107,19 @@ def create_pipeline(
     device: str = "cpu",
     server: str | None = None,
     model_set: str | None = None,
+    **params: Any,
 ) -> OCRPipeline | OCRClient:
-    """PaddleX-style factory: ``create_pipeline("OCR")`` or ``create_pipeline("path/OCR.yaml")``;
-    ``model_set`` (e.g. ``"PP-OCRv6_small"``) replaces the config's.
+    """PaddleX-style factory: ``create_pipeline("OCR")``, ``create_pipeline("path/OCR.yaml")`` (this package's
+    YAML or a PaddleX pipeline file); ``model_set`` (e.g. ``"PP-OCRv6_small"``) replaces the config's.
+
+    ``params``: PaddleX 3.x's constructor parameters (``text_detection_model_name``, ``text_det_limit_side_len``,
+    ``use_textline_orientation``, ``return_word_box``, ...: :data:`~triton_ocr.paddlex_compat.PIPELINE_PARAMS`),
+    applied over the pipeline config; an unknown name is a TypeError naming the close matches.
 
     With ``server="grpc://host:8001"`` (or ``http://host:8000``) the returned object runs on a Triton server
     through the client library and has the same ``predict``.
     """
-    config = load_config(pipeline)
+    config = config_with_params(load_config(pipeline), params, per_call=False, where="create_pipeline()")
     if model_set is not None:
         config = config.with_overrides(model_set=model_set)
     if not device.startswith("cpu"):

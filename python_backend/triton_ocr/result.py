@@ -1,4 +1,5 @@
-"""The result of one image, shaped like PaddleX's ``OCRResult``: a dict with print and save methods."""
+"""The result of one image (or one PDF page), shaped like PaddleX's ``OCRResult``: a dict with print and save
+methods, ``.json`` and ``.img``, carrying PaddleX 3.x's keys and the 3.0-beta ones side by side."""
 
 from __future__ import annotations
 
@@ -10,16 +11,60 @@ from typing import Any
 import cv2
 import numpy as np
 
+from triton_ocr.config import OCRConfig
 from triton_ocr.stages import OCRLines
 
-RESULT_KEYS = ("input_path", "dt_polys", "dt_scores", "rec_text", "rec_score")
+BETA_KEYS = ("input_path", "dt_polys", "dt_scores", "rec_text", "rec_score")
+"""PaddleX 3.0-beta's result keys."""
+V3_KEYS = (
+    "input_path", "page_index", "model_settings", "dt_polys", "dt_scores", "text_det_params", "text_type",
+    "textline_orientation_angles", "text_rec_score_thresh", "rec_texts", "rec_scores", "rec_polys", "rec_boxes",
+)
+"""PaddleX 3.x's result keys (``return_word_box`` adds ``text_word`` and ``text_word_boxes``)."""
+RESULT_KEYS = (*V3_KEYS, "rec_text", "rec_score")
+WORD_KEYS = ("text_word", "text_word_boxes")
+
+
+def det_params(config: OCRConfig) -> dict[str, Any]:
+    """PaddleX 3.x ``text_det_params``: the detection settings the result was computed with."""
+    det = config.text_det
+    return {
+        "limit_side_len": det.limit_side_len, "limit_type": det.limit_type, "thresh": det.thresh,
+        "max_side_limit": det.max_side_limit, "box_thresh": det.box_thresh, "unclip_ratio": det.unclip_ratio,
+    }
+
+
+def axis_boxes(polys: list[np.ndarray]) -> np.ndarray:
+    """Polygons (N × (4, 2)) → int (N, 4) axis-aligned boxes ``[x_min, y_min, x_max, y_max]`` (``rec_boxes``)."""
+    if not polys:
+        return np.zeros((0, 4), np.int64)
+    stacked = np.asarray(polys, np.float32)
+    return np.concatenate([stacked.min(axis=1), stacked.max(axis=1)], axis=1).round().astype(np.int64)
+
+
+def json_value(value: Any) -> Any:
+    """Plain JSON types: arrays become (nested) lists, polygons rounded to ints."""
+    if isinstance(value, np.ndarray):
+        return value.round().astype(int).tolist() if value.dtype.kind == "f" else value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class OCRResult(dict):
-    """``{input_path, dt_polys, dt_scores, rec_text, rec_score}``; all four lists are aligned, one entry a line.
+    """One image's (or PDF page's) lines, aligned one entry a line, in reading order.
 
-    ``dt_polys`` are (4, 2) float32 arrays in image pixels (tl, tr, br, bl). The BGR image (or a function that
-    decodes it on demand) is kept privately for :meth:`save_to_img`.
+    PaddleX 3.x keys: ``rec_texts``, ``rec_scores``, ``rec_polys`` ((4, 2) float32 arrays, tl, tr, br, bl, in image
+    pixels), ``rec_boxes`` (int (N, 4)), ``dt_polys``, ``dt_scores``, ``textline_orientation_angles`` (-1 each when
+    orientation did not run), ``text_det_params``, ``text_type``, ``text_rec_score_thresh``, ``model_settings``,
+    ``page_index`` (``None`` for an image); with ``return_word_box`` also ``text_word`` and ``text_word_boxes``.
+    PaddleX 3.0-beta keys: ``rec_text``, ``rec_score``. ``dt_polys`` / ``dt_scores`` list the kept lines (3.0-beta's
+    meaning), so they equal ``rec_polys`` here. The BGR image (or a function that decodes it) is kept for
+    :meth:`save_to_img` and :attr:`img`; ``stem`` names the saved files.
     """
 
     def __init__(
@@ -27,31 +72,60 @@ class OCRResult(dict):
         input_path: str | None,
         lines: OCRLines,
         image: np.ndarray | Callable[[], np.ndarray] | None = None,
+        *,
+        config: OCRConfig | None = None,
+        page_index: int | None = None,
+        stem: str | None = None,
     ) -> None:
+        cfg = config or OCRConfig()
+        polys = list(lines.polys)
+        texts, scores = list(lines.texts), [float(s) for s in lines.rec_scores]
+        angles = [-1] * len(texts) if lines.angles is None else [int(a) for a in lines.angles]
         super().__init__(
             input_path=input_path,
-            dt_polys=list(lines.polys),
+            page_index=page_index,
+            model_settings={"use_doc_preprocessor": False, "use_textline_orientation": cfg.use_textline_orientation},
+            dt_polys=polys,
             dt_scores=[float(s) for s in lines.det_scores],
-            rec_text=list(lines.texts),
-            rec_score=[float(s) for s in lines.rec_scores],
+            text_det_params=det_params(cfg),
+            text_type="general",
+            textline_orientation_angles=angles,
+            text_rec_score_thresh=cfg.text_rec.score_thresh,
+            rec_texts=texts,
+            rec_scores=scores,
+            rec_polys=polys,
+            rec_boxes=axis_boxes(polys),
+            rec_text=texts,
+            rec_score=scores,
         )
+        if cfg.return_word_box:
+            words = lines.words or []
+            self["text_word"] = [line.texts for line in words]
+            self["text_word_boxes"] = [line.polys for line in words]
         self._image = image
+        self.stem = stem
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON types only (polygons as nested lists of ints)."""
-        return {
-            "input_path": self["input_path"],
-            "dt_polys": [np.asarray(p).round().astype(int).tolist() for p in self["dt_polys"]],
-            "dt_scores": self["dt_scores"],
-            "rec_text": self["rec_text"],
-            "rec_score": self["rec_score"],
-        }
+        """Plain JSON types only (polygons and boxes as nested lists of ints)."""
+        return {key: json_value(value) for key, value in self.items()}
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """PaddleX 3.x's ``res.json``: ``{"res": {...}}`` in plain JSON types."""
+        return {"res": self.to_json_dict()}
 
     def to_json(self, indent: int | None = 4, ensure_ascii: bool = False) -> str:
-        return json.dumps({"res": self.to_json_dict()}, indent=indent, ensure_ascii=ensure_ascii)
+        return json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii)
 
     def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
-        print(self.to_json(indent, ensure_ascii) if format_json else str({"res": self.to_json_dict()}))
+        print(self.to_json(indent, ensure_ascii) if format_json else str(self.json))
+
+    def file_stem(self) -> str:
+        """The saved files' name: ``stem`` if given, else the input's file name (a URL's too); a PDF page adds
+        ``_<page_index>``."""
+        path = self["input_path"]
+        stem = self.stem or (Path(path.split("?", 1)[0].rstrip("/")).stem if path else "") or "result"
+        return stem if self["page_index"] is None else f"{stem}_{self['page_index']}"
 
     def _target(self, save_path: str | Path, suffix: str) -> Path:
         path = Path(save_path)
@@ -59,8 +133,7 @@ class OCRResult(dict):
             path.parent.mkdir(parents=True, exist_ok=True)
             return path
         path.mkdir(parents=True, exist_ok=True)
-        stem = Path(self["input_path"]).stem if self["input_path"] and "://" not in self["input_path"] else "result"
-        return path / f"{stem}_ocr{suffix}"
+        return path / f"{self.file_stem()}_ocr{suffix}"
 
     def save_to_json(self, save_path: str | Path, indent: int = 4, ensure_ascii: bool = False) -> Path:
         """Write the JSON to ``save_path`` (a .json file, or a folder: ``<stem>_ocr.json`` inside)."""
@@ -68,14 +141,20 @@ class OCRResult(dict):
         target.write_text(self.to_json(indent, ensure_ascii) + "\n", encoding="utf-8")
         return target
 
-    def save_to_img(self, save_path: str | Path) -> Path:
-        """Draw boxes and texts (a CJK font) beside the image; write ``save_path`` or ``<folder>/<stem>_ocr.png``."""
+    @property
+    def img(self) -> dict[str, Any]:
+        """PaddleX 3.x's ``res.img``: ``{"ocr_res_img": PIL.Image}`` (boxes on the image, texts beside it)."""
         from triton_ocr.visualize import draw_ocr_result
 
         if self._image is None:
             raise ValueError("this result carries no image to draw on")
         image = self._image() if callable(self._image) else self._image
+        return {"ocr_res_img": draw_ocr_result(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self["rec_polys"],
+                                               self["rec_texts"])}
+
+    def save_to_img(self, save_path: str | Path) -> Path:
+        """Draw boxes and texts (a CJK font) beside the image; write ``save_path`` or ``<folder>/<stem>_ocr.png``."""
+        picture = self.img["ocr_res_img"]
         target = self._target(save_path, ".png")
-        picture = draw_ocr_result(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self["dt_polys"], self["rec_text"])
         picture.save(target)
         return target

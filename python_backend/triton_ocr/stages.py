@@ -61,6 +61,14 @@ their probabilities (n, T)] (its best path); the angle classifier float32 (n, 3,
 
 
 @dataclass(frozen=True)
+class LineWords:
+    """One line's words in reading order and their polygons float32 (k, 4, 2) in image pixels (tl, tr, br, bl)."""
+
+    texts: list[str]
+    polys: np.ndarray
+
+
+@dataclass(frozen=True)
 class OCRLines:
     """Recognised lines in reading order: polygons (N, 4, 2) float32 in image pixels, their detection scores (N,),
     texts (N) and recognition scores (N,)."""
@@ -69,6 +77,10 @@ class OCRLines:
     det_scores: np.ndarray
     texts: list[str]
     rec_scores: np.ndarray
+    angles: np.ndarray | None = None
+    """int (N,): 1 where the text-line classifier turned the line by 180°, 0 where not; ``None``: not run."""
+    words: list[LineWords] | None = None
+    """Each line's words and their polygons (``return_word_box``); ``None``: not asked for."""
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -103,14 +115,18 @@ def decode_batches(
     return results
 
 
-def confident_lines(boxes: DetectedBoxes, recognised: Sequence[tuple[str, float]], cfg: RecConfig) -> OCRLines:
-    """Keep the lines whose recognition score reaches ``cfg.score_thresh`` and whose text is not empty."""
+def confident_lines(
+    boxes: DetectedBoxes, recognised: Sequence[tuple[str, float]], cfg: RecConfig, angles: np.ndarray | None = None
+) -> OCRLines:
+    """Keep the lines whose recognition score reaches ``cfg.score_thresh`` and whose text is not empty;
+    ``angles`` (N,): the classifier's decision per box, when it ran."""
     keep = [i for i, (text, score) in enumerate(recognised) if text and score >= cfg.score_thresh]
     return OCRLines(
         polys=boxes.boxes[keep] if keep else np.zeros((0, 4, 2), np.float32),
         det_scores=boxes.scores[keep] if keep else np.zeros((0,), np.float32),
         texts=[recognised[i][0] for i in keep],
         rec_scores=np.array([recognised[i][1] for i in keep], dtype=np.float32),
+        angles=None if angles is None else np.asarray(angles, np.int64)[keep],
     )
 
 
@@ -162,9 +178,12 @@ async def read_lines(image: np.ndarray, prob_map: np.ndarray, cfg: OCRConfig, mo
     confident lines in reading order."""
     boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
     crops = line_crops(image, boxes)
+    angles = None
     if cfg.use_textline_orientation:
-        crops = await turn_upright(crops, cfg.textline_orientation, models)
-    return confident_lines(boxes, await read_crops(crops, cfg.text_rec, models), cfg.text_rec)
+        turned = await turn_upright(crops, cfg.textline_orientation, models)
+        angles = np.array([int(new is not old) for new, old in zip(turned, crops, strict=True)], np.int64)
+        crops = turned  # upright_crops returns a crop it leaves alone as the same object, a turned one as a copy
+    return confident_lines(boxes, await read_crops(crops, cfg.text_rec, models), cfg.text_rec, angles)
 
 
 _loops = threading.local()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,6 +25,7 @@ from triton_ocr.errors import (
     InputNotFoundError,
     InvalidImageError,
 )
+from triton_ocr.steps.pdf_pages import is_pdf, pdf_pages
 
 ImageSource = bytes | bytearray | memoryview | str | Path | np.ndarray
 
@@ -39,13 +41,33 @@ def load_image(source: ImageSource, limits: ImageConfig = ImageConfig()) -> np.n
     """Decode ``source`` into a BGR ``uint8`` array (H, W, 3) that respects ``limits``."""
     if isinstance(source, np.ndarray):
         return check_size(to_bgr(source), limits)
+    return decode_image(read_bytes(source, limits), limits)
+
+
+def read_bytes(source: ImageSource, limits: ImageConfig = ImageConfig()) -> bytes:
+    """The encoded file behind bytes, a path or a URL (read or downloaded within ``limits.max_bytes``)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(source), limits)
+        return bytes(source)
     if is_url(source):
-        return decode_image(fetch_url(str(source), limits), limits)
+        return fetch_url(str(source), limits)
     if isinstance(source, (str, Path)):
-        return decode_image(read_file(Path(source), limits), limits)
+        return read_file(Path(source), limits)
     raise InvalidImageError(f"unsupported input type {type(source).__name__}: give bytes, a path, a URL or an array")
+
+
+def load_pages(
+    source: ImageSource, limits: ImageConfig = ImageConfig(), name: str | None = None
+) -> Iterator[tuple[int | None, np.ndarray]]:
+    """``(page_index, BGR uint8 (H, W, 3))`` for each page of a PDF (see :mod:`~triton_ocr.steps.pdf_pages`), or
+    ``(None, image)`` once for an image; ``name`` names the input in messages."""
+    if isinstance(source, np.ndarray):
+        yield None, load_image(source, limits)
+        return
+    data = read_bytes(source, limits)
+    if is_pdf(data):
+        yield from enumerate(pdf_pages(data, limits, name or "the PDF"))
+    else:
+        yield None, decode_image(data, limits)
 
 
 def read_file(path: Path, limits: ImageConfig) -> bytes:
