@@ -29,7 +29,8 @@ from PIL import Image
 
 from imagegen import encode, png_header, render_lines
 from triton_fixtures import start_server
-from triton_ocr.config import DetConfig, OCRConfig
+from triton_ocr.config import OCRConfig
+from triton_ocr.models.registry import with_model_settings
 from triton_ocr.steps.det_resize import det_input_size
 
 pytestmark = pytest.mark.triton
@@ -44,7 +45,9 @@ def triton() -> Iterator[object]:
     """The server behind the gateway, in exact fp32: these tests are about the HTTP layer, and one of them reads a
     rendered "Invoice 2024-0117" that bf16 reads as "…011/" (fp32 reads it right; accuracy on real data:
     docs/accuracy.md)."""
-    yield from start_server(config=OCRConfig().with_overrides(runtime={"precision": "fp32"}))
+    yield from start_server(
+        config=OCRConfig().with_overrides(runtime={"precision": "fp32"}), model_sets=["PP-OCRv4_mobile"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,20 +143,21 @@ def test_max_long_side_changes_the_detection_input(http: httpx.Client) -> None:
     image = render_lines(["a wide strip of text 12345"], size=(1600, 400), font_size=60)
     data = b64(encode(image))
     expected_texts = None
+    served = with_model_settings(OCRConfig()).text_det  # the default set's resize: short side 736
     for params, (limit, kind) in (
-        ({}, (960, "max")),
+        ({}, (served.limit_side_len, served.limit_type)),
         ({"inferenceParams": {"maxLongSide": 640}}, (640, "max")),
         ({"inferenceParams": {"maxLongSide": 1280}}, (1280, "max")),
         ({"textDetLimitSideLen": 480, "textDetLimitType": "min"}, (480, "min")),
     ):
         response = http.post("/ocr", json={"image": data, "visualize": False, **params})
         assert response.status_code == 200, response.text
-        height, width = det_input_size(400, 1600, DetConfig(limit_side_len=limit, limit_type=kind))
+        height, width = det_input_size(400, 1600, served.model_copy(update={"limit_side_len": limit, "limit_type": kind}))
         assert response.headers["X-Det-Input-Size"] == f"{width}x{height}", params
         texts = squeeze([t["text"] for t in response.json()["result"]["texts"]])
         assert "12345" in texts
         expected_texts = expected_texts or texts
-    assert det_input_size(400, 1600, DetConfig(limit_side_len=640)) != det_input_size(400, 1600, DetConfig())
+    assert det_input_size(400, 1600, served.model_copy(update={"limit_side_len": 640, "limit_type": "max"})) != det_input_size(400, 1600, served)
 
 
 def test_visualize_false_drops_the_picture(http: httpx.Client) -> None:
@@ -178,6 +182,18 @@ def test_results_equal_the_in_process_pipeline(photo: str, http: httpx.Client, s
     np.testing.assert_allclose([t["score"] for t in served], local["rec_score"], atol=1e-3)
 
 
+def test_model_set_chooses_the_reader(http: httpx.Client, shared_data: Path, v4_fp32_pipeline) -> None:
+    data = (shared_data / "photos_docs" / PHOTOS[0]).read_bytes()
+    response = http.post("/ocr", json={"image": b64(data), "visualize": False, "modelSet": "PP-OCRv4_mobile"})
+    assert response.status_code == 200, response.text
+    local = next(iter(v4_fp32_pipeline.predict(data))).to_json_dict()
+    assert [t["text"] for t in response.json()["result"]["texts"]] == local["rec_text"]
+    unknown = http.post("/ocr", json={"image": b64(data), "modelSet": "PP-OCRv9"})
+    assert unknown.status_code == 422 and "unknown model set 'PP-OCRv9'" in unknown.json()["errorMsg"]
+    not_served = http.post("/ocr", json={"image": b64(data), "modelSet": "PP-OCRv6_tiny"})
+    assert not_served.status_code == 422 and "ocr.PP-OCRv6_tiny" in not_served.json()["errorMsg"]
+
+
 @pytest.mark.parametrize(
     ("image", "status", "fragment"),
     [
@@ -194,7 +210,7 @@ def test_bad_input_on_the_triton_engine(image: str, status: int, fragment: str, 
     assert http.post("/ocr", json={"image": valid}).status_code == 200
 
 
-def test_64_concurrent_clients_each_get_their_own_text(gateway: str, pipeline, capsys: pytest.CaptureFixture) -> None:
+def test_64_concurrent_clients_each_get_their_own_text(gateway: str, fp32_pipeline, capsys: pytest.CaptureFixture) -> None:
     """64 clients, each alternating between two images of its own with unique numbers, for LOAD_SECONDS.
     The in-flight bound is 64 (= the clients), so no 503 is expected either."""
     images = {}
@@ -202,7 +218,7 @@ def test_64_concurrent_clients_each_get_their_own_text(gateway: str, pipeline, c
         for variant in range(2):
             number = 10000 + 2 * client + variant
             picture = render_lines([f"No {number}"], size=(300, 80), font_size=40, origin=(16, 16))
-            text = squeeze(next(iter(pipeline.predict(picture))).to_json_dict()["rec_text"])
+            text = squeeze(next(iter(fp32_pipeline.predict(picture))).to_json_dict()["rec_text"])
             assert str(number) in text  # the in-process pipeline reads it; the server must say the same
             images[client, variant] = (b64(encode(picture)), text)
 

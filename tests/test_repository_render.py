@@ -14,7 +14,7 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.serving.repository.catalog import CATALOG, TEXT_DET
 from triton_ocr.serving.repository.pbtxt import Token, dumps
-from triton_ocr.serving.repository.plan import ServingPlan, plan_serving
+from triton_ocr.serving.repository.plan import RepositoryPlan, ServingPlan, plan_serving
 from triton_ocr.serving.repository.profiles import get_profile, with_profile_defaults
 from triton_ocr.serving.repository.render import render_repository
 from triton_ocr.serving.repository.settings import BatchedModel
@@ -41,10 +41,19 @@ def test_gpu_flavour_differs_only_in_serving_settings():
     assert cpu.keys() == gpu.keys()
     assert gpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2] == cpu[f"{contract.OCR}/config.pbtxt"].split("\n", 2)[2]
     rec = gpu[f"{contract.TEXT_REC}/config.pbtxt"]
-    assert "kind: KIND_GPU" in rec and 'name: "tensorrt"' in rec and "max_batch_size: 128" in rec
+    assert "kind: KIND_GPU" in rec and "max_batch_size: 128" in rec and "gpus" not in rec
     assert "preferred_batch_size: [ 32, 64, 128 ]" in rec
     assert '\\"batch_size\\":32' in gpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
-    assert 'backend: "onnxruntime"' in rec and 'backend: "openvino"' in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert 'backend: "torch"' in rec and 'backend: "openvino"' in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert 'key: "precision"\n    value { string_value: "fp16" }' in rec and '"cuda_graphs"' in rec
+    assert '\\"width_step\\":160' in gpu[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
+
+
+def test_gpu_flavour_for_the_ngc_image_and_a_pinned_gpu():
+    ngc = render(OCRConfig(runtime={"engine": "onnxruntime"}), "gpu")[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert 'backend: "onnxruntime"' in ngc and 'name: "tensorrt"' in ngc and "kind: KIND_GPU" in ngc
+    pinned = render(OCRConfig(runtime={"device": "gpu:1"}), "gpu")[f"{contract.TEXT_DET}/config.pbtxt"]
+    assert "{ count: 2 kind: KIND_GPU gpus: [ 1 ] }" in pinned and 'backend: "torch"' in pinned
 
 
 def test_engine_and_precision_switch_the_backend_by_configuration():
@@ -84,16 +93,17 @@ def test_a_chunked_model_refuses_a_batch_size_of_its_own():
     settings[contract.TEXT_REC] = BatchedModel(max_batch_size=12)
     profile = plan.profile.model_copy(update={"inference_models": settings})
     with pytest.raises(ValueError, match="fed in pipeline chunks"):
-        render_repository(ServingPlan(plan.config, profile, plan.files, plan.io))
+        lane = plan.primary
+        render_repository(RepositoryPlan((ServingPlan(lane.config, profile, lane.files, lane.io),)))
 
 
 def test_profile_defaults_fill_only_what_the_user_left_unset(caplog):
     gpu = get_profile("gpu")
     filled = with_profile_defaults(OCRConfig(), gpu)
-    assert (filled.text_rec.batch_size, filled.runtime.engine) == (32, "onnxruntime")
+    assert (filled.text_rec.batch_size, filled.runtime.engine) == (32, "torch")
     with caplog.at_level(logging.WARNING):
         kept = with_profile_defaults(OCRConfig(text_rec={"batch_size": 8}), gpu)
-    assert kept.text_rec.batch_size == 8 and kept.runtime.engine == "onnxruntime"
+    assert kept.text_rec.batch_size == 8 and kept.runtime.engine == "torch"
     assert "text_rec.batch_size: the pipeline config sets 8, the 'gpu' profile has 32; keeping 8" in caplog.text
     # a value from a YAML counts as set even when it equals the built-in default; with_overrides keeps unset fields unset
     assert with_profile_defaults(OCRConfig.model_validate({"text_rec": {"batch_size": 6}}), gpu).text_rec.batch_size == 6
@@ -106,7 +116,7 @@ def test_the_plan_computes_the_effective_config_once_for_everyone():
     plan = plan_serving(OCRConfig(), get_profile("gpu"))
     rendered = render_repository(plan)
     assert plan.config.text_rec.batch_size == 32
-    assert plan.config_json in rendered[f"{contract.OCR_POSTPROCESS}/config.pbtxt"].replace('\\"', '"')
+    assert plan.primary.config_json in rendered[f"{contract.OCR_POSTPROCESS}/config.pbtxt"].replace('\\"', '"')
 
 
 def test_the_reload_list_follows_the_catalog():
@@ -114,8 +124,43 @@ def test_the_reload_list_follows_the_catalog():
     on = plan_serving(OCRConfig(use_textline_orientation=True), get_profile("cpu"))
     assert off.reloadable == (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
     assert contract.TEXTLINE_ORIENTATION in on.reloadable
-    assert [model.name for model in on.models] == [model.name for model in CATALOG]
-    assert {entry.name for entry in contract.ENTRIES} <= {m.name for m in off.models} - set(off.reloadable)
+    assert [model.name for model in on.primary.models] == [model.name for model in CATALOG]
+    ensembles = {name for name, _, _ in off.rendered()} - set(off.reloadable)
+    assert ensembles == {"ocr", "ocr_raw", "ocr.PP-OCRv6_small", "ocr_raw.PP-OCRv6_small"}
+
+
+def test_model_sets_are_served_side_by_side_in_lanes_of_their_own():
+    user = OCRConfig(text_det={"box_thresh": 0.45}, text_rec={"batch_size": 4})
+    plan = plan_serving(user, get_profile("cpu"), ["PP-OCRv4_mobile", "PP-OCRv6_small"])
+    assert plan.model_sets == ("PP-OCRv6_small", "PP-OCRv4_mobile")
+    v4 = "PP-OCRv4_mobile"
+    assert set(plan.reloadable) == {
+        "det_preprocess", "text_det", "text_rec", "ocr_postprocess",
+        f"det_preprocess.{v4}", f"text_det.{v4}", f"text_rec.{v4}", f"ocr_postprocess.{v4}",
+    }
+    assert [name for name, _ in plan.probes] == ["ocr", "ocr_raw", f"ocr.{v4}"]
+    rendered = render_repository(plan)
+    ensemble = rendered[f"ocr.{v4}/config.pbtxt"]
+    for step in (f"det_preprocess.{v4}", f"text_det.{v4}", f"ocr_postprocess.{v4}"):
+        assert f'model_name: "{step}"' in ensemble
+    assert 'model_name: "text_det"' in rendered["ocr.PP-OCRv6_small/config.pbtxt"]
+    assert f'string_value: "text_rec.{v4}"' in rendered[f"ocr_postprocess.{v4}/config.pbtxt"]
+    # each lane reads with its own set's models and settings; the user's explicit values hold in every lane
+    v4_lane, v6_lane = plan.lanes[1].config, plan.lanes[0].config
+    assert (v4_lane.text_det.model, v4_lane.text_det.limit_type, v4_lane.text_det.mean[0]) == (f"{v4}_det", "max", 0.485)
+    assert (v6_lane.text_det.model, v6_lane.text_det.limit_type, v6_lane.text_det.mean[0]) == ("PP-OCRv6_small_det", "min", 0.5)
+    assert v4_lane.text_det.box_thresh == v6_lane.text_det.box_thresh == 0.45
+    assert v4_lane.text_rec.batch_size == v6_lane.text_rec.batch_size == 4
+    assert "max_batch_size: 4" in rendered[f"text_rec.{v4}/config.pbtxt"]
+    with pytest.raises(ConfigError, match="unknown model set 'PP-OCRv9'"):
+        plan_serving(user, get_profile("cpu"), ["PP-OCRv9"])
+
+
+def test_a_set_named_explicitly_in_the_config_keeps_only_its_own_models_in_other_lanes():
+    user = OCRConfig(model_set="PP-OCRv4_mobile", text_rec={"model": "PP-OCRv4_mobile_rec"})
+    other = user.for_model_set("PP-OCRv6_tiny")
+    assert other.text_rec.model is None and other.model_set == "PP-OCRv6_tiny"
+    assert user.for_model_set("PP-OCRv4_mobile") is user
 
 
 def test_every_declared_model_has_settings_in_every_profile():

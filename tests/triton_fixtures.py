@@ -29,11 +29,13 @@ def data_folder(name: str) -> Path:
 
 
 def start_server(**kwargs: object) -> Iterator[TritonServer]:
-    """Yield a started server on free ports; skip only when the binary cannot be obtained at all."""
+    """Yield a started server on free ports (serving the config's model set alone unless ``model_sets`` says
+    otherwise); skip only when the binary cannot be obtained at all."""
     try:
         install_tritonserver()
     except TritonUnavailableError as exc:
         pytest.skip(f"the tritonserver binary cannot be obtained here: {exc}")
+    kwargs.setdefault("model_sets", ())
     server = TritonServer.on_free_ports(**kwargs).start()
     try:
         yield server

@@ -1,7 +1,8 @@
 """The names and types the Triton models, the repository renderer and the client agree on.
 
 Shared by the server side and the client library (which imports this module, not the server's). Public entry
-points (:data:`ENTRIES`): ``ocr`` (encoded image bytes) and ``ocr_raw`` (a BGR ``uint8`` array). Both take the
+points (:data:`ENTRIES`): ``ocr`` (encoded image bytes) and ``ocr_raw`` (a BGR ``uint8`` array), and the same per
+served model set (:func:`lane_model`). Both take the
 optional per-request inputs of :data:`TUNABLE_INPUTS` (Triton 2.51 ensembles forward optional inputs but not request
 parameters) and return :data:`OUTPUTS`.
 """
@@ -20,6 +21,13 @@ TEXT_REC = "text_rec"
 OCR_POSTPROCESS = "ocr_postprocess"
 TEXTLINE_ORIENTATION = "textline_orientation"
 """The angle classifier, in the repository only when the pipeline config sets ``use_textline_orientation``."""
+
+
+def lane_model(model: str, model_set: str) -> str:
+    """The Triton name of ``model`` in the lane of ``model_set`` (a repository serving several model sets):
+    ``ocr.PP-OCRv5_mobile``, ``text_rec.PP-OCRv5_mobile``. Every served set answers at ``lane_model(OCR, set)``
+    (and ``OCR_RAW``); the plain names are the server's primary set."""
+    return f"{model}.{model_set}"
 
 IMAGE = "image"
 """Entry input: ``ocr`` BYTES [1] (encoded image), ``ocr_raw`` UINT8 [-1, -1, 3] (BGR)."""

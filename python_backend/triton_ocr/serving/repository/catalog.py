@@ -41,9 +41,14 @@ class EnsembleModel:
     def name(self) -> str:
         return self.entry.name
 
-    def config(self, plan: ServingPlan) -> dict:
+    def names(self, plan: ServingPlan) -> tuple[str, ...]:
+        """The primary lane answers at the plain name and at its set's name, every other lane at its set's."""
+        qualified = contract.lane_model(self.name, plan.model_set)
+        return (self.name, qualified) if plan.primary else (qualified,)
+
+    def config(self, plan: ServingPlan, name: str) -> dict:
         det = plan.io[contract.TEXT_DET]
-        return configs.ensemble(self.entry, det.input, det.output)
+        return configs.ensemble(self.entry, name, plan.name, det.input, det.output)
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,12 @@ class PythonModel:
     serving: Mapping[str, PythonStep]
     """Settings by serving profile name."""
 
-    def config(self, plan: ServingPlan) -> dict:
+    def names(self, plan: ServingPlan) -> tuple[str, ...]:
+        return (plan.name(self.name),)
+
+    def config(self, plan: ServingPlan, name: str) -> dict:
         instances = plan.profile.python_models[self.name].instances
-        return configs.python_model(self.name, self.inputs(plan), self.outputs, instances, self.parameters(plan))
+        return configs.python_model(name, self.inputs(plan), self.outputs, instances, self.parameters(plan))
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,15 @@ class InferenceModel:
         size = self.chunk(config)
         return size * settings.chunks_per_batch, tuple(size * n for n in settings.preferred_chunks)
 
-    def config(self, plan: ServingPlan) -> dict:
+    def names(self, plan: ServingPlan) -> tuple[str, ...]:
+        return (plan.name(self.name),)
+
+    def config(self, plan: ServingPlan, name: str) -> dict:
         io, settings = plan.io[self.name], plan.profile.inference_models[self.name]
         inputs = [tensor(contract.TensorSpec(io.input, "FP32", self.input_dims(plan.config)))]
         outputs = [tensor(spec) for spec in self.outputs(io)]
         return configs.inference_model(
-            self.name,
+            name,
             settings,
             self.batch_sizes(plan.config, settings),
             plan.profile.kind,
@@ -118,14 +129,14 @@ def ocr_postprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
     rec = plan.io[contract.TEXT_REC]
     parameters: dict[str, Any] = {
         "ocr_config": plan.config_json,
-        "rec_model": contract.TEXT_REC,
+        "rec_model": plan.name(contract.TEXT_REC),
         "rec_input": rec.input,
         "rec_outputs": ",".join(spec.name for spec in TEXT_REC.outputs(rec)),
         "rec_max_inflight": plan.profile.rec_max_inflight,
     }
     if contract.TEXTLINE_ORIENTATION in plan.io:
         cls = plan.io[contract.TEXTLINE_ORIENTATION]
-        parameters |= {"cls_model": contract.TEXTLINE_ORIENTATION, "cls_input": cls.input, "cls_outputs": cls.output}
+        parameters |= {"cls_model": plan.name(contract.TEXTLINE_ORIENTATION), "cls_input": cls.input, "cls_outputs": cls.output}
     return parameters
 
 
@@ -143,7 +154,7 @@ DET_PREPROCESS = PythonModel(
     ],
     outputs=[tensor(DET_TENSOR), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE)],
     parameters=lambda plan: {"ocr_config": plan.config_json, "det_size_multiple": plan.profile.det_size_multiple},
-    serving={"cpu": PythonStep(instances=1), "gpu": PythonStep(instances=4)},
+    serving={"cpu": PythonStep(instances=1), "gpu": PythonStep(instances=6)},
 )
 
 TEXT_DET = InferenceModel(
@@ -157,7 +168,7 @@ TEXT_DET = InferenceModel(
             max_queue_delay_microseconds=2000, queue=QueuePolicy(max_queue_size=64),
         ),
         "gpu": BatchedModel(
-            instances=1, intra_op_threads=0, max_batch_size=8, preferred_batch_sizes=(4, 8),
+            instances=2, intra_op_threads=0, max_batch_size=8, preferred_batch_sizes=(4, 8),
             max_queue_delay_microseconds=1000, queue=QueuePolicy(max_queue_size=256),
         ),
     },
@@ -175,7 +186,7 @@ TEXT_REC = InferenceModel(
     serving={
         "cpu": BatchedModel(instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000),
         "gpu": BatchedModel(
-            instances=1, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),
+            instances=2, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),
             max_queue_delay_microseconds=1000,
         ),
     },
@@ -205,7 +216,7 @@ OCR_POSTPROCESS = PythonModel(
     ],
     outputs=[tensor(spec) for spec in contract.LINE_OUTPUTS],
     parameters=ocr_postprocess_parameters,
-    serving={"cpu": PythonStep(instances=3), "gpu": PythonStep(instances=4)},
+    serving={"cpu": PythonStep(instances=3), "gpu": PythonStep(instances=8)},
 )
 
 CATALOG: tuple[TritonModel, ...] = (

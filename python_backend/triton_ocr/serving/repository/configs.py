@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from triton_ocr import contract
@@ -45,8 +45,13 @@ def python_model(name: str, inputs: list, outputs: list, instances: int, paramet
 
 
 def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
-    """The backend's own parameters: the ONNX Runtime backend's thread counts, or the OpenVINO backend's threads,
-    one latency-hinted stream per instance (instances are the parallelism) and ``HINT_BF16`` for bf16."""
+    """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads,
+    one latency-hinted stream per instance (instances are the parallelism) and ``HINT_BF16`` for bf16, or the
+    python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
+    if engine == "torch":
+        from triton_ocr.serving.in_triton.torch_runner import torch_parameters
+
+        return torch_parameters(precision, cuda_graphs=True, threads=settings.intra_op_threads)
     if engine == "onnxruntime":
         return {"intra_op_thread_count": settings.intra_op_threads, "inter_op_thread_count": settings.inter_op_threads}
     parameters: dict[str, Any] = {
@@ -83,10 +88,14 @@ def inference_model(
     io: tuple[list, list],
 ) -> dict:
     """A standard config of the ``runtime.engine`` backend (``onnxruntime`` or ``openvino``) for ``model.onnx``:
-    served by the native backends on NGC images, by this project's python-based ones here. ``batch``: the max and
-    preferred batch sizes; ``io``: the input and output tensor entries."""
+    served by the native backends on NGC images, by this project's python-based ones here (``torch``: python-based
+    only). ``batch``: the max and preferred batch sizes; ``io``: the input and output tensor entries. On GPUs,
+    ``runtime.device`` ``gpu:N`` pins the instances to GPU N (``gpu``: every GPU gets the instances)."""
     if runtime.engine == "openvino" and kind != "KIND_CPU":
         raise ConfigError(f"{name} runs on {kind}: the openvino engine serves CPUs only")
+    group: dict[str, Any] = {"count": settings.instances, "kind": Token(kind)}
+    if kind == "KIND_GPU" and runtime.device.startswith("gpu:"):
+        group["gpus"] = [int(runtime.device.split(":", 1)[1])]
     config: dict[str, Any] = {"name": name, "backend": runtime.engine}
     if runtime.engine == "openvino":
         config["default_model_filename"] = MODEL_FILE  # the native backend's default is model.xml
@@ -94,7 +103,7 @@ def inference_model(
         "max_batch_size": batch[0],
         "input": io[0],
         "output": io[1],
-        "instance_group": [{"count": settings.instances, "kind": Token(kind)}],
+        "instance_group": [group],
         "dynamic_batching": dynamic_batching(settings, batch[1]),
         "parameters": string_parameters(engine_parameters(runtime.engine, runtime.precision, settings)),
     }
@@ -108,9 +117,12 @@ def inference_model(
     return config
 
 
-def ensemble(entry: contract.Entry, det_input: str, det_output: str) -> dict:
-    """The public entry: its ``image`` goes to ``det_preprocess`` as ``entry.image_key``; outputs
-    :data:`contract.OUTPUTS`. ``det_input``/``det_output``: the detector's ONNX tensor names."""
+def ensemble(
+    entry: contract.Entry, name: str, step_name: Callable[[str], str], det_input: str, det_output: str
+) -> dict:
+    """The public entry ``name``: its ``image`` goes to ``det_preprocess`` as ``entry.image_key``; outputs
+    :data:`contract.OUTPUTS`. ``step_name``: a step's Triton name in the entry's lane; ``det_input``/``det_output``:
+    the detector's ONNX tensor names."""
     det_tunables = {t.name: t.name for t in contract.tunables_for(contract.DET_PREPROCESS)}
     post_tunables = {t.name: t.name for t in contract.tunables_for(contract.OCR_POSTPROCESS)}
     handoff = {contract.DECODED_IMAGE: contract.DECODED_IMAGE, contract.DET_INPUT_SIZE: contract.DET_INPUT_SIZE}
@@ -125,14 +137,14 @@ def ensemble(entry: contract.Entry, det_input: str, det_output: str) -> dict:
         (contract.OCR_POSTPROCESS, {contract.PROB_MAP: contract.PROB_MAP, **handoff, **post_tunables}, lines),
     ]
     return {
-        "name": entry.name,
+        "name": name,
         "platform": "ensemble",
         "max_batch_size": 0,
         "input": [tensor(entry.image), *tunable_inputs()],
         "output": [tensor(spec) for spec in contract.OUTPUTS],
         "ensemble_scheduling": {
             "step": [
-                {"model_name": model, "model_version": -1, "input_map": entries(inputs), "output_map": entries(outputs)}
+                {"model_name": step_name(model), "model_version": -1, "input_map": entries(inputs), "output_map": entries(outputs)}
                 for model, inputs, outputs in steps
             ]
         },

@@ -1,6 +1,7 @@
 """``triton-ocr serve``: run the supervised Triton server and the HTTP gateway, or render the model repository.
 
     triton-ocr serve [--pipeline OCR.yaml] [--profile cpu|gpu] [--host 127.0.0.1] [--http-port 8000] ...
+    triton-ocr serve --models PP-OCRv4_mobile,PP-OCRv6_small   # these sets only (default: every installed set)
     triton-ocr serve --no-gateway                     # Triton only
     triton-ocr serve --no-triton --triton-url grpc://HOST:8001   # the gateway only (same as `triton-ocr gateway`)
     triton-ocr serve --build-repo model_repository [--profile cpu|gpu] [--pipeline OCR.yaml]
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +25,12 @@ from triton_ocr.serving.repository.profiles import PROFILES, get_profile
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (thresholds, sizes, models)")
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="serving profile")
+    parser.add_argument(
+        "--models", metavar="SET[,SET...]", default=None,
+        help="model sets served beside the pipeline's own (each in models of its own, answering at ocr.<SET>): "
+        "'all' (the default when serving: every installed set) or a comma-separated list; --build-repo writes "
+        "the pipeline's set alone unless given",
+    )
     parser.add_argument("--build-repo", type=Path, metavar="DIR", help="only write the model repository to DIR")
     parser.add_argument("--with-weights", action="store_true",
                         help="with --build-repo: also link the models' weights in (a repository Triton can load)")
@@ -38,6 +46,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gateway", action="store_true", help="run Triton only")
     parser.add_argument("--no-triton", action="store_true", help="run the gateway only, against --triton-url")
     parser.add_argument("--triton-url", default=None, help="with --no-triton: the Triton server's gRPC URL")
+
+
+def model_sets_argument(text: str | None, default: Sequence[str] | None) -> Sequence[str] | None:
+    """``--models``: ``all`` → ``None`` (every installed set), a comma-separated list → those names, absent →
+    ``default``."""
+    if text is None:
+        return default
+    if text == "all":
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ConfigError("--models needs model set names (comma-separated) or 'all'")
+    return names
 
 
 def interrupt(signum: int, frame: object) -> NoReturn:
@@ -59,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.with_weights and not args.build_repo:
         raise ConfigError("--with-weights goes with --build-repo DIR")
     if args.build_repo:
-        plan = plan_serving(config, profile)
+        plan = plan_serving(config, profile, model_sets_argument(args.models, default=()))
         target = assemble_repository(args.build_repo, plan) if args.with_weights else write_render(args.build_repo, plan)
         print(f"model repository ({profile.name} profile{', weights linked' if args.with_weights else ''}) "
               f"written to {target}")
@@ -72,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     server = None if args.no_triton else TritonServer(
         config,
         profile,
+        model_sets=model_sets_argument(args.models, default=None),
         repository=args.repository,
         host=args.host,
         http_port=args.http_port,
