@@ -42,6 +42,31 @@ from triton_ocr_client.protocol import (
 Overrides = dict[str, Any]
 
 
+
+GRPC_RECONNECT_BACKOFF_MS = (100, 1000)
+"""gRPC's reconnect back-off (first, longest): its default (1 s growing to 120 s, with jitter) kept clients away
+from a restarted server for ~7 s after it served again."""
+
+
+def grpc_channel_args() -> list[tuple[str, int]]:
+    """tritonclient's own channel options (message size unbounded, keep-alive) with a short reconnect back-off."""
+    from tritonclient.grpc import KeepAliveOptions
+    from tritonclient.grpc._client import MAX_GRPC_MESSAGE_SIZE
+
+    keepalive = KeepAliveOptions()
+    first, longest = GRPC_RECONNECT_BACKOFF_MS
+    return [
+        ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
+        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        ("grpc.initial_reconnect_backoff_ms", first),
+        ("grpc.min_reconnect_backoff_ms", first),
+        ("grpc.max_reconnect_backoff_ms", longest),
+    ]
+
 class _Client:
     """Settings and request preparation shared by both clients."""
 
@@ -72,7 +97,7 @@ class _Client:
     def connect(self) -> Any:
         """A new tritonclient client for the endpoint (the async one binds to the running event loop)."""
         if self.is_grpc:
-            return self.module.InferenceServerClient(self.endpoint.address)
+            return self.module.InferenceServerClient(self.endpoint.address, channel_args=grpc_channel_args())
         if self.asynchronous:
             return self.module.InferenceServerClient(self.endpoint.address, conn_timeout=self.timeout_s)
         return self.module.InferenceServerClient(

@@ -13,6 +13,10 @@ class ServerUnavailableError(ClientError, ConnectionError):
     """The server cannot be reached (not running, wrong address, connection dropped)."""
 
 
+class ModelRecoveringError(ServerUnavailableError):
+    """A model of the pipeline cannot serve for a moment: its python stub died, or it is being reloaded."""
+
+
 class BadInputError(ClientError, InvalidImageError):
     """The server rejected this request's image or parameters (corrupt, too large, invalid threshold...)."""
 
@@ -30,6 +34,8 @@ class InferenceError(ClientError):
 
 
 OVERLOAD_MARKERS = ("exceeds maximum queue size", "queue is full", "rejected")
+RECOVERING_MARKERS = ("is not healthy", "has no available versions", "is not ready")
+"""Triton's words for a stub that died and a model being unloaded/loaded (by the supervisor's heal)."""
 UNREACHABLE_MARKERS = ("failed to connect", "connection refused", "socket closed", "connection reset", "unreachable")
 
 
@@ -42,6 +48,8 @@ def classify(exc: BaseException) -> ClientError:
     lowered = message.lower()
     if isinstance(exc, TimeoutError) or status in ("StatusCode.DEADLINE_EXCEEDED", "504") or "timed out" in lowered:
         return InferenceTimeoutError(message)
+    if any(marker in lowered for marker in RECOVERING_MARKERS):
+        return ModelRecoveringError(message)
     if status in ("StatusCode.INVALID_ARGUMENT", "400"):
         return BadInputError(message)
     if any(marker in lowered for marker in OVERLOAD_MARKERS) or status == "429":

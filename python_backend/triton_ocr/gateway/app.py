@@ -45,7 +45,7 @@ from triton_ocr.gateway.schemas import (
 from triton_ocr.gateway.settings import GatewaySettings
 from triton_ocr.probe import probe_image
 from triton_ocr.steps.image_loading import decode_image
-from triton_ocr_client.errors import InferenceTimeoutError
+from triton_ocr_client.errors import InferenceTimeoutError, ServerUnavailableError
 
 log = logging.getLogger("triton_ocr.gateway")
 T = TypeVar("T")
@@ -76,6 +76,10 @@ class Readiness:
 
     def succeeded(self) -> None:
         self.last_success = time.monotonic()
+
+    def failed(self) -> None:
+        """An inference failed for a transient reason: the next check probes instead of trusting the cache."""
+        self.last_success = -math.inf
 
     def fresh(self) -> bool:
         return time.monotonic() - self.last_success < self.cache_s
@@ -183,6 +187,9 @@ class Gateway:
             raise  # the engine's own deadline (a TimeoutError too)
         except asyncio.TimeoutError:
             raise HTTPError(504, f"inference took longer than {timeout:g} s") from None
+        except ServerUnavailableError:
+            self.readiness.failed()  # a dead stub, a model reloading, a server restarting: not ready until a probe
+            raise
         self.readiness.succeeded()
         return recognition
 

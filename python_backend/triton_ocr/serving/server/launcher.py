@@ -279,24 +279,42 @@ class TritonServer:
         """This server's live python stubs: ``{instance name: pid}`` (e.g. ``text_rec_0_0``)."""
         return stub_processes(self.shm_prefix)
 
-    def reload(self, models: Iterable[str]) -> None:
-        """Reload ``models`` in place through the repository API (heals a dead stub in about a second).
+    def reload(self, models: Iterable[str], timeout_s: float = 30.0) -> None:
+        """Unload and load ``models`` through the repository API and wait until each has live stubs again.
 
-        Triton ignores a plain load request for an unchanged model; one that carries the config always reloads.
+        A load request alone heals only once: Triton skips a load whose config equals the loaded model's (it
+        answers "successfully loaded" and initialises no instance), which a load carrying the current config is
+        from the second reload of a model on. Unloading first always initialises fresh instances. Raises
+        TritonUnavailableError when a model's stubs do not come back within ``timeout_s``.
         """
         client = self._client()
         try:
             for model in models:
-                log.warning("reloading model %s", model)
-                client.load_model(model, config=json.dumps(client.get_model_config(model)))
+                log.warning("reloading model %s (unload, load)", model)
+                config = json.dumps(client.get_model_config(model))
+                client.unload_model(model)
+                client.load_model(model, config=config)
                 self.reloads += 1
+                self._wait_for_stubs(model, time.monotonic() + timeout_s)
         finally:
             client.close()
 
+    def _wait_for_stubs(self, model: str, deadline: float) -> None:
+        """Return once every instance of ``model`` seen serving before has a live stub again."""
+        from triton_ocr.serving.server.supervisor import model_of
+
+        expected = {name for name in self.instances if model_of(name) == model}
+        while not expected <= set(self.stub_processes()):
+            if time.monotonic() > deadline:
+                raise TritonUnavailableError(f"model {model}: no live stub for {sorted(expected)} after the reload")
+            time.sleep(0.05)
+
     def restart(self) -> None:
-        """Start the dead server process again on the same ports and wait until it serves (logged if not)."""
+        """Start the server process again (stopping it first if it still runs) on the same ports and wait until it
+        serves (logged if not)."""
         assert self.process is not None
-        log.error("tritonserver exited with code %s; restarting", self.process.returncode)
+        code = self.process.poll()
+        log.error("tritonserver %s; restarting", "does not heal" if code is None else f"exited with code {code}")
         self._cleanup_process()
         self.restarts += 1
         self._launch()

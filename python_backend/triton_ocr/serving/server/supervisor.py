@@ -1,9 +1,10 @@
 """Keep a started :class:`~triton_ocr.serving.server.launcher.TritonServer` serving.
 
 Every interval: restart a server process that died; find models whose python stub died (a killed stub is invisible
-to Triton's readiness: the model stays "ready" while every call fails) and reload them; otherwise probe with a real
-inference through every entry, and reload what a failed probe names — or, after three failures in a row naming
-nothing, every model of the plan that has instances of its own.
+to Triton's readiness: the model stays "ready" while every call fails) and reload them (unload + load: a plain load
+of an unchanged model is skipped by Triton), restarting the server when a reload brings no live stub back;
+otherwise probe with a real inference through every entry, and reload what a failed probe names — or, after three
+failures in a row naming nothing, every model of the plan that has instances of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 UNHEALTHY_STUB = re.compile(r"Stub process '(?P<instance>[^']+)_\d+_\d+' is not healthy")
 FAILURES_BEFORE_FULL_RELOAD = 3
+STUB_CHECK_S = 0.25
+"""How often the process table is read for dead stubs (cheap: no inference); probes run every ``interval_s``."""
 
 
 def model_of(instance: str) -> str:
@@ -53,23 +57,30 @@ class Supervisor:
         )
 
     def heal(self, models: Iterable[str]) -> None:
-        """Reload ``models``; failures are logged and retried by the next round."""
+        """Reload ``models`` (unload, load, live stubs again); if that fails, restart the whole server."""
         try:
             self.server.reload(sorted(models))
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            log.warning("reload failed: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - a failed reload escalates to a restart
+            log.error("reload of %s failed (%s): restarting the server", ", ".join(sorted(models)), exc)
+            self.server.restart()
         self.server.instances |= set(self.server.stub_processes())
 
     def run(self) -> None:
+        """Every :data:`STUB_CHECK_S`: restart a dead server, heal models whose stubs died; every ``interval_s``
+        also a probe inference."""
         failures = 0
-        while not self.stopping.wait(self.interval_s):
+        next_probe = time.monotonic() + self.interval_s
+        while not self.stopping.wait(min(STUB_CHECK_S, self.interval_s)):
             process = self.server.process
             assert process is not None
             if process.poll() is not None:
                 self.server.restart()
                 continue
             dead = self.dead_models(None)
-            error = None if dead else self.server.probe()
+            probed = not dead and time.monotonic() >= next_probe
+            error = self.server.probe() if probed else None
+            if probed:
+                next_probe = time.monotonic() + self.interval_s
             if error is not None:
                 failures += 1
                 log.warning("health probe failed (%d): %s", failures, error)
@@ -79,5 +90,5 @@ class Supervisor:
             if dead:
                 self.heal(dead)
                 failures = 0
-            elif error is None:
+            elif probed and error is None:
                 failures = 0
