@@ -18,6 +18,7 @@ from triton_ocr_client.errors import (
     BadInputError,
     InferenceError,
     InferenceTimeoutError,
+    ModelRecoveringError,
     OverloadedError,
     ServerUnavailableError,
     classify,
@@ -117,7 +118,9 @@ class FakeServerError(Exception):
         (FakeServerError("failed to connect to all addresses", "StatusCode.UNAVAILABLE"), ServerUnavailableError),
         (ConnectionRefusedError(111, "Connection refused"), ServerUnavailableError),
         (FakeServerError("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), InferenceTimeoutError),
-        (FakeServerError("Stub process 'x_0_0' is not healthy", "StatusCode.INTERNAL"), InferenceError),
+        (FakeServerError("Stub process 'x_0_0' is not healthy", "StatusCode.INTERNAL"), ModelRecoveringError),
+        (FakeServerError("Model 'text_rec' is not ready.", "StatusCode.INTERNAL"), ModelRecoveringError),
+        (FakeServerError("Exception serializing request", "StatusCode.INTERNAL"), InferenceError),
     ],
 )
 def test_client_errors_are_typed(exc, kind):
