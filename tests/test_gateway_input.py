@@ -275,7 +275,8 @@ def corpus(site: Site, gateway: GatewayServer, valid_png: bytes) -> dict[str, tu
         "form-encoded": ({"content": b"image=abc", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
                          415, ("application/json",)),
         "JSON array": ({"json": [VALID]}, 422, ("body",)),
-        "missing image": ({"json": {"inferenceParams": {"maxLongSide": 960}}}, 422, ("image", "required")),
+        "missing image": ({"json": {"inferenceParams": {"maxLongSide": 960}}}, 422,
+                          ("exactly one of image", "or file")),
         "image not a string": ({"json": {"image": 5}}, 422, ("image", "string")),
         "empty image": ({"json": {"image": ""}}, 422, ("image",)),
         "maxLongSide negative": ({"json": {"image": VALID, "inferenceParams": {"maxLongSide": -5}}}, 422,
@@ -429,7 +430,9 @@ def test_openapi_documents_the_real_behaviour(client: httpx.Client) -> None:
     assert {"200", "413", "415", "422", "503", "504"} <= set(ocr["responses"])
     assert "Retry-After" in ocr["responses"]["503"]["headers"]
     request = schema["components"]["schemas"]["OCRRequest"]
-    assert request["required"] == ["image"]
+    assert "required" not in request and {"image", "file", "fileType"} <= set(request["properties"])  # one of two
+    answers = ocr["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
+    assert {a["$ref"].rsplit("/", 1)[1] for a in answers} == {"OCRResponse", "OCRResponseV3"}
     assert {"inferenceParams", "textDetLimitSideLen", "textDetLimitType", "textDetThresh", "textDetBoxThresh",
             "textDetUnclipRatio", "textRecScoreThresh", "visualize"} <= set(request["properties"])
     assert "/health/ready" in schema["paths"]

@@ -40,7 +40,7 @@ def test_flat_parameters_map_onto_the_config():
         {
             "text_det_limit_side_len": 1280, "text_det_limit_type": "max", "text_det_thresh": 0.25,
             "text_det_box_thresh": 0.55, "text_det_unclip_ratio": 1.8, "text_det_max_side_limit": 3000,
-            "text_rec_score_thresh": 0.7, "use_textline_orientation": True, "return_word_box": True,
+            "text_rec_score_thresh": 0.7, "use_textline_orientation": True, "return_word_box": False,
             "text_detection_model_name": "PP-OCRv4_mobile_det", "text_recognition_model_dir": "/models/rec",
             "text_recognition_batch_size": 8, "textline_orientation_batch_size": 4,
             "use_doc_orientation_classify": False, "use_doc_unwarping": None,
@@ -54,7 +54,16 @@ def test_flat_parameters_map_onto_the_config():
     )
     assert (config.text_rec.score_thresh, config.text_rec.model, config.text_rec.batch_size) == (0.7, "/models/rec", 8)
     assert config.text_det.model == "PP-OCRv4_mobile_det" and config.textline_orientation.batch_size == 4
-    assert config.use_textline_orientation is True and config.return_word_box is True
+    assert config.use_textline_orientation is True and config.return_word_box is False
+
+
+def test_word_boxes_are_refused_until_they_are_computed():
+    with pytest.raises(ConfigError) as error:
+        config_with_params(OCRConfig(), {"return_word_box": True}, per_call=True, where="predict()")
+    assert str(error.value) == (
+        "return_word_box: per-word boxes are not computed by this service yet (see docs/paddlex_compat.md); leave "
+        "return_word_box off"
+    )
 
 
 @pytest.mark.parametrize("per_call, where", [(False, "create_pipeline()"), (True, "predict()")])
@@ -77,7 +86,8 @@ def test_document_unwarping_is_refused_with_a_reason():
         config_with_params(OCRConfig(), {"use_doc_unwarping": True}, per_call=True, where="predict()")
     assert str(error.value) == "document unwarping (UVDoc) is not available in this service: pass " \
         "use_doc_unwarping=False"
-    assert config_with_params(OCRConfig(), {"use_doc_unwarping": False}, per_call=True, where="predict()") == OCRConfig()
+    unchanged = config_with_params(OCRConfig(), {"use_doc_unwarping": False}, per_call=True, where="predict()")
+    assert unchanged == OCRConfig()
 
 
 def test_predict_takes_paddlex_parameters_and_returns_3x_keys(pipeline, page, tmp_path):

@@ -224,3 +224,14 @@ def test_server_and_stubs_run_with_the_malloc_settings(server):
         environ = dict(entry.split("=", 1) for entry in entries if "=" in entry)
         assert {key: environ.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS, pid
     assert len(pids) >= 5
+
+
+def test_pdf_pages_through_triton_equal_in_process(client, local):
+    from imagegen import pdf_from_images, render_lines
+
+    pdf = pdf_from_images([render_lines([f"Page {n} of 3"], size=(300, 60), font_size=24) for n in (1, 2, 3)])
+    remote, here = list(client.predict(pdf)), list(local.predict(pdf))
+    assert [r["page_index"] for r in remote] == [r["page_index"] for r in here] == [0, 1, 2]
+    for number, (want, got) in enumerate(zip(here, remote, strict=True)):
+        assert_same_result(want, got, f"page {number}")
+        assert got["rec_texts"] and got["text_det_params"] == want["text_det_params"]

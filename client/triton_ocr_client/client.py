@@ -17,13 +17,17 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from triton_ocr.config import OCRConfig
-from triton_ocr.inputs import iter_inputs
+from triton_ocr.inputs import iter_inputs, unnamed_stem
+from triton_ocr.models.registry import with_model_settings
+from triton_ocr.paddlex_compat import split_call_kwargs
 from triton_ocr.result import OCRResult
+from triton_ocr.steps.image_loading import split_pages
 from triton_ocr_client.errors import classify
 from triton_ocr_client.protocol import (
     Endpoint,
@@ -118,11 +122,17 @@ class _Client:
     def prepare(self, x: Any, **overrides: Overrides) -> Iterator[Request]:
         """One request per image of ``x`` (the inputs of ``predict``), with ``overrides`` — e.g.
         ``text_det={"box_thresh": 0.5}`` — as optional inputs; raises ConfigError for one the server cannot take."""
+        overrides = split_call_kwargs(overrides, per_call=True, where="predict()")  # PaddleX 3.x names too
+        overrides = {k: v for k, v in overrides.items() if isinstance(v, dict) or v != getattr(self.config, k)}
         check_overrides(overrides)
         config = self.config.with_overrides(**overrides) if overrides else self.config
         tunables = tunable_arrays(config, overrides)
+        reported = with_model_settings(config)  # the model set's settings, as the server resolves them
         for input_path, source in iter_inputs(x):
-            yield make_request(input_path, source, config, tunables)
+            stem = unnamed_stem(source)
+            for page_index, page in split_pages(source, config.image, input_path):  # a PDF: its pages as images
+                request = make_request(input_path, page, config, tunables)
+                yield replace(request, page_index=page_index, config=reported, stem=stem)
 
 
 class OCRClient(_Client):

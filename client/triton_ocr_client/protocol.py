@@ -63,6 +63,12 @@ class Request:
     entry: contract.Entry
     arrays: dict[str, np.ndarray]
     image: np.ndarray | Callable[[], np.ndarray]
+    page_index: int | None = None
+    """The PDF page this request holds (``None``: an image)."""
+    config: OCRConfig | None = None
+    """The parameters the result reports (``text_det_params``, ...); ``None``: the defaults."""
+    stem: str | None = None
+    """The saved files' name for an input without one (an array or bytes)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,12 @@ def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> di
 def check_overrides(overrides: dict[str, dict[str, Any]]) -> None:
     """Reject per-call overrides the server cannot apply per request."""
     adjustable = {(t.section, t.field) for t in contract.TUNABLE_INPUTS}
-    fixed = [f"{s}.{f}" for s, fields in overrides.items() for f in fields if (s, f) not in adjustable]
+    fixed = [
+        f"{s}.{f}" if f else s
+        for s, fields in overrides.items()
+        for f in (fields if isinstance(fields, dict) else [None])  # a top-level flag: the server's config decides
+        if (s, f) not in adjustable
+    ]
     if fixed:
         allowed = ", ".join(f"{t.section}.{t.field}" for t in contract.TUNABLE_INPUTS)
         raise ConfigError(f"{', '.join(fixed)} cannot change per request on a server; adjustable: {allowed}")
@@ -163,4 +174,6 @@ def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Repl
         texts=[text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)],
         rec_scores=response.as_numpy(contract.REC_SCORES.name).reshape(-1).astype(np.float32),
     )
-    return Reply(OCRResult(request.input_path, lines, request.image), {name: response.as_numpy(name) for name in extra})
+    result = OCRResult(request.input_path, lines, request.image, config=request.config,
+                       page_index=request.page_index, stem=request.stem)
+    return Reply(result, {name: response.as_numpy(name) for name in extra})

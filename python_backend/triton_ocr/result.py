@@ -105,6 +105,18 @@ class OCRResult(dict):
         self._image = image
         self.stem = stem
 
+    def source_image(self) -> np.ndarray:
+        """The BGR uint8 image (H, W, 3) the result was read from."""
+        if self._image is None:
+            raise ValueError("this result carries no image to draw on")
+        return self._image() if callable(self._image) else self._image
+
+    def for_page(self, page_index: int | None, image: np.ndarray | None) -> OCRResult:
+        """This result as page ``page_index`` of a document, read from ``image`` (BGR); returns itself."""
+        self["page_index"] = page_index
+        self._image = image if image is not None else self._image
+        return self
+
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON types only (polygons and boxes as nested lists of ints)."""
         return {key: json_value(value) for key, value in self.items()}
@@ -146,9 +158,7 @@ class OCRResult(dict):
         """PaddleX 3.x's ``res.img``: ``{"ocr_res_img": PIL.Image}`` (boxes on the image, texts beside it)."""
         from triton_ocr.visualize import draw_ocr_result
 
-        if self._image is None:
-            raise ValueError("this result carries no image to draw on")
-        image = self._image() if callable(self._image) else self._image
+        image = self.source_image()
         return {"ocr_res_img": draw_ocr_result(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self["rec_polys"],
                                                self["rec_texts"])}
 

@@ -32,7 +32,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from triton_ocr.gateway.backends import OCRBackend, Recognition
 from triton_ocr.gateway.errors import HTTPError, http_error
 from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
-from triton_ocr.gateway.images import classify_image_field, decode_base64_image, image_data, picture_base64
+from triton_ocr.errors import ImageTooLargeError
+from triton_ocr.gateway.images import (
+    classify_image_field,
+    decode_base64,
+    decode_base64_image,
+    image_data,
+    picture_base64,
+)
+from triton_ocr.gateway.paddlex3 import (
+    OCRResponseV3,
+    envelope,
+    file_kind,
+    image_file_info,
+    page_result,
+    pdf_file_pages,
+)
 from triton_ocr.gateway.middleware import GatewayMiddleware, InFlight, error_body
 from triton_ocr.gateway.schemas import (
     ERROR_RESPONSES,
@@ -206,10 +221,40 @@ class Gateway:
         payload = {"logId": log_id, "errorCode": 0, "errorMsg": "Success", "result": {"texts": texts, "image": picture}}
         return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
+    async def file_bytes(self, field: str) -> bytes:
+        """The ``file`` field's bytes (base64 or a guarded download), within ``image.max_bytes``."""
+        kind, value = classify_image_field(field)
+        if kind == "url" and not self.settings.url_input:
+            raise HTTPError(422, "file: this service does not download URLs; send the file in base64")
+        data = await (self.cpu(decode_base64, value) if kind == "base64" else self.fetcher.fetch(value))
+        if len(data) > self.limits.max_bytes:
+            raise ImageTooLargeError(f"the file is {len(data)} bytes; the limit is {self.limits.max_bytes}")
+        return data
+
+    async def ocr_file(self, request: Request, parsed: OCRRequest) -> Response:
+        """PaddleX 3.x: ``file`` (an image or a PDF) → one ``ocrResults`` entry per image or page; every page goes
+        to the backend as its own request (on Triton, through dynamic batching)."""
+        data = await self.file_bytes(parsed.file or "")
+        if file_kind(data, parsed.fileType) == "pdf":
+            pages, info = await self.cpu(pdf_file_pages, data, self.limits)
+            indexed: list[tuple[int | None, bytes | None, np.ndarray]] = [(i, None, p) for i, p in enumerate(pages)]
+        else:
+            image, info = await self.cpu(image_file_info, data, self.limits)
+            indexed = [(None, data, image)]
+        visualize = parsed.visualize is not False
+        entries = []
+        for page_index, encoded, page in indexed:
+            recognition = await self.infer(encoded, page, parsed)
+            result = recognition.result.for_page(page_index, page)
+            entries.append(await self.cpu(page_result, result, visualize, self.settings.jpeg_quality))
+        return Response(envelope(request.state.log_id, entries, info), media_type="application/json")
+
     async def ocr(self, request: Request) -> Response:
         body = await self.read_body(request)
         parsed = await self.parse(body)
         del body
+        if parsed.file is not None:
+            return await self.ocr_file(request, parsed)
         visualize = parsed.visualize is not False
         # Pixels only where they are used: the picture, or an in-process backend (Triton decodes by itself).
         encoded, image = await self.load(parsed.image, pixels=visualize or self.backend.needs_pixels)
@@ -301,7 +346,7 @@ def add_ocr_route(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> 
         response_model=None,
         responses={
             200: {
-                "model": OCRResponse,
+                "model": OCRResponse | OCRResponseV3,  # image → 3.0-beta's answer, file → 3.x's
                 "description": "the recognised lines (and the picture)",
                 "headers": {
                     "X-Det-Input-Size": {

@@ -69,7 +69,7 @@ class TritonBackend:
         await self.client.open()
 
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
-        request = next(self.client.prepare(encoded, **overrides))
+        request = next(self.client.prepare(encoded if encoded is not None else image, **overrides))  # a PDF page
         reply = await self.client.infer(request, extra_outputs=(contract.DET_INPUT_SIZE,))
         size = reply.outputs[contract.DET_INPUT_SIZE]
         det_size = (int(size.reshape(-1)[0]), int(size.reshape(-1)[1])) if size is not None else None
@@ -103,7 +103,7 @@ class LocalBackend:
             image = await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, encoded, cfg.image)
         lines = await asyncio.get_running_loop().run_in_executor(self.pool, self.pipeline.ocr, image, cfg)
         size = det_input_size(image.shape[0], image.shape[1], cfg.text_det)
-        return Recognition(OCRResult(None, lines), size)
+        return Recognition(OCRResult(None, lines, config=cfg), size)
 
     async def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triton_ocr.paddlex_compat import UNAVAILABLE, served, split_call_kwargs
+
 MAX_SIDE = 8192
 """Largest side length a request may ask for (the pipeline's ``text_det.max_side_limit`` caps it further)."""
 
@@ -28,12 +30,14 @@ class InferenceParams(BaseModel):
 
 
 class OCRRequest(BaseModel):
-    """Body of ``POST /ocr``. Unknown keys are ignored, as PaddleX ignores them."""
+    """Body of ``POST /ocr``: ``image`` gets the 3.0-beta answer, ``file`` the 3.x one. An unknown key is a 422."""
 
-    model_config = ConfigDict(json_schema_extra={"example": {"image": "iVBORw0KGgo...", "visualize": False}})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"image": "iVBORw0KGgo...", "visualize": False}}
+    )
 
-    image: str = Field(
-        ...,
+    image: str | None = Field(
+        None,
         min_length=1,
         description="the image file (JPEG, PNG, BMP, TIFF, WebP...; its kind is read from its content) in base64 "
         "(a data: URL is accepted too), or an http(s) URL the gateway downloads",
@@ -55,6 +59,37 @@ class OCRRequest(BaseModel):
         None, description="PaddleX 3.x: false leaves result.image null (saves drawing and bandwidth); default true"
     )
 
+    file: str | None = Field(
+        None,
+        min_length=1,
+        description="PaddleX 3.x: an image or a PDF (first image.pdf_max_pages pages) in base64, or an http(s) URL; "
+        "answered in PaddleX 3.x's shape (result.ocrResults[], result.dataInfo). Give image or file, not both",
+    )
+    fileType: Literal[0, 1] | None = Field(
+        None, description="PaddleX 3.x: 0 PDF, 1 image; default: read from the content (a mismatch is a 422)"
+    )
+    useDocOrientationClassify: bool | None = Field(
+        None, description="PaddleX 3.x: classify the page's orientation first (where the service has the model)"
+    )
+    useDocUnwarping: bool | None = Field(None, description="PaddleX 3.x: not available here; true is a 422")
+    useTextlineOrientation: bool | None = Field(
+        None, description="PaddleX 3.x: turn upside-down lines (the served pipeline must have the classifier)"
+    )
+    returnWordBox: bool | None = Field(None, description="PaddleX 3.x: not available here yet; true is a 422")
+
+    def paddlex_params(self) -> dict[str, Any]:
+        """The PaddleX 3.x flags as ``predict()`` names (``None``: left to the pipeline config)."""
+        return {
+            name: value
+            for name, value in (
+                ("use_doc_orientation_classify", self.useDocOrientationClassify),
+                ("use_doc_unwarping", self.useDocUnwarping),
+                ("use_textline_orientation", self.useTextlineOrientation),
+                ("return_word_box", self.returnWordBox),
+            )
+            if value is not None
+        }
+
     def overrides(self) -> dict[str, dict[str, Any]]:
         """The per-request pipeline overrides, by :class:`~triton_ocr.config.OCRConfig` section."""
         det: dict[str, Any] = {}
@@ -71,10 +106,25 @@ class OCRRequest(BaseModel):
             if value is not None:
                 det[field] = value
         rec = {"score_thresh": self.textRecScoreThresh} if self.textRecScoreThresh is not None else {}
-        return {section: values for section, values in (("text_det", det), ("text_rec", rec)) if values}
+        overrides: dict[str, Any] = {section: values for section, values in (("text_det", det), ("text_rec", rec))
+                                     if values}
+        overrides.update(split_call_kwargs(self.paddlex_params(), per_call=True, where="POST /ocr"))
+        return overrides
 
     def conflict(self) -> str | None:
-        """A message when two parameters say different things."""
+        """A message when two parameters say different things (or none names the image)."""
+        if (self.image is None) == (self.file is None):
+            return "give the image in exactly one of image (PaddleX 3.0-beta) or file (PaddleX 3.x)"
+        if self.image is not None and self.fileType is not None:
+            return "fileType goes with file, not with image"
+        for name, value, param in (
+            ("useDocUnwarping", self.useDocUnwarping, "use_doc_unwarping"),
+            ("useDocOrientationClassify", self.useDocOrientationClassify, "use_doc_orientation_classify"),
+        ):
+            if value and not served(param):
+                return f"{name}: {UNAVAILABLE[param].split(':')[0]}; send false or leave it out"
+        if self.returnWordBox:
+            return "returnWordBox: per-word boxes are not computed by this service yet; send false or leave it out"
         if (
             self.inferenceParams is not None
             and self.inferenceParams.maxLongSide is not None

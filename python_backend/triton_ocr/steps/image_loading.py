@@ -55,19 +55,28 @@ def read_bytes(source: ImageSource, limits: ImageConfig = ImageConfig()) -> byte
     raise InvalidImageError(f"unsupported input type {type(source).__name__}: give bytes, a path, a URL or an array")
 
 
-def load_pages(
+def split_pages(
     source: ImageSource, limits: ImageConfig = ImageConfig(), name: str | None = None
-) -> Iterator[tuple[int | None, np.ndarray]]:
-    """``(page_index, BGR uint8 (H, W, 3))`` for each page of a PDF (see :mod:`~triton_ocr.steps.pdf_pages`), or
-    ``(None, image)`` once for an image; ``name`` names the input in messages."""
+) -> Iterator[tuple[int | None, ImageSource]]:
+    """A PDF → ``(page_index, BGR page)`` per page; anything else → ``(None, source)`` unchanged (not decoded):
+    what a client that sends encoded images sends, page by page."""
     if isinstance(source, np.ndarray):
-        yield None, load_image(source, limits)
+        yield None, source
         return
     data = read_bytes(source, limits)
     if is_pdf(data):
         yield from enumerate(pdf_pages(data, limits, name or "the PDF"))
     else:
-        yield None, decode_image(data, limits)
+        yield None, data
+
+
+def load_pages(
+    source: ImageSource, limits: ImageConfig = ImageConfig(), name: str | None = None
+) -> Iterator[tuple[int | None, np.ndarray]]:
+    """``(page_index, BGR uint8 (H, W, 3))`` for each page of a PDF (see :mod:`~triton_ocr.steps.pdf_pages`), or
+    ``(None, image)`` once for an image; ``name`` names the input in messages."""
+    for page_index, page in split_pages(source, limits, name):
+        yield page_index, load_image(page, limits)
 
 
 def read_file(path: Path, limits: ImageConfig) -> bytes:

@@ -1,0 +1,110 @@
+"""PaddleX 3.x's ``POST /ocr`` answer: a request with ``file`` (an image or a PDF) gets one ``ocrResults`` entry per
+image or page — ``prunedResult`` (the pipeline's result without ``input_path``, as PaddleX prunes it),
+``ocrImage``, ``docPreprocessingImage``, ``inputImage`` — and ``dataInfo`` describing the file.
+
+The CPU-heavy functions here (PDF rendering, drawing, JSON) are plain functions the app runs in its thread pool.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from triton_ocr.config import ImageConfig
+from triton_ocr.errors import InvalidImageError
+from triton_ocr.result import OCRResult
+from triton_ocr.steps.image_loading import decode_image
+from triton_ocr.steps.pdf_pages import is_pdf, pdf_info, pdf_pages
+
+FILE_TYPES = {0: "pdf", 1: "image"}
+"""PaddleX's ``fileType``: 0 a PDF, 1 an image."""
+
+
+class PageInfo(BaseModel):
+    width: int
+    height: int
+
+
+class ImageInfo(PageInfo):
+    type: Literal["image"] = "image"
+
+
+class PdfInfo(BaseModel):
+    numPages: int = Field(..., description="pages in the file (only the first image.pdf_max_pages are read)")
+    pages: list[PageInfo] = Field(..., description="pixel size of each page read")
+    type: Literal["pdf"] = "pdf"
+
+
+class PageResult(BaseModel):
+    prunedResult: dict[str, Any] = Field(..., description="the pipeline's result (rec_texts, rec_scores, "
+                                         "rec_polys, rec_boxes, ...) without input_path")
+    ocrImage: str | None = Field(..., description="JPEG (base64): boxes and texts; null when visualize is false")
+    docPreprocessingImage: str | None = Field(..., description="always null: no document preprocessing ran")
+    inputImage: str | None = Field(..., description="JPEG (base64) of the page read; null when visualize is false")
+
+
+class InferResult(BaseModel):
+    ocrResults: list[PageResult]
+    dataInfo: ImageInfo | PdfInfo
+
+
+class OCRResponseV3(BaseModel):
+    logId: str
+    errorCode: Literal[0]
+    errorMsg: Literal["Success"]
+    result: InferResult
+
+
+def file_kind(data: bytes, file_type: int | None) -> Literal["pdf", "image"]:
+    """The file's kind from its content; a ``fileType`` that says otherwise is an error naming both."""
+    kind: Literal["pdf", "image"] = "pdf" if is_pdf(data) else "image"
+    if file_type is not None and FILE_TYPES[file_type] != kind:
+        actual = "a PDF" if kind == "pdf" else "not a PDF"
+        raise InvalidImageError(f"fileType is {file_type} ({FILE_TYPES[file_type]}) but the file is {actual}")
+    return kind
+
+
+def pdf_file_pages(data: bytes, limits: ImageConfig) -> tuple[list[np.ndarray], PdfInfo]:
+    """A PDF → its pages read (BGR uint8) and its ``dataInfo``."""
+    info = pdf_info(data, limits, "file")
+    pages = list(pdf_pages(data, limits, "file"))
+    return pages, PdfInfo(numPages=info.num_pages, pages=[PageInfo(width=w, height=h) for w, h in info.page_sizes])
+
+
+def image_file_info(data: bytes, limits: ImageConfig) -> tuple[np.ndarray, ImageInfo]:
+    """An image file → its BGR uint8 pixels and its ``dataInfo``."""
+    image = decode_image(data, limits)
+    return image, ImageInfo(width=image.shape[1], height=image.shape[0])
+
+
+def jpeg_base64(image_rgb: Image.Image | np.ndarray, quality: int) -> str:
+    picture = image_rgb if isinstance(image_rgb, Image.Image) else Image.fromarray(image_rgb)
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def page_result(result: OCRResult, visualize: bool, quality: int) -> dict[str, Any]:
+    """One ``ocrResults`` entry (runs in the thread pool: drawing and JPEG encoding)."""
+    pruned = {key: value for key, value in result.to_json_dict().items() if key != "input_path"}
+    ocr_image = input_image = None
+    if visualize:
+        ocr_image = jpeg_base64(result.img["ocr_res_img"], quality)
+        image = result.source_image()
+        input_image = jpeg_base64(np.ascontiguousarray(image[:, :, ::-1]), quality)
+    return {"prunedResult": pruned, "ocrImage": ocr_image, "docPreprocessingImage": None, "inputImage": input_image}
+
+
+def envelope(log_id: str, pages: list[dict[str, Any]], data_info: ImageInfo | PdfInfo) -> bytes:
+    """The 3.x success body."""
+    payload = {
+        "logId": log_id, "errorCode": 0, "errorMsg": "Success",
+        "result": {"ocrResults": pages, "dataInfo": data_info.model_dump()},
+    }
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
