@@ -79,7 +79,7 @@ FAKE_MODULE = SimpleNamespace(InferInput=RecordingInput, InferRequestedOutput=la
 
 def test_request_tensors_take_the_contracts_types():
     client = OCRClient.__new__(OCRClient)  # no connection: only the request preparation is exercised
-    client.config = OCRConfig()
+    client.config, client.model_set = OCRConfig(), None
     encoded, = client.prepare(text_image(1), text_det={"limit_type": "min", "limit_side_len": 736, "thresh": 0.2})
     assert encoded.entry is contract.OCR_ENTRY
     types = {tensor.name: tensor.datatype for tensor in infer_inputs(FAKE_MODULE, encoded)}
@@ -87,11 +87,16 @@ def test_request_tensors_take_the_contracts_types():
     raw, = client.prepare(np.zeros((8, 8, 3), np.uint8))
     assert raw.entry is contract.OCR_RAW_ENTRY
     assert [(t.name, t.datatype) for t in infer_inputs(FAKE_MODULE, raw)] == [("image", "UINT8")]
+    assert (encoded.model, raw.model) == ("ocr", "ocr_raw")
+    v4, = client.prepare(text_image(1), model_set="PP-OCRv4_mobile")
+    assert v4.model == "ocr.PP-OCRv4_mobile"
+    with pytest.raises(ConfigError, match="unknown model set 'v9'"):
+        next(client.prepare(text_image(1), model_set="v9"))
 
 
 def test_extra_outputs_are_checked_against_the_contract():
     assert requested_outputs(FAKE_MODULE, (contract.DET_INPUT_SIZE,)) == [
-        *(spec.name for spec in contract.LINE_OUTPUTS), contract.DET_INPUT_SIZE
+        *(spec.name for spec in contract.RESULT_OUTPUTS), contract.DET_INPUT_SIZE
     ]
     with pytest.raises(ConfigError, match="unknown output"):
         requested_outputs(FAKE_MODULE, ("no_such_output",))

@@ -30,7 +30,8 @@ def pipeline() -> OCRPipeline:
 
 
 def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``det_preprocess`` → the local detector → ``ocr_postprocess`` (models called in-process, 2 calls in flight)."""
+    """``det_preprocess`` → the local detector → ``ocr_postprocess`` (models called in-process, 2 calls in flight):
+    the ensemble's outputs."""
     models = LineModels(
         recognise=as_model_call(local.rec_model, best_path),  # text_rec serves the best path (models.best_path)
         charset=local.charset,
@@ -39,10 +40,12 @@ def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[
     )
 
     async def run() -> dict[str, np.ndarray]:
-        pre = await DetPreprocess(local.config, 32)(inputs)
-        handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE)}
+        page = as_model_call(local.page_model) if local.page_model is not None else None
+        pre = await DetPreprocess(local.config, 32, page)(inputs)
+        handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE, contract.DOC_ANGLE.name)}
         post = OCRPostprocess(local.config, models)
-        return await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff})
+        outputs = await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff})
+        return {**outputs, contract.DOC_ANGLE.name: pre[contract.DOC_ANGLE.name]}  # as the ensemble maps them
 
     return asyncio.run(run())
 
@@ -76,6 +79,20 @@ def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
         asyncio.run(without(inputs))
 
 
+def test_python_steps_turn_a_page_upright_like_the_in_process_pipeline():
+    turning = OCRPipeline(OCRConfig(use_doc_orientation_classify=True))
+    page = cv2.imdecode(np.frombuffer(text_image(7, size=(640, 480)), np.uint8), cv2.IMREAD_COLOR)
+    turned = np.ascontiguousarray(np.rot90(page, 1))
+    outputs = run_python_steps(turning, {contract.IMAGE_ARRAY: turned})
+    expected = next(turning.predict(turned))
+    assert expected["doc_preprocessor_res"]["angle"] == 270 and len(expected["rec_texts"]) >= 4
+    assert outputs[contract.DOC_ANGLE.name].tolist() == [270]
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_texts"]
+    np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["rec_polys"], np.float32))
+    with pytest.raises(ConfigError, match="doc_orientation"):
+        DetPreprocess(turning.config, 32)
+
+
 def test_the_sync_pipeline_runs_inside_a_running_event_loop(pipeline):
     data = text_image(3)
     expected = next(pipeline.predict(data))["rec_text"]
@@ -86,9 +103,11 @@ def test_the_sync_pipeline_runs_inside_a_running_event_loop(pipeline):
     assert asyncio.run(inside()) == expected
 
 
-def test_charset_comes_from_the_recogniser_folder(pipeline):
-    folder = resolve_model("PP-OCRv4_mobile_rec").onnx_path.parent
-    assert OCRPostprocess.charset_of(folder) == pipeline.charset
+@pytest.mark.parametrize("model_set", ["PP-OCRv4_mobile", "PP-OCRv6_small", "PP-OCRv6_tiny"])
+def test_charset_comes_from_the_recogniser_folder(model_set):
+    config = OCRConfig(model_set=model_set)
+    folder = resolve_model(f"{model_set}_rec").onnx_path.parent  # a dict file (v4, tiny) or the ONNX metadata (small)
+    assert OCRPostprocess.charset_of(folder) == OCRPipeline(config).charset
 
 
 def test_detector_padding_round_trips():

@@ -1,5 +1,6 @@
-"""Text-line orientation in Triton: with ``use_textline_orientation`` the repository serves the angle classifier
-and ``ocr_postprocess`` calls it; upside-down real screenshots come back as the in-process pipeline reads them."""
+"""Orientation in Triton: with ``use_textline_orientation`` the repository serves the angle classifier and
+``ocr_postprocess`` calls it, with ``use_doc_orientation_classify`` the page classifier and ``det_preprocess`` calls
+it; upside-down real screenshots and a turned page come back as the in-process pipeline reads them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import pytest
 from triton_ocr.config import OCRConfig
 from triton_ocr.eval.datasets import load_dataset
 from triton_ocr.pipeline import OCRPipeline
-from triton_ocr.contract import TEXTLINE_ORIENTATION
+from triton_ocr.contract import DOC_ORIENTATION, TEXTLINE_ORIENTATION
 from triton_ocr.steps.image_loading import load_image
 from triton_ocr_client import OCRClient
-from triton_fixtures import assert_same_result, start_server
+from triton_fixtures import assert_same_result, start_server, text_image
 
 pytestmark = pytest.mark.triton
 
-CONFIG = OCRConfig(use_textline_orientation=True)
+CONFIG = OCRConfig(use_textline_orientation=True, use_doc_orientation_classify=True)
 IMAGES = 12
 
 
@@ -36,9 +37,22 @@ def images(shared_data) -> list[np.ndarray]:
     return [np.ascontiguousarray(np.rot90(p, 2)) for p in pictures] + pictures[:2]
 
 
-def test_the_classifier_is_a_model_of_the_server(server):
-    config = urlopen(f"{server.http_url}/v2/models/{TEXTLINE_ORIENTATION}/config", timeout=10).read()
-    assert b'"backend":"openvino"' in config
+def test_the_classifiers_are_models_of_the_server(server):
+    for model in (TEXTLINE_ORIENTATION, DOC_ORIENTATION):
+        config = urlopen(f"{server.http_url}/v2/models/{model}/config", timeout=10).read()
+        assert b'"backend":"openvino"' in config
+
+
+@pytest.mark.parametrize(("turns", "angle"), [(0, 0), (1, 270), (3, 90)])
+def test_a_turned_page_is_read_upright_in_its_own_pixels(server, turns, angle):
+    page = load_image(text_image(11, size=(640, 480)))
+    turned = np.ascontiguousarray(np.rot90(page, turns))
+    expected = next(OCRPipeline(CONFIG).predict(turned))
+    assert expected["doc_preprocessor_res"]["angle"] == angle and len(expected["rec_texts"]) >= 4
+    with OCRClient.from_url(server.grpc_url, timeout_s=120) as client:
+        got = next(client.predict(turned))
+    assert got["doc_preprocessor_res"]["angle"] == angle
+    assert_same_result(expected, got)
 
 
 def test_upside_down_lines_are_read_like_in_process(server, images, pipeline):

@@ -21,6 +21,8 @@ TEXT_REC = "text_rec"
 OCR_POSTPROCESS = "ocr_postprocess"
 TEXTLINE_ORIENTATION = "textline_orientation"
 """The angle classifier, in the repository only when the pipeline config sets ``use_textline_orientation``."""
+DOC_ORIENTATION = "doc_orientation"
+"""The page classifier, in the repository only when the pipeline config sets ``use_doc_orientation_classify``."""
 
 
 def lane_model(model: str, model_set: str) -> str:
@@ -84,9 +86,14 @@ DET_SCORES = TensorSpec("det_scores", "FP32", (-1,))
 TEXTS = TensorSpec("texts", "BYTES", (-1,))
 REC_SCORES = TensorSpec("rec_scores", "FP32", (-1,))
 DET_SIZE = TensorSpec(DET_INPUT_SIZE, "INT32", (2,))
+DOC_ANGLE = TensorSpec("doc_angle", "INT32", (1,))
+"""The page's angle found by the page classifier (0, 90, 180, 270); -1 where it did not run."""
 LINE_OUTPUTS = (POLYS, DET_SCORES, TEXTS, REC_SCORES)
-OUTPUTS = (*LINE_OUTPUTS, DET_SIZE)
-"""What ``ocr`` and ``ocr_raw`` return: lines in reading order, and the detector's input (h, w) before padding."""
+RESULT_OUTPUTS = (*LINE_OUTPUTS, DOC_ANGLE)
+"""What a client builds its result from."""
+OUTPUTS = (*LINE_OUTPUTS, DET_SIZE, DOC_ANGLE)
+"""What ``ocr`` and ``ocr_raw`` return: lines in reading order (in the input image's pixels), the detector's input
+(h, w) before padding, and the page's angle."""
 
 
 @dataclass(frozen=True)

@@ -107,21 +107,11 @@ class PythonModel:
         return [self.pb.get_output_tensor_by_name(response, name).as_numpy() for name in outputs]
 
 
-class DetPreprocessModel(PythonModel):
-    """``det_preprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.DetPreprocess`."""
-
-    def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
-        return DetPreprocess(pipeline_config(parameters), int(parameters["det_size_multiple"]))
-
-
-class OCRPostprocessModel(PythonModel):
-    """``ocr_postprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.OCRPostprocess`; recognition runs as
-    BLS calls to the model named by the ``rec_model`` parameter, whose folder also holds the charset, and
-    orientation (when the repository has it) as BLS calls to ``cls_model``."""
-
-    def model_call(self, parameters: dict[str, str], role: str) -> ModelCall:
+    def model_call(self, parameters: dict[str, str], role: str) -> ModelCall | None:
         """BLS calls to the model of the ``<role>_model`` / ``<role>_input`` / ``<role>_outputs`` (comma-separated)
-        parameters."""
+        parameters; ``None`` where the repository does not serve one."""
+        if f"{role}_model" not in parameters:
+            return None
         model, input_name = parameters[f"{role}_model"], parameters[f"{role}_input"]
         outputs = parameters[f"{role}_outputs"].split(",")
 
@@ -130,13 +120,30 @@ class OCRPostprocessModel(PythonModel):
 
         return call
 
+
+class DetPreprocessModel(PythonModel):
+    """``det_preprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.DetPreprocess`; the page classifier
+    (when the repository has it) runs as BLS calls to ``page_model``."""
+
+    def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
+        config = pipeline_config(parameters)
+        return DetPreprocess(config, int(parameters["det_size_multiple"]), self.model_call(parameters, "page"))
+
+
+class OCRPostprocessModel(PythonModel):
+    """``ocr_postprocess``: see :class:`~triton_ocr.serving.in_triton.bodies.OCRPostprocess`; recognition runs as
+    BLS calls to the model named by the ``rec_model`` parameter, whose folder also holds the charset, and
+    orientation (when the repository has it) as BLS calls to ``cls_model``."""
+
     def build(self, parameters: dict[str, str], model_dir: Path) -> Step:
         config = pipeline_config(parameters)
         rec_dir = model_dir.parent / parameters["rec_model"] / "1"
+        recognise = self.model_call(parameters, "rec")
+        assert recognise is not None, "every repository serves a recogniser"
         models = LineModels(
-            recognise=self.model_call(parameters, "rec"),
+            recognise=recognise,
             charset=OCRPostprocess.charset_of(rec_dir, config.text_rec.use_space_char),
-            classify=self.model_call(parameters, "cls") if "cls_model" in parameters else None,
+            classify=self.model_call(parameters, "cls"),
             max_inflight=int(parameters["rec_max_inflight"]),
         )
         return OCRPostprocess(config, models)

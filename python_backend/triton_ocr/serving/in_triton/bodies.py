@@ -17,7 +17,7 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
-from triton_ocr.stages import LineModels, det_input, read_lines
+from triton_ocr.stages import LineModels, ModelCall, det_input, lines_in_original, page_input, read_lines, upright_page
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr.steps.image_loading import decode_image, load_image
 
@@ -54,13 +54,25 @@ def scalar(tensor: np.ndarray, name: str = "input") -> object:
 class DetPreprocess:
     """Image → detector input. Inputs: ``image_bytes`` BYTES [1] or ``image_array`` UINT8 (H, W, 3), optional
     tunables. Outputs: ``det_tensor`` float32 (1, 3, H, W) padded to ``size_multiple``, ``decoded_image`` BGR uint8
-    (H, W, 3), ``det_input_size`` int32 (2,) = the unpadded (h, w)."""
+    (H, W, 3) — turned upright with ``use_doc_orientation_classify`` —, ``det_input_size`` int32 (2,) = the
+    unpadded (h, w), ``doc_angle`` int32 (1,): the page's angle, -1 where the page classifier did not run.
+    ``classify_page``: the page classifier (float32 (1, 3, S, S) → [softmax (1, 4)]), where it is served."""
 
     tunables = contract.tunables_for(contract.DET_PREPROCESS)
 
-    def __init__(self, config: OCRConfig, size_multiple: int) -> None:
+    def __init__(self, config: OCRConfig, size_multiple: int, classify_page: ModelCall | None = None) -> None:
+        if config.use_doc_orientation_classify and classify_page is None:
+            raise ConfigError("use_doc_orientation_classify needs the page classifier (doc_orientation) served")
         self.config = config
         self.size_multiple = size_multiple
+        self.classify_page = classify_page
+
+    async def upright(self, image: np.ndarray, cfg: OCRConfig) -> tuple[np.ndarray, int]:
+        """The page turned upright and its angle; (``image``, -1) without document orientation."""
+        if not cfg.use_doc_orientation_classify or self.classify_page is None:
+            return image, -1
+        probs = (await self.classify_page(page_input(image, cfg.doc_orientation)))[0]
+        return upright_page(image, probs, cfg.doc_orientation)
 
     def image(self, inputs: Tensors, cfg: OCRConfig) -> np.ndarray:
         encoded = inputs.get(contract.IMAGE_BYTES)
@@ -75,18 +87,20 @@ class DetPreprocess:
 
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
-        image = self.image(inputs, cfg)
+        image, angle = await self.upright(self.image(inputs, cfg), cfg)
         tensor = det_input(image, cfg.text_det)
         return {
             contract.DET_TENSOR: pad_det_input(tensor, self.size_multiple),
             contract.DECODED_IMAGE: image,
             contract.DET_INPUT_SIZE: np.array(tensor.shape[-2:], dtype=np.int32),
+            contract.DOC_ANGLE.name: np.array([angle], dtype=np.int32),
         }
 
 
 class OCRPostprocess:
     """Probability map → recognised lines. Inputs: ``prob_map`` float32 (1, 1, H, W), ``decoded_image`` BGR uint8
-    (H, W, 3), ``det_input_size`` int32 (2,), optional tunables. Outputs: ``polys`` float32 (N, 4, 2),
+    (H, W, 3), ``det_input_size`` int32 (2,), ``doc_angle`` int32 (1,) (the image is the page turned upright by
+    it; -1: not turned), optional tunables. Outputs, in the input image's pixels: ``polys`` float32 (N, 4, 2),
     ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,).
 
     :func:`triton_ocr.stages.read_lines` over ``models``: crops (turned upright with ``use_textline_orientation``),
@@ -113,7 +127,11 @@ class OCRPostprocess:
         cfg = request_config(self.config, inputs, self.tunables)
         valid_hw = tuple(int(v) for v in inputs[contract.DET_INPUT_SIZE].reshape(-1)[:2])
         prob_map = unpad_prob_map(inputs[contract.PROB_MAP], valid_hw)
-        lines = await read_lines(inputs[contract.DECODED_IMAGE], prob_map, cfg, self.models)
+        image = inputs[contract.DECODED_IMAGE]
+        lines = await read_lines(image, prob_map, cfg, self.models)
+        angle = int(scalar(inputs.get(contract.DOC_ANGLE.name, np.array([-1])), contract.DOC_ANGLE.name))
+        if angle >= 0:  # the image is the page turned upright: lines go back to the input image's pixels
+            lines = lines_in_original(lines, angle, image.shape[:2][:: 1 if angle % 180 == 0 else -1])
         return {
             contract.POLYS.name: lines.polys.astype(np.float32),
             contract.DET_SCORES.name: lines.det_scores.astype(np.float32),

@@ -7,8 +7,8 @@ plus its own code (an adapter for a python model, a role in :class:`~triton_ocr.
 for an inference model).
 
     ocr / ocr_raw (ensembles): image ──► det_preprocess ──► text_det ──► ocr_postprocess ──► lines
-                                               └── decoded image, det_input_size ──┘   └─ BLS ─► [textline_orientation]
-                                                                                              ─► text_rec
+                                   BLS ─► [doc_orientation]                    BLS ─► [textline_orientation]
+                                               └─ decoded image, det_input_size, doc_angle ─┘   BLS ─► text_rec
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from triton_ocr.models.registry import ModelFiles, PipelineModels
 from triton_ocr.serving.repository import configs
 from triton_ocr.serving.repository.configs import tensor
 from triton_ocr.serving.repository.settings import BatchedModel, PythonStep, QueuePolicy
+from triton_ocr.steps.doc_orientation import ANGLES as PAGE_ANGLES
 from triton_ocr.steps.textline_orientation import LABELS as ORIENTATION_LABELS
 
 if TYPE_CHECKING:
@@ -124,20 +125,27 @@ def with_best_path(rec: ModelFiles) -> ModelFiles:
     return replace(rec, onnx_path=best_path.best_path_model(rec.onnx_path, model_home() / "best_path"))
 
 
+def bls_parameters(plan: ServingPlan, role: str, model: InferenceModel) -> dict[str, Any]:
+    """Where a python model's BLS calls for ``role`` go: ``<role>_model`` (its Triton name in the lane),
+    ``<role>_input`` and ``<role>_outputs`` (comma-separated); nothing where the lane does not serve ``model``."""
+    if model.name not in plan.io:
+        return {}
+    io = plan.io[model.name]
+    outputs = ",".join(spec.name for spec in model.outputs(io))
+    return {f"{role}_model": plan.name(model.name), f"{role}_input": io.input, f"{role}_outputs": outputs}
+
+
+def det_preprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
+    """The pipeline config, the size bucket, and where the page classifier's BLS calls go (when served)."""
+    parameters = {"ocr_config": plan.config_json, "det_size_multiple": plan.profile.det_size_multiple}
+    return parameters | bls_parameters(plan, "page", DOC_ORIENTATION)
+
+
 def ocr_postprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
     """The pipeline config, and which models (and tensors) the BLS calls of ``ocr_postprocess`` go to."""
-    rec = plan.io[contract.TEXT_REC]
-    parameters: dict[str, Any] = {
-        "ocr_config": plan.config_json,
-        "rec_model": plan.name(contract.TEXT_REC),
-        "rec_input": rec.input,
-        "rec_outputs": ",".join(spec.name for spec in TEXT_REC.outputs(rec)),
-        "rec_max_inflight": plan.profile.rec_max_inflight,
-    }
-    if contract.TEXTLINE_ORIENTATION in plan.io:
-        cls = plan.io[contract.TEXTLINE_ORIENTATION]
-        parameters |= {"cls_model": plan.name(contract.TEXTLINE_ORIENTATION), "cls_input": cls.input, "cls_outputs": cls.output}
-    return parameters
+    parameters: dict[str, Any] = {"ocr_config": plan.config_json, "rec_max_inflight": plan.profile.rec_max_inflight}
+    parameters |= bls_parameters(plan, "rec", TEXT_REC)
+    return parameters | bls_parameters(plan, "cls", TEXTLINE_ORIENTATION)
 
 
 IMAGE_ARRAY = contract.TensorSpec(contract.IMAGE_ARRAY, "UINT8", (-1, -1, 3))
@@ -152,8 +160,8 @@ DET_PREPROCESS = PythonModel(
     inputs=lambda plan: [
         tensor(IMAGE_BYTES, True), tensor(IMAGE_ARRAY, True), *configs.tunable_inputs(contract.DET_PREPROCESS)
     ],
-    outputs=[tensor(DET_TENSOR), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE)],
-    parameters=lambda plan: {"ocr_config": plan.config_json, "det_size_multiple": plan.profile.det_size_multiple},
+    outputs=[tensor(DET_TENSOR), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE), tensor(contract.DOC_ANGLE)],
+    parameters=det_preprocess_parameters,
     serving={"cpu": PythonStep(instances=1), "gpu": PythonStep(instances=6)},
 )
 
@@ -207,11 +215,22 @@ TEXTLINE_ORIENTATION = InferenceModel(
     },
 )
 
+DOC_ORIENTATION = InferenceModel(
+    name=contract.DOC_ORIENTATION,
+    files=lambda models: models.doc_orientation,
+    input_dims=lambda config: (3, config.doc_orientation.crop_size, config.doc_orientation.crop_size),
+    outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (len(PAGE_ANGLES),)),),
+    serving={
+        "cpu": BatchedModel(instances=1, intra_op_threads=1, max_batch_size=4, max_queue_delay_microseconds=1000),
+        "gpu": BatchedModel(instances=1, intra_op_threads=0, max_batch_size=16, max_queue_delay_microseconds=500),
+    },
+)
+
 OCR_POSTPROCESS = PythonModel(
     name=contract.OCR_POSTPROCESS,
     adapter="OCRPostprocessModel",
     inputs=lambda plan: [
-        tensor(PROB_MAP), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE),
+        tensor(PROB_MAP), tensor(DECODED_IMAGE), tensor(contract.DET_SIZE), tensor(contract.DOC_ANGLE),
         *configs.tunable_inputs(contract.OCR_POSTPROCESS),
     ],
     outputs=[tensor(spec) for spec in contract.LINE_OUTPUTS],
@@ -225,6 +244,7 @@ CATALOG: tuple[TritonModel, ...] = (
     TEXT_DET,
     TEXT_REC,
     TEXTLINE_ORIENTATION,
+    DOC_ORIENTATION,
     OCR_POSTPROCESS,
 )
 """In render order."""

@@ -125,7 +125,7 @@ def ensemble(
     the detector's ONNX tensor names."""
     det_tunables = {t.name: t.name for t in contract.tunables_for(contract.DET_PREPROCESS)}
     post_tunables = {t.name: t.name for t in contract.tunables_for(contract.OCR_POSTPROCESS)}
-    handoff = {contract.DECODED_IMAGE: contract.DECODED_IMAGE, contract.DET_INPUT_SIZE: contract.DET_INPUT_SIZE}
+    handoff = {name: name for name in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE, contract.DOC_ANGLE.name)}
     lines = {spec.name: spec.name for spec in contract.LINE_OUTPUTS}
     steps = [
         (
