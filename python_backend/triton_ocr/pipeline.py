@@ -22,10 +22,13 @@ from triton_ocr.stages import (
     OCRLines,
     best_path,
     det_input,
+    lines_in_original,
+    page_input,
     read_crops,
     read_lines,
     run_sync,
     turn_upright,
+    upright_page,
 )
 from triton_ocr.steps.image_loading import load_pages
 
@@ -67,10 +70,26 @@ class OCRPipeline:
             charset=self.charset,
             classify=as_model_call(self.cls_model) if self.cls_model is not None else None,
         )
+        self.page_model: InferenceModel | None = (
+            load_model(models.doc_orientation.onnx_path, config.runtime) if models.doc_orientation else None
+        )
+
 
     def ocr(self, image: np.ndarray, config: OCRConfig | None = None) -> OCRLines:
-        """BGR uint8 (H, W, 3) → recognised lines in reading order."""
+        """BGR uint8 (H, W, 3) → recognised lines in reading order (with ``use_doc_orientation_classify``: read on
+        the page turned upright, polygons in ``image``'s pixels, ``doc_angle`` set)."""
         cfg = config or self.config
+        if not cfg.use_doc_orientation_classify:
+            return self._read_page(image, cfg)
+        if self.page_model is None:
+            raise ConfigError("use_doc_orientation_classify: this pipeline was created without it (no page classifier "
+                              "loaded); create it with use_doc_orientation_classify=True")
+        probs = self.page_model(page_input(image, cfg.doc_orientation))  # (1, 4)
+        upright, angle = upright_page(image, probs, cfg.doc_orientation)
+        return lines_in_original(self._read_page(upright, cfg), angle, image.shape[:2])
+
+    def _read_page(self, image: np.ndarray, cfg: OCRConfig) -> OCRLines:
+        """BGR uint8 (H, W, 3) → its lines: detection, then :func:`~triton_ocr.stages.read_lines`."""
         prob_map = self.det_model(det_input(image, cfg.text_det))
         return run_sync(read_lines(image, prob_map, cfg, self.line_models))
 

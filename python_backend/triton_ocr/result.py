@@ -61,7 +61,8 @@ class OCRResult(dict):
     PaddleX 3.x keys: ``rec_texts``, ``rec_scores``, ``rec_polys`` ((4, 2) float32 arrays, tl, tr, br, bl, in image
     pixels), ``rec_boxes`` (int (N, 4)), ``dt_polys``, ``dt_scores``, ``textline_orientation_angles`` (-1 each when
     orientation did not run), ``text_det_params``, ``text_type``, ``text_rec_score_thresh``, ``model_settings``,
-    ``page_index`` (``None`` for an image); with ``return_word_box`` also ``text_word`` and ``text_word_boxes``.
+    ``page_index`` (``None`` for an image); with ``return_word_box`` also ``text_word`` and ``text_word_boxes``;
+    with ``use_doc_orientation_classify`` also ``doc_preprocessor_res`` (``angle``: 0, 90, 180 or 270).
     PaddleX 3.0-beta keys: ``rec_text``, ``rec_score``. ``dt_polys`` / ``dt_scores`` list the kept lines (3.0-beta's
     meaning), so they equal ``rec_polys`` here. The BGR image (or a function that decodes it) is kept for
     :meth:`save_to_img` and :attr:`img`; ``stem`` names the saved files.
@@ -84,7 +85,10 @@ class OCRResult(dict):
         super().__init__(
             input_path=input_path,
             page_index=page_index,
-            model_settings={"use_doc_preprocessor": False, "use_textline_orientation": cfg.use_textline_orientation},
+            model_settings={
+                "use_doc_preprocessor": cfg.use_doc_orientation_classify,
+                "use_textline_orientation": cfg.use_textline_orientation,
+            },
             dt_polys=polys,
             dt_scores=[float(s) for s in lines.det_scores],
             text_det_params=det_params(cfg),
@@ -98,6 +102,11 @@ class OCRResult(dict):
             rec_text=texts,
             rec_score=scores,
         )
+        if lines.doc_angle is not None:  # PaddleX 3.x's doc preprocessor result; polygons stay in the input's pixels
+            self["doc_preprocessor_res"] = {
+                "model_settings": {"use_doc_orientation_classify": True, "use_doc_unwarping": False},
+                "angle": lines.doc_angle,
+            }
         if cfg.return_word_box:
             words = lines.words or []
             self["text_word"] = [line.texts for line in words]

@@ -1,9 +1,10 @@
 """The pipeline's stages composed from the steps, and the one orchestration of everything after detection.
 
-Data flow: image → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
+Data flow: image → [optional, ``use_doc_orientation_classify``: :func:`page_input` → page classifier →
+:func:`upright_page`] → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
 :func:`line_crops` → [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier →
 :func:`upright_crops`] → :func:`plan_rec_batches` → recogniser (best path inside) → :func:`decode_batches` →
-:func:`confident_lines`.
+:func:`confident_lines` [→ :func:`lines_in_original` after a turned page].
 
 :func:`read_lines` is a coroutine over :class:`LineModels` — the recogniser and the classifier as async callables —
 so that the Triton python model awaits BLS calls with several in flight while the in-process pipeline drives the
@@ -16,17 +17,18 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
-from triton_ocr.config import DetConfig, OCRConfig, RecConfig, TextlineOrientationConfig
+from triton_ocr.config import DetConfig, DocOrientationConfig, OCRConfig, RecConfig, TextlineOrientationConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.steps.box_sorting import reading_order
 from triton_ocr.steps.ctc_decode import best_path, ctc_collapse
 from triton_ocr.steps.db_postprocess import DetectedBoxes, db_postprocess
 from triton_ocr.steps.det_resize import resize_for_det
+from triton_ocr.steps.doc_orientation import doc_orientation_input, page_angle, points_to_original, turn_page
 from triton_ocr.steps.line_crop import crop_lines
 from triton_ocr.steps.normalization import det_input_tensor
 from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches
@@ -43,13 +45,16 @@ __all__ = [
     "decode_batches",
     "det_input",
     "line_crops",
+    "lines_in_original",
     "orientation_batches",
+    "page_input",
     "plan_rec_batches",
     "read_crops",
     "read_lines",
     "run_sync",
     "turn_upright",
     "upright_crops",
+    "upright_page",
 ]
 
 T = TypeVar("T")
@@ -81,6 +86,8 @@ class OCRLines:
     """int (N,): 1 where the text-line classifier turned the line by 180°, 0 where not; ``None``: not run."""
     words: list[LineWords] | None = None
     """Each line's words and their polygons (``return_word_box``); ``None``: not asked for."""
+    doc_angle: int | None = None
+    """The page's angle (0, 90, 180 or 270°) found by the document orientation classifier; ``None``: not run."""
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -89,6 +96,27 @@ class OCRLines:
 def det_input(image: np.ndarray, cfg: DetConfig) -> np.ndarray:
     """BGR uint8 (H, W, 3) → detector input float32 (1, 3, h, w)."""
     return det_input_tensor(resize_for_det(image, cfg), cfg.mean, cfg.std)
+
+
+def page_input(image: np.ndarray, cfg: DocOrientationConfig) -> np.ndarray:
+    """BGR uint8 (H, W, 3) → the document orientation classifier's input float32 (1, 3, crop, crop)."""
+    return doc_orientation_input(image, cfg.resize_short, cfg.crop_size)
+
+
+def upright_page(image: np.ndarray, probs: np.ndarray, cfg: DocOrientationConfig) -> tuple[np.ndarray, int]:
+    """BGR (H, W, 3) and the classifier's softmax (1, 4) → (the page turned upright, its angle in degrees)."""
+    angle = page_angle(probs, cfg.score_thresh)
+    return turn_page(image, angle), angle
+
+
+def lines_in_original(lines: OCRLines, angle: int, original_hw: tuple[int, int]) -> OCRLines:
+    """Lines read on the page turned upright by ``angle`` → the same lines with polygons (line and word) in the
+    original image's pixels, and ``doc_angle`` set."""
+    words = lines.words
+    if words is not None:
+        words = [replace(w, polys=points_to_original(w.polys, angle, original_hw)) for w in words]
+    polys = points_to_original(lines.polys, angle, original_hw).reshape(-1, 4, 2)
+    return replace(lines, polys=polys, words=words, doc_angle=angle)
 
 
 def boxes_from_prob_map(prob_map: np.ndarray, image_hw: tuple[int, int], cfg: DetConfig) -> DetectedBoxes:

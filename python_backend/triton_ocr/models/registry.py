@@ -122,13 +122,16 @@ def installed_models() -> list[tuple[ModelSpec, Path | None]]:
 
 @dataclass(frozen=True)
 class PipelineModels:
-    """The models a pipeline config names, resolved (``orientation`` only with ``use_textline_orientation``), and
+    """The models a pipeline config names, resolved (``orientation`` only with ``use_textline_orientation``,
+    ``doc_orientation`` only with ``use_doc_orientation_classify``), and
     the config with their exports' ``inference.yml`` settings applied."""
 
     config: OCRConfig
     det: ModelFiles
     rec: ModelFiles
     orientation: ModelFiles | None
+    doc_orientation: ModelFiles | None = None
+    """The page classifier, only with ``use_doc_orientation_classify``."""
 
 
 def with_model_settings(config: OCRConfig) -> OCRConfig:
@@ -151,7 +154,8 @@ def resolve_pipeline_models(config: OCRConfig) -> PipelineModels:
     det = resolve_model(config.text_det.model)
     rec = resolve_model(config.text_rec.model, config.text_rec.char_dict_path)
     orientation = resolve_model(config.textline_orientation.model) if config.use_textline_orientation else None
+    page = resolve_model(config.doc_orientation.model) if config.use_doc_orientation_classify else None
     for files, section in ((det, "text_det"), (rec, "text_rec"), (orientation, "textline_orientation")):
         if files is not None and files.export is not None:
             config = apply_export_config(config, files.export, section)
-    return PipelineModels(config, det, rec, orientation)
+    return PipelineModels(config, det, rec, orientation, page)
