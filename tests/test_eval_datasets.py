@@ -102,3 +102,19 @@ def test_eval_command_smoke(shared_data, tmp_path, capsys):
     assert metrics["det_hmean"] > 0.5  # clean scanned receipts: most lines are found
     speed = result["speed"]
     assert speed["images_per_s"] > 0 and 0 < speed["p50_ms"] <= speed["p95_ms"]
+
+
+def test_eval_engines_variants_and_limits_parse_or_are_refused():
+    from triton_ocr.eval.command import parse_engines, parse_limit
+
+    assert parse_engines("both", None) == ["ours", "rapidocr"]
+    assert parse_engines("rapidocr3,ours", "PP-OCRv4_mobile:bf16,PP-OCRv6_small:fp32") == [
+        "rapidocr3", "ours:PP-OCRv4_mobile:bf16", "ours:PP-OCRv6_small:fp32"]
+    assert len(parse_engines("ours", "all")) == 8  # four sets × two precisions
+    assert parse_limit("cn_game_ui=100,funsd=3") == {"cn_game_ui": 100, "funsd": 3} and parse_limit("7") == 7
+    for engines, variants in (("nope", None), ("ours", "PP-OCRv4_mobile"), ("ours", "PP-OCRv9:bf16")):
+        with pytest.raises(ConfigError):
+            parse_engines(engines, variants)
+    for text in ("0", "funsd=x", "nope=3"):
+        with pytest.raises(ConfigError):
+            parse_limit(text)

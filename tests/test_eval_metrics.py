@@ -20,6 +20,7 @@ from triton_ocr.eval.metrics import (
     line_cer_counts,
     page_cer_counts,
     polygon_iou,
+    reading_page_cer_counts,
     text_cer_counts,
     word_counts,
 )
@@ -142,3 +143,14 @@ def test_char_bag_f1_ignores_line_splits_and_dont_care_lines():
     assert (wrong.common, wrong.reference, wrong.predicted) == (2, 3, 3)
     assert wrong.f1 == pytest.approx(2 / 3)
     assert char_bag_counts(gt, ["abx", "zz"]).predicted == 5  # without boxes the don't-care text counts
+
+
+def test_reading_page_cer_orders_both_sides_by_their_boxes_and_forgives_splits():
+    gt = [GTLine(box(0, 40, 50, 50), "cd"), GTLine(box(0, 0, 50, 10), "ab"), GTLine(box(0, 80, 50, 90), "zz", True)]
+    # GT in file order "cd", "ab"; by boxes "ab" (top) then "cd"; "zz" is don't-care.
+    halves = [box(26, 0, 50, 10), box(0, 0, 24, 10), box(0, 40, 50, 50), box(0, 80, 50, 90)]
+    assert reading_page_cer_counts(gt, halves, ["b", "a", "cd", "zz"]) == CERCounts(0, 4)  # "a"+"b" left to right
+    assert line_cer_counts(gt, halves, ["b", "a", "cd", "zz"]) == CERCounts(2, 4)  # the split line matches nothing
+    merged = [box(0, 0, 50, 50)]
+    assert reading_page_cer_counts(gt, merged, ["abcd"]) == CERCounts(0, 4)
+    assert reading_page_cer_counts(gt, [], []) == CERCounts(4, 4)

@@ -1,9 +1,11 @@
 """In-process engines, each in a worker process of its own, driven image by image from the benchmark.
 
-A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime) and the
-encoded images; asked to run image ``i`` it decodes and recognises it and answers the seconds that took. One process
-per engine keeps each engine's peak RSS its own and keeps the engines and the benchmark's client threads off each
-other's GIL; the driver runs one engine at a time, so interleaving them image by image costs nothing in fairness.
+A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime, or with another
+model set and precision; RapidOCR 3.10 in a child process of its own, see :data:`ENGINES`) and the encoded images;
+asked to run image ``i`` it decodes and recognises it and answers the seconds that took. One process per engine
+keeps each engine's peak RSS its own (RapidOCR 3.10's child process aside; its CPU time counts in its worker's row)
+and keeps the engines and the benchmark's client threads off each other's GIL; the driver runs one engine at a
+time, so interleaving them image by image costs nothing in fairness.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ ENGINES = {
     "ours": "triton_ocr in-process, the pipeline's engine (default: OpenVINO bf16)",
     "ours-fp32": "triton_ocr in-process, OpenVINO fp32",
     "ours-onnxruntime": "triton_ocr in-process, ONNX Runtime",
+    "ours:SET:PRECISION": "triton_ocr in-process, that model set, OpenVINO in that precision (bf16 or fp32)",
+    "rapidocr3": "RapidOCR 3.10.0 with its own defaults (PP-OCRv6 small, angle classifier on), in .venv-reference",
+    "rapidocr3:SET": "RapidOCR 3.10.0 with that model set's weights and our settings for it (no long-side cap, no "
+    "short-side floor: RapidOCR has neither)",
 }
 RUNTIME_OVERRIDES = {
     "ours": {},
@@ -35,10 +41,23 @@ def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
     from triton_ocr.steps.image_loading import load_image
 
     config = load_config(pipeline)
-    if name == "rapidocr":
+    kind, _, variant = name.partition(":")
+    if kind == "rapidocr3":
+        from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
+        from triton_ocr.eval.rapidocr3_reference import reference_params
+
+        params = reference_params(config.with_overrides(model_set=variant)) if variant else None
+        engine: Callable[[Any], object] = RapidOCR3Process(params, config.runtime.intra_op_threads or 2).ocr
+    elif kind == "ours" and variant:
+        from triton_ocr.pipeline import OCRPipeline
+
+        model_set, _, precision = variant.partition(":")
+        runtime = {"engine": "openvino", "precision": precision}
+        engine = OCRPipeline(config.with_overrides(model_set=model_set, runtime=runtime)).ocr
+    elif name == "rapidocr":
         from triton_ocr.eval.rapidocr_reference import RapidOCRReference
 
-        engine: Callable[[Any], object] = RapidOCRReference(config)
+        engine = RapidOCRReference(config)
     elif name in RUNTIME_OVERRIDES:
         from triton_ocr.pipeline import OCRPipeline
 

@@ -29,7 +29,20 @@ def triton_processes(server) -> ProcessMap:  # noqa: ANN001 - a TritonServer
 
 
 def fixed_processes(**pids: int) -> ProcessMap:
-    return lambda: dict(pids)
+    """``{label: pid}``, and each process's descendants as ``{label}_child_{i}`` (grouped under ``label`` by
+    :func:`cpu_seconds`): an engine that runs in a child process (RapidOCR 3.10) is counted in its worker's row."""
+
+    def processes() -> dict[str, int]:
+        found = dict(pids)
+        for label, pid in pids.items():
+            try:
+                children = psutil.Process(pid).children(recursive=True)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            found.update({f"{label}_child_{i}": child.pid for i, child in enumerate(children)})
+        return found
+
+    return processes
 
 
 def combined(*maps: ProcessMap) -> ProcessMap:

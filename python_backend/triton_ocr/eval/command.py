@@ -16,11 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from triton_ocr.config import load_config
+from triton_ocr.models.model_sets import MODEL_SETS
 from triton_ocr.errors import ConfigError
 from triton_ocr.eval.datasets import DEFAULT_DATA_ROOT, LOADERS
 from triton_ocr.eval.runner import SetResult, run_evaluation
 
-ENGINE_CHOICES = {"ours": ("ours",), "rapidocr": ("rapidocr",), "both": ("ours", "rapidocr")}
+ENGINE_CHOICES = {
+    "ours": ("ours",), "rapidocr": ("rapidocr",), "rapidocr3": ("rapidocr3",), "both": ("ours", "rapidocr"),
+}
+PRECISIONS = ("bf16", "fp32")
 
 # (header, metric key, scale): ratios are shown as percentages.
 METRIC_COLUMNS = (
@@ -30,17 +34,24 @@ METRIC_COLUMNS = (
     ("word acc % (alnum)", "word_acc_alnum", 100),
     ("word acc % (exact)", "word_acc_exact", 100),
     ("CER %", "cer", 100),
+    ("page CER %", "page_cer", 100),
     ("char F1 %", "char_f1", 100),
 )
-SPEED_COLUMNS = (("img/s", "images_per_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"))
+SPEED_COLUMNS = (("img/s", "images_per_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("CPU ms/img", "cpu_ms"))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT, help="data root (default: ../shared/data)")
     parser.add_argument("--sets", default=",".join(LOADERS), help=f"comma-separated, default all: {','.join(LOADERS)}")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default="ours", help="which engine(s) to run")
-    parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (both engines use it)")
-    parser.add_argument("--limit", type=int, help="take only the first N images of each set (smoke runs)")
+    parser.add_argument("--engine", default="ours",
+                        help="comma-separated: ours, rapidocr (1.4.4, our settings), rapidocr3 (3.10.0, its "
+                             "defaults), both (= ours,rapidocr)")
+    parser.add_argument("--variants",
+                        help="ours with these model sets and OpenVINO precisions instead of the pipeline's: "
+                             "SET:PRECISION,... (PP-OCRv6_small:fp32), or 'all' (every set in bf16 and fp32)")
+    parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML (every engine uses it)")
+    parser.add_argument("--limit", help="only the first N images of each set (smoke runs), or per set: "
+                                        "cn_game_ui=100,icdar2015_words=500 (sets not named: all)")
     parser.add_argument("--json", type=Path, help="write every number (and the config) to this JSON file")
 
 
@@ -50,6 +61,45 @@ def parse_sets(text: str) -> list[str]:
     if unknown or not names:
         raise ConfigError(f"unknown or no sets {unknown}; choose from {', '.join(LOADERS)}")
     return names
+
+
+def parse_engines(engines: str, variants: str | None) -> list[str]:
+    """Engine names for :func:`~triton_ocr.eval.runner.make_engine`; ``variants`` stand in for ``ours``."""
+    names: list[str] = []
+    for name in (n.strip() for n in engines.split(",") if n.strip()):
+        if name not in ENGINE_CHOICES:
+            raise ConfigError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_CHOICES)}")
+        names += [n for n in ENGINE_CHOICES[name] if n not in names]
+    if not variants:
+        return names
+    pairs = [(s, p) for s in MODEL_SETS for p in PRECISIONS] if variants == "all" else [
+        tuple(v.strip().split(":")) for v in variants.split(",") if v.strip()]
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] not in MODEL_SETS or pair[1] not in PRECISIONS:
+            raise ConfigError(f"--variants: {':'.join(pair)!r} is not SET:PRECISION with a set of "
+                              f"{', '.join(MODEL_SETS)} and a precision of {', '.join(PRECISIONS)}")
+    ours = [f"ours:{model_set}:{precision}" for model_set, precision in pairs]
+    at = names.index("ours") if "ours" in names else 0
+    return names[:at] + ours + [n for n in names[at:] if n != "ours"]
+
+
+def parse_limit(text: str | None) -> int | dict[str, int] | None:
+    """``--limit``: ``None``, a number for every set, or ``set=N,...``."""
+    if text is None:
+        return None
+    try:
+        if "=" in text:
+            limit: int | dict[str, int] = {
+                k.strip(): int(v) for k, v in (item.split("=") for item in text.split(",") if item.strip())
+            }
+            parse_sets(",".join(limit))
+        else:
+            limit = int(text)
+    except ValueError:
+        raise ConfigError(f"--limit {text!r}: a number, or set=N,...") from None
+    if min(limit.values() if isinstance(limit, dict) else [limit]) < 1:
+        raise ConfigError("--limit must be at least 1")
+    return limit
 
 
 def format_table(results: Sequence[SetResult]) -> str:
@@ -65,13 +115,13 @@ def format_table(results: Sequence[SetResult]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError("--limit must be at least 1")
+    limit, engines = parse_limit(args.limit), parse_engines(args.engine, args.variants)
     config = load_config(args.pipeline)
     results = []
-    for result in run_evaluation(parse_sets(args.sets), ENGINE_CHOICES[args.engine], config, args.data, args.limit):
+    for result in run_evaluation(parse_sets(args.sets), engines, config, args.data, limit):
         results.append(result)
-        print(f"{result.dataset} [{result.engine}]: {result.images} images, {result.speed.wall_s:.1f} s", file=sys.stderr)
+        print(f"{result.dataset} [{result.engine}]: {result.images} images, {result.speed.wall_s:.1f} s, "
+              f"{result.speed.cpu_ms:.0f} CPU ms/image", file=sys.stderr)
     print(format_table(results))
     if args.json:
         report = {

@@ -17,6 +17,7 @@ import pyclipper
 from rapidfuzz.distance import Levenshtein
 
 from triton_ocr.eval.datasets import GTLine
+from triton_ocr.steps.box_sorting import reading_order
 
 IOU_THRESHOLD = 0.5
 IGNORE_OVERLAP = 0.5  # a prediction covered more than this by a don't-care region is not scored
@@ -186,6 +187,45 @@ def page_cer_counts(
     return text_cer_counts(reference, "".join(normalize(text) for text in pred_texts))
 
 
+def scored_predictions(
+    gt: Sequence[GTLine], pred_texts: Sequence[str], pred_polys: Sequence[np.ndarray] | None = None
+) -> list[tuple[int, str]]:
+    """``(index, text)`` of the predicted lines that are scored: with ``pred_polys`` (each (4, 2)), those matching a
+    don't-care GT line (IoU ≥ 0.5) are left out."""
+    ignored = [line for line in gt if line.ignore]
+    dropped: set[int] = set()
+    if pred_polys is not None and ignored:
+        pairs = greedy_match(iou_matrix([Region.of(g.poly) for g in ignored], [Region.of(p) for p in pred_polys]))
+        dropped = {j for _, j in pairs}
+    return [(j, text) for j, text in enumerate(pred_texts) if j not in dropped]
+
+
+def _top_left_order(polys: Sequence[np.ndarray]) -> list[int]:
+    """Reading order of polygons (each (N, 2)) by their bounding boxes' top-left corners (PaddleOCR's rule)."""
+    if not polys:
+        return []
+    corners = np.array([[p.min(axis=0), p.max(axis=0)] for p in map(np.asarray, polys)], np.float64)  # (N, 2, 2)
+    boxes = np.stack([corners[:, 0], corners[:, 0], corners[:, 1], corners[:, 1]], axis=1)  # (N, 4, 2)
+    return [int(i) for i in reading_order(boxes)]
+
+
+def reading_page_cer_counts(
+    gt: Sequence[GTLine],
+    pred_polys: Sequence[np.ndarray],
+    pred_texts: Sequence[str],
+    normalize: Callable[[str], str] = str,
+) -> CERCounts:
+    """Page CER of one image with boxes: the GT lines and the predicted lines, each put in reading order by their
+    boxes (top to bottom, left to right within ``10`` px), joined without separator and compared as one string.
+    A line split or merged costs nothing when its pieces stay in order. Don't-care GT lines and the predictions
+    matching them are left out; texts pass through ``normalize``."""
+    care = [line for line in gt if not line.ignore]
+    reference = "".join(normalize(care[i].text) for i in _top_left_order([line.poly for line in care]))
+    kept = scored_predictions(gt, pred_texts, pred_polys)
+    order = _top_left_order([pred_polys[j] for j, _ in kept])
+    return text_cer_counts(reference, "".join(normalize(kept[i][1]) for i in order))
+
+
 @dataclass(frozen=True)
 class CharBagCounts(_Counts):
     """Characters shared by the reference and the prediction of each image, counted as multisets (``common``),
@@ -210,12 +250,7 @@ def char_bag_counts(
     """:class:`CharBagCounts` of one image; whitespace does not count. Don't-care GT lines are left out, and with
     ``pred_polys`` so are the predicted lines that match one of them (IoU ≥ 0.5)."""
     care = [line for line in gt if not line.ignore]
-    ignored = [line for line in gt if line.ignore]
-    texts = list(pred_texts)
-    if pred_polys is not None and ignored:
-        pairs = greedy_match(iou_matrix([Region.of(g.poly) for g in ignored], [Region.of(p) for p in pred_polys]))
-        dropped = {j for _, j in pairs}
-        texts = [text for j, text in enumerate(texts) if j not in dropped]
+    texts = [text for _, text in scored_predictions(gt, pred_texts, pred_polys)]
     reference = Counter("".join("".join(normalize(line.text).split()) for line in care))
     predicted = Counter("".join("".join(normalize(text).split()) for text in texts))
     return CharBagCounts(sum((reference & predicted).values()), sum(reference.values()), sum(predicted.values()))

@@ -22,6 +22,11 @@ both do), RapidOCR ignores ``Rec.rec_keys_path`` (``rapidocr/ch_ppocr_rec/main.p
 (or ``"force_rec_keys": true`` in the request) makes the dictionary file win, decoded by RapidOCR's own
 ``CTCLabelDecode`` (blank prepended, " " appended, as for the metadata).
 
+``--serve``: after loading, answer requests one by one, one JSON line in, one out (flushed), until stdin ends:
+``{"path": PATH, "rec_only": false}``; a ``.npy`` path is a BGR uint8 (H, W, 3) array saved with ``numpy.save``
+(how the evaluation hands over decoded images); ``rec_only``: the recogniser alone on the whole image
+(``use_det=False, use_cls=False``). Each answer also carries ``cpu_seconds``: this process's CPU time so far.
+
 Output, one line per image: ``{"path", "polys": [[[x, y] * 4], ...], "texts", "scores", "seconds",
 "decode_seconds", "elapse": {"det", "cls", "rec"}}`` (``seconds``: the ``RapidOCR.__call__`` on the decoded image,
 models already loaded; polygons in the original image's pixels). An image that fails gives
@@ -51,6 +56,7 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="rapidocr: RapidOCR's LoadImage (PIL, EXIF transpose, RGB->BGR, alpha blending); cv2: cv2.imread")
     p.add_argument("--warmup", type=int, default=0, help="untimed runs on the first image before the timed ones")
     p.add_argument("--dump-config", action="store_true", help="print the effective RapidOCR config to stderr")
+    p.add_argument("--serve", action="store_true", help="answer JSON requests from stdin line by line")
     return p.parse_args(argv)
 
 
@@ -90,6 +96,7 @@ class Runner:
         self.engine = RapidOCR(params=_typed_params(params))
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # __init__ sets Global.log_level ("info")
         self.decode = decode
+        self.steps = {"use_det": self.engine.use_det, "use_cls": self.engine.use_cls, "use_rec": self.engine.use_rec}
         self.load_seconds = self._load_models(force_rec_keys)
 
     def _load_models(self, force_rec_keys: bool) -> float:
@@ -115,6 +122,10 @@ class Runner:
         return time.perf_counter() - start
 
     def load(self, path: str):
+        if path.endswith(".npy"):
+            import numpy as np
+
+            return np.load(path)
         if self.decode == "cv2":
             import cv2
 
@@ -124,17 +135,19 @@ class Runner:
             return img
         return self.engine.load_img(path)
 
-    def __call__(self, path: str) -> Dict[str, Any]:
+    def __call__(self, path: str, rec_only: bool = False) -> Dict[str, Any]:
+        # RapidOCR keeps the steps given per call for later calls (RapidOCR.update_params): always name all three.
+        steps = {"use_det": False, "use_cls": False, "use_rec": True} if rec_only else self.steps
         t0 = time.perf_counter()
         img = self.load(path)
         t1 = time.perf_counter()
-        res = self.engine(img)
+        res = self.engine(img, **steps)
         t2 = time.perf_counter()
         boxes, txts, scores = getattr(res, "boxes", None), getattr(res, "txts", None), getattr(res, "scores", None)
-        if boxes is None or txts is None or len(txts) == 0:
+        if txts is None or len(txts) == 0:
             polys, txts, scores = [], [], []
         else:
-            polys = [[[float(x), float(y)] for x, y in box] for box in boxes]
+            polys = [[[float(x), float(y)] for x, y in box] for box in boxes] if boxes is not None else []
         elapse = list(getattr(res, "elapse_list", None) or [None, None, None])
         return {
             "path": path,
@@ -166,6 +179,22 @@ def _config_json(cfg) -> str:
     return json.dumps(plain(OmegaConf.to_container(cfg, resolve=True)), ensure_ascii=False, default=str)
 
 
+def serve(runner: Runner) -> int:
+    """Answer ``{"path", "rec_only"}`` requests from stdin, one JSON line each, until stdin ends."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            out = runner(request["path"], bool(request.get("rec_only", False)))
+        except Exception as exc:  # the caller reports it; the process stays up for the next request
+            out = {"path": request.get("path"), "error": f"{type(exc).__name__}: {exc}"}
+        out["cpu_seconds"] = time.process_time()
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     # Run as a script, sys.path[0] is this folder (triton_ocr/eval): drop it so nothing of triton_ocr can be imported.
     here = str(Path(__file__).resolve().parent)
@@ -175,7 +204,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     params: Dict[str, Any] = {}
     images: List[str] = [p for p in args.images if p != "-"]
     request: Dict[str, Any] = {}
-    if not images:
+    if not images and not args.serve:
         request = json.load(sys.stdin)
         images = [str(p) for p in request.get("images", [])]
         params.update(request.get("params") or {})
@@ -189,6 +218,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"rapidocr3_runner: models loaded in {runner.load_seconds:.2f}s", file=sys.stderr)
     if args.dump_config:
         print(_config_json(runner.engine.cfg), file=sys.stderr)
+    if args.serve:
+        return serve(runner)
     if images and args.warmup > 0:
         for _ in range(args.warmup):
             runner(images[0])

@@ -1,16 +1,18 @@
 """Run an OCR engine over a dataset: the set's accuracy metrics and the engine's speed.
 
-Engines: ``ours`` (the in-process :class:`~triton_ocr.pipeline.OCRPipeline`) and ``rapidocr`` (RapidOCR with the
-same parameters, :class:`~triton_ocr.eval.rapidocr_reference.RapidOCRReference`). Both take decoded BGR images; on
-the word-crop set only their recogniser runs, on the whole crop as one line.
+Engines: ``ours`` (the in-process :class:`~triton_ocr.pipeline.OCRPipeline`), ``ours:SET:PRECISION`` (the same with
+another model set and precision), ``rapidocr`` (RapidOCR 1.4.4 with the same parameters,
+:class:`~triton_ocr.eval.rapidocr_reference.RapidOCRReference`) and ``rapidocr3`` (RapidOCR 3.10.0 with its own
+defaults, in its own environment). All take decoded BGR images; on the word-crop set only their recogniser runs, on
+the whole crop as one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Literal, Protocol
 
 import numpy as np
@@ -29,6 +31,7 @@ from triton_ocr.eval.metrics import (
     fold_width_and_spaces,
     line_cer_counts,
     page_cer_counts,
+    reading_page_cer_counts,
     word_counts,
 )
 from triton_ocr.stages import OCRLines
@@ -71,14 +74,21 @@ class Engine(Protocol):
     def recognize(self, crop: np.ndarray) -> str:
         """BGR uint8 (h, w, 3) line crop → its text, whatever its score."""
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) of the process(es) doing the work, so far."""
+
 
 class OursEngine:
     name = "ours"
 
-    def __init__(self, config: OCRConfig) -> None:
+    def __init__(self, config: OCRConfig, name: str = "ours") -> None:
         from triton_ocr.pipeline import OCRPipeline
 
+        self.name = name
         self.pipeline = OCRPipeline(config)
+
+    def cpu_seconds(self) -> float:
+        return process_time()
 
     def ocr(self, image: np.ndarray) -> OCRLines:
         return self.pipeline.ocr(image)
@@ -95,6 +105,9 @@ class RapidOCREngine:
 
         self.reference = RapidOCRReference(config)
 
+    def cpu_seconds(self) -> float:
+        return process_time()
+
     def ocr(self, image: np.ndarray) -> OCRLines:
         return self.reference(image)
 
@@ -103,7 +116,43 @@ class RapidOCREngine:
         return recognised[0][0]
 
 
-ENGINES: dict[str, Callable[[OCRConfig], Engine]] = {"ours": OursEngine, "rapidocr": RapidOCREngine}
+class RapidOCR3Engine:
+    """RapidOCR 3.10.0 with its own defaults (PP-OCRv6 small, its angle classifier on), in a child process; the
+    image hand-over (a ``.npy`` file in ``/dev/shm``, a few ms for a large page) is inside the timed call."""
+
+    name = "rapidocr3"
+
+    def __init__(self, config: OCRConfig) -> None:
+        from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
+
+        self.process = RapidOCR3Process(None, threads=config.runtime.intra_op_threads or 2)
+
+    def cpu_seconds(self) -> float:
+        return self.process.cpu_seconds
+
+    def ocr(self, image: np.ndarray) -> OCRLines:
+        return self.process.ocr(image)
+
+    def recognize(self, crop: np.ndarray) -> str:
+        return self.process.recognize(crop)
+
+    def close(self) -> None:
+        self.process.close()
+
+
+ENGINES: dict[str, Callable[[OCRConfig], Engine]] = {
+    "ours": OursEngine, "rapidocr": RapidOCREngine, "rapidocr3": RapidOCR3Engine,
+}
+
+
+def make_engine(spec: str, config: OCRConfig) -> Engine:
+    """An engine by name, or ``ours:MODEL_SET:PRECISION`` (e.g. ``ours:PP-OCRv6_small:fp32``): ours with that model
+    set and OpenVINO precision, named ``MODEL_SET PRECISION`` in the results."""
+    if spec.startswith("ours:"):
+        _, model_set, precision = spec.split(":")
+        variant = config.with_overrides(model_set=model_set, runtime={"engine": "openvino", "precision": precision})
+        return OursEngine(variant, name=f"{model_set} {precision}")
+    return ENGINES[spec](config)
 
 
 # ---- scoring and timing ---------------------------------------------------------------------------------------
@@ -116,6 +165,7 @@ class Tally:
         self.scoring = scoring
         self.detection = DetectionCounts()
         self.cer = CERCounts()
+        self.page = CERCounts()
         self.chars = CharBagCounts()
         self.words = WordCounts()
 
@@ -129,6 +179,7 @@ class Tally:
             self.detection += detection_counts(sample.lines, list(output.polys))
         if s.line_cer:
             self.cer += line_cer_counts(sample.lines, list(output.polys), output.texts, s.normalize)
+            self.page += reading_page_cer_counts(sample.lines, list(output.polys), output.texts, s.normalize)
         if s.page_cer:
             self.cer += page_cer_counts(sample.lines, output.texts, s.normalize)
         if s.line_cer or s.page_cer:
@@ -144,6 +195,9 @@ class Tally:
             out |= {"det_matched": d.matched, "det_gt": d.gt, "det_pred": d.pred}
         if s.line_cer or s.page_cer:
             out |= {"cer": self.cer.cer, "cer_edits": self.cer.edits, "cer_chars": self.cer.chars}
+        if s.line_cer:
+            out |= {"page_cer": self.page.cer, "page_cer_edits": self.page.edits}
+        if s.line_cer or s.page_cer:
             out |= {"char_f1": self.chars.f1, "chars_common": self.chars.common}
             out |= {"chars_reference": self.chars.reference, "chars_predicted": self.chars.predicted}
         if s.task == "rec":
@@ -154,20 +208,23 @@ class Tally:
 @dataclass(frozen=True)
 class Speed:
     """``images_per_s`` = images / total engine time (decoding and scoring excluded); latency percentiles of the
-    engine call per image; ``wall_s`` of the whole run including decoding and scoring."""
+    engine call per image; ``cpu_ms`` the engine's mean CPU time per image (all its threads: robust to other jobs
+    sharing the machine, unlike the wall-clock figures); ``wall_s`` of the whole run including decoding and
+    scoring."""
 
     images_per_s: float
     p50_ms: float
     p95_ms: float
     wall_s: float
+    cpu_ms: float = 0.0
 
     @classmethod
-    def of(cls, latencies: Sequence[float], wall_s: float) -> Speed:
-        """``latencies`` in seconds, one per image."""
+    def of(cls, latencies: Sequence[float], wall_s: float, cpu_s: float = 0.0) -> Speed:
+        """``latencies`` in seconds, one per image; ``cpu_s`` the engine's CPU seconds over all of them."""
         if not latencies:
             return cls(0.0, 0.0, 0.0, wall_s)
         p50, p95 = np.percentile(np.asarray(latencies) * 1000, [50, 95])
-        return cls(len(latencies) / sum(latencies), float(p50), float(p95), wall_s)
+        return cls(len(latencies) / sum(latencies), float(p50), float(p95), wall_s, cpu_s * 1000 / len(latencies))
 
 
 @dataclass(frozen=True)
@@ -186,28 +243,40 @@ def evaluate(engine: Engine, dataset: Dataset, limits: ImageConfig = ImageConfig
     """Run ``engine`` on every image of ``dataset`` (after one untimed warm-up call on the first) and score it."""
     scoring = SCORING[dataset.name]
     call = engine.recognize if scoring.task == "rec" else engine.ocr
-    tally, latencies = Tally(scoring), []
+    tally, latencies, cpu_s = Tally(scoring), [], 0.0
     start = perf_counter()
     if dataset.samples:
         call(load_image(dataset.samples[0].image, limits))
     progress = tqdm(dataset.samples, desc=f"{dataset.name} [{engine.name}]", unit="img", leave=False, disable=None)
     for sample in progress:
         image = load_image(sample.image, limits)
-        began = perf_counter()
+        began, cpu_began = perf_counter(), engine.cpu_seconds()
         output = call(image)
         latencies.append(perf_counter() - began)
+        cpu_s += engine.cpu_seconds() - cpu_began
         tally.add(sample, output)
-    speed = Speed.of(latencies, perf_counter() - start)
+    speed = Speed.of(latencies, perf_counter() - start, cpu_s)
     return SetResult(dataset.name, engine.name, len(dataset), tally.metrics(), speed)
 
 
 def run_evaluation(
-    set_names: Sequence[str], engine_names: Sequence[str], config: OCRConfig, root: Path, limit: int | None = None
+    set_names: Sequence[str],
+    engine_names: Sequence[str],
+    config: OCRConfig,
+    root: Path,
+    limit: int | Mapping[str, int] | None = None,
 ) -> Iterator[SetResult]:
-    """Yield a result per (set, engine), engines interleaved set by set; ``limit`` keeps each set's first images."""
+    """Yield a result per (set, engine), engines interleaved set by set. ``limit`` keeps each set's first images:
+    a number for every set, or numbers by set name (sets not named: all). ``engine_names``: see
+    :func:`make_engine`."""
     datasets = [load_dataset(name, root) for name in set_names]
-    engines = [ENGINES[name](config) for name in engine_names]
-    for dataset in datasets:
-        subset = Dataset(dataset.name, dataset.samples[:limit])
+    engines = [make_engine(name, config) for name in engine_names]
+    try:
+        for dataset in datasets:
+            keep = limit.get(dataset.name) if isinstance(limit, Mapping) else limit
+            subset = Dataset(dataset.name, dataset.samples[:keep])
+            for engine in engines:
+                yield evaluate(engine, subset, config.image)
+    finally:
         for engine in engines:
-            yield evaluate(engine, subset, config.image)
+            getattr(engine, "close", lambda: None)()
