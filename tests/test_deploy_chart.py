@@ -291,8 +291,9 @@ def test_triton_pod_defaults(rendered):
     assert "tolerations" not in pod["spec"]
     from triton_ocr.serving.server.install import MALLOC_SETTINGS
 
-    environment = find(docs, "ConfigMap", TRITON)["data"]
-    assert {key: environment.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS  # as `triton-ocr serve` runs it
+    for name in (TRITON, GATEWAY):
+        environment = find(docs, "ConfigMap", name)["data"]
+        assert {key: environment.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS  # as `triton-ocr serve` runs
 
 
 def test_gpu_profile(rendered):

@@ -37,6 +37,38 @@ def test_det_input_size_floor_and_hard_cap():
     assert det_input_size(100, 20000, DetConfig(limit_side_len=736, limit_type="min")) == (32, 4000)
 
 
+@pytest.mark.parametrize(
+    "hw, det, expected",
+    [
+        # The issue's 104-byte request: a 4×4 PNG asking 8192 on the short side ran the detector at 4000×4000.
+        ((4, 4), {"limit_side_len": 8192, "limit_type": "min"}, (2048, 2048)),
+        ((3000, 4000), {"limit_side_len": 4000, "limit_type": "max"}, (1760, 2336)),  # ×√(4 Mi / 12 M): 1773×2364
+        ((1000, 4000), {"limit_side_len": 8192, "limit_type": "min", "max_side_limit": 32768}, (1024, 4096)),  # ×⅛
+        ((4000, 1000), {"limit_side_len": 8192, "limit_type": "min", "max_side_limit": 32768}, (4096, 1024)),
+        ((4, 4), {"limit_side_len": 8192, "limit_type": "min", "max_input_pixels": 1024}, (32, 32)),
+        ((10, 20000), {"min_side_len": 0, "max_side_limit": 40000, "limit_side_len": 40000, "max_input_pixels": 4096},
+         (32, 128)),  # the 32 px floor on the short side, the long side within the budget
+    ],
+)
+def test_det_input_size_holds_the_pixel_budget(hw, det, expected):
+    cfg = DetConfig(**det)
+    size = det_input_size(*hw, cfg)
+    assert size == expected
+    assert size[0] * size[1] <= cfg.max_input_pixels and size[0] % 32 == size[1] % 32 == 0
+
+
+def test_pixel_budget_leaves_the_model_sets_defaults_alone():
+    """Every size the default sets reach stays as it was: PP-OCRv6 small / tiny (short side 736, long ≤ 2000) at
+    most 2000×2000 → 1984×1984; PP-OCRv4 / v5 mobile (long side ≤ 960)."""
+    from triton_ocr.models.model_sets import REGISTRY
+
+    for name in ("PP-OCRv6_small_det", "PP-OCRv6_tiny_det", "PP-OCRv4_mobile_det", "PP-OCRv5_mobile_det"):
+        settings = REGISTRY[name].settings or {}
+        bounded, unbounded = DetConfig(**settings), DetConfig(**settings, max_input_pixels=10**9)
+        for hw in ((2000, 2000), (2010, 2010), (3508, 2480), (4000, 4000), (736, 20000), (7016, 4961)):
+            assert det_input_size(*hw, bounded) == det_input_size(*hw, unbounded), (name, hw)
+
+
 def test_det_tensor_is_normalised_chw():
     image = np.zeros((40, 70, 3), np.uint8)
     image[..., 2] = 255  # red in BGR

@@ -47,6 +47,12 @@ class DetConfig(_Section):
         64, ge=0, description="a short side still below this after the limit is enlarged to it (thin lines, strips)"
     )
     max_side_limit: int = Field(4000, ge=32, description="hard cap on the resized long side")
+    max_input_pixels: int = Field(
+        2048 * 2048,
+        ge=32 * 32,
+        description="hard cap on the detector's input area (h × w, before padding), whatever limit_type and "
+        "limit_side_len a request asks: the detector's time and memory grow with it",
+    )
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     thresh: float = Field(0.3, ge=0, le=1, description="pixel probability threshold of the text mask")
@@ -67,6 +73,12 @@ class RecConfig(_Section):
     image_height: int = Field(48, ge=8)
     min_width: int = Field(320, ge=8, description="every batch is padded at least to this width")
     max_width: int = Field(3200, ge=8, description="wider lines are squeezed to this width")
+    max_crop_pixels: int = Field(
+        64_000_000,
+        ge=1,
+        description="total pixels of one image's line crops: above it (boxes nested in each other) every crop is "
+        "cut smaller by one factor",
+    )
     width_step: int = Field(
         1,
         ge=1,

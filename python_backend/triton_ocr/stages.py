@@ -126,9 +126,9 @@ def boxes_from_prob_map(prob_map: np.ndarray, image_hw: tuple[int, int], cfg: De
     return DetectedBoxes(found.boxes[order], found.scores[order])
 
 
-def line_crops(image: np.ndarray, boxes: DetectedBoxes) -> list[np.ndarray]:
-    """One upright BGR crop per box."""
-    return crop_lines(image, boxes.boxes)
+def line_crops(image: np.ndarray, boxes: DetectedBoxes, max_pixels: int | None = None) -> list[np.ndarray]:
+    """One upright BGR crop per box, all of them within ``max_pixels`` (``text_rec.max_crop_pixels``)."""
+    return crop_lines(image, boxes.boxes, max_pixels)
 
 
 def decode_batches(
@@ -205,7 +205,7 @@ async def read_lines(image: np.ndarray, prob_map: np.ndarray, cfg: OCRConfig, mo
     """Everything after detection: BGR uint8 (H, W, 3) and the detector's output for it (1, 1, h, w) → the
     confident lines in reading order."""
     boxes = boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det)
-    crops = line_crops(image, boxes)
+    crops = line_crops(image, boxes, cfg.text_rec.max_crop_pixels)
     angles = None
     if cfg.use_textline_orientation:
         turned = await turn_upright(crops, cfg.textline_orientation, models)

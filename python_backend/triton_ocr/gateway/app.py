@@ -216,7 +216,10 @@ class Gateway:
             for poly, text, score in zip(lines["dt_polys"], lines["rec_text"], lines["rec_score"])
         ]
         picture = (
-            picture_base64(image, recognition.result["dt_polys"], self.settings.jpeg_quality) if visualize else None
+            picture_base64(image, recognition.result["dt_polys"], self.settings.jpeg_quality,
+                           self.settings.picture_max_side)
+            if visualize
+            else None
         )
         payload = {"logId": log_id, "errorCode": 0, "errorMsg": "Success", "result": {"texts": texts, "image": picture}}
         return json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -246,7 +249,9 @@ class Gateway:
         for page_index, encoded, page in indexed:
             recognition = await self.infer(encoded, page, parsed)
             result = recognition.result.for_page(page_index, page)
-            entries.append(await self.cpu(page_result, result, visualize, self.settings.jpeg_quality))
+            entries.append(await self.cpu(
+                page_result, result, visualize, self.settings.jpeg_quality, self.settings.picture_max_side
+            ))
         return Response(envelope(request.state.log_id, entries, info), media_type="application/json")
 
     async def ocr(self, request: Request) -> Response:

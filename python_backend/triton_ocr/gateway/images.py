@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from triton_ocr.config import ImageConfig
@@ -71,8 +72,24 @@ def decode_base64_image(text: str, limits: ImageConfig, pixels: bool = True) -> 
     return image_data(decode_base64(text), limits, pixels)
 
 
-def picture_base64(image_bgr: np.ndarray, polys: Sequence[np.ndarray], quality: int) -> str:
-    """The image with ``polys`` drawn (:func:`triton_ocr.visualize.draw_boxes`) as base64 JPEG."""
+def downscaled(
+    image_bgr: np.ndarray, polys: Sequence[np.ndarray], max_side: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The picture to draw on: ``image_bgr`` (H, W, 3) and ``polys`` (each (4, 2) in its pixels) as they are, or,
+    when the long side exceeds ``max_side``, both scaled so that it is ``max_side`` (drawing and JPEG-encoding a
+    40 MP image would cost the gateway hundreds of MB)."""
+    scale = max_side / max(image_bgr.shape[:2])
+    if scale >= 1:
+        return image_bgr, [np.asarray(poly) for poly in polys]
+    size = (max(round(image_bgr.shape[1] * scale), 1), max(round(image_bgr.shape[0] * scale), 1))
+    small = cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+    return small, [np.asarray(poly, np.float32) * scale for poly in polys]
+
+
+def picture_base64(image_bgr: np.ndarray, polys: Sequence[np.ndarray], quality: int, max_side: int) -> str:
+    """The image with ``polys`` drawn (:func:`triton_ocr.visualize.draw_boxes`) as base64 JPEG, at most
+    ``max_side`` pixels on its long side (:func:`downscaled`)."""
+    image_bgr, polys = downscaled(image_bgr, polys, max_side)
     picture = draw_boxes(np.ascontiguousarray(image_bgr[:, :, ::-1]), polys)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=quality)

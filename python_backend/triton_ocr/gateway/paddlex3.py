@@ -18,9 +18,11 @@ from pydantic import BaseModel, Field
 
 from triton_ocr.config import ImageConfig
 from triton_ocr.errors import InvalidImageError
+from triton_ocr.gateway.images import downscaled
 from triton_ocr.result import OCRResult
 from triton_ocr.steps.image_loading import decode_image
 from triton_ocr.steps.pdf_pages import is_pdf, pdf_info, pdf_pages
+from triton_ocr.visualize import draw_ocr_result
 
 FILE_TYPES = {0: "pdf", 1: "image"}
 """PaddleX's ``fileType``: 0 a PDF, 1 an image."""
@@ -90,14 +92,16 @@ def jpeg_base64(image_rgb: Image.Image | np.ndarray, quality: int) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def page_result(result: OCRResult, visualize: bool, quality: int) -> dict[str, Any]:
-    """One ``ocrResults`` entry (runs in the thread pool: drawing and JPEG encoding)."""
+def page_result(result: OCRResult, visualize: bool, quality: int, max_side: int) -> dict[str, Any]:
+    """One ``ocrResults`` entry (runs in the thread pool: drawing and JPEG encoding); the pictures at most
+    ``max_side`` pixels on their long side (:func:`~triton_ocr.gateway.images.downscaled`)."""
     pruned = {key: value for key, value in result.to_json_dict().items() if key != "input_path"}
     ocr_image = input_image = None
     if visualize:
-        ocr_image = jpeg_base64(result.img["ocr_res_img"], quality)
-        image = result.source_image()
-        input_image = jpeg_base64(np.ascontiguousarray(image[:, :, ::-1]), quality)
+        image, polys = downscaled(result.source_image(), result["rec_polys"], max_side)
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        ocr_image = jpeg_base64(draw_ocr_result(rgb, polys, result["rec_texts"]), quality)
+        input_image = jpeg_base64(rgb, quality)
     return {"prunedResult": pruned, "ocrImage": ocr_image, "docPreprocessingImage": None, "inputImage": input_image}
 
 

@@ -66,6 +66,10 @@ class GatewaySettings(BaseSettings):
     )
     local_workers: int = Field(1, ge=1, description="inferences run at once by the local engine")
     jpeg_quality: int = Field(85, ge=10, le=100, description="quality of the returned result picture")
+    picture_max_side: int = Field(
+        2048, ge=64, description="result pictures (visualize) of larger images are drawn on a copy scaled to this "
+        "long side, polygons scaled alike (the texts' polygons stay in the input's pixels)"
+    )
 
     @field_validator("url_allow", mode="before")
     @classmethod

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 VERTICAL_RATIO = 1.5
 
 
-def crop_line(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Perspective-rectify ``quad`` (4, 2; tl, tr, br, bl) of BGR ``image`` into a (h, w, 3) crop.
-
-    Crops at least 1.5× taller than wide are taken as vertical text and rotated 90° counter-clockwise.
-    """
+def crop_size(quad: np.ndarray) -> tuple[int, int]:
+    """The (width, height) of ``quad``'s (4, 2; tl, tr, br, bl) rectified crop: its longer opposite edges."""
     quad = quad.astype(np.float32)
     width = max(int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))), 1)
     height = max(int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))), 1)
+    return width, height
+
+
+def crop_line(image: np.ndarray, quad: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Perspective-rectify ``quad`` (4, 2; tl, tr, br, bl) of BGR ``image`` into a (h, w, 3) crop, its size
+    :func:`crop_size` times ``scale`` (≤ 1: a smaller crop of the same region).
+
+    Crops at least 1.5× taller than wide are taken as vertical text and rotated 90° counter-clockwise.
+    """
+    width, height = crop_size(quad)
+    if scale < 1.0:
+        width, height = max(int(width * scale), 1), max(int(height * scale), 1)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(quad, target)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     crop = cv2.warpPerspective(
         image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
     )
@@ -26,6 +37,13 @@ def crop_line(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return crop
 
 
-def crop_lines(image: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
-    """:func:`crop_line` for each of ``quads`` (N, 4, 2)."""
-    return [crop_line(image, quad) for quad in quads]
+def crop_lines(image: np.ndarray, quads: np.ndarray, max_pixels: int | None = None) -> list[np.ndarray]:
+    """:func:`crop_line` for each of ``quads`` (N, 4, 2). When their crops would hold more than ``max_pixels``
+    pixels in all (boxes nested in each other: each crop can be as large as the image), every crop is cut smaller
+    by one factor so that they hold at most that many; recognition scales each crop to its input height anyway."""
+    scale = 1.0
+    if max_pixels is not None and len(quads):
+        total = sum(width * height for width, height in map(crop_size, quads))
+        if total > max_pixels:
+            scale = math.sqrt(max_pixels / total)
+    return [crop_line(image, quad, scale) for quad in quads]

@@ -1,0 +1,156 @@
+"""A request's cost is bounded by configuration (issue 15): the detector's input area, the number and the size of
+line crops, the recognition width, the gateway's result picture. Stage-level checks with stand-in models."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from triton_ocr.config import OCRConfig
+from triton_ocr.gateway.images import downscaled
+from triton_ocr.stages import LineModels, read_lines, run_sync
+from triton_ocr.steps.line_crop import crop_lines, crop_size
+
+
+def nested_rings(size: int, step: int = 4) -> np.ndarray:
+    """A probability map (size, size) of concentric square rings, ``step`` px wide: every ring's box encloses the
+    ones inside it, so each line crop is nearly as large as the image."""
+    prob = np.zeros((size, size), np.float32)
+    for k in range(0, size // 2, step):
+        prob[k : size - k, k : size - k] = 0.9 if (k // step) % 2 == 0 else 0.0
+    return prob
+
+
+def grid_of_blobs(count: int, size: int = 400) -> np.ndarray:
+    """A probability map with ``count`` separate 6×14 blobs in a grid."""
+    prob = np.zeros((size, size), np.float32)
+    per_row = size // 20
+    for i in range(count):
+        y, x = 10 * (i // per_row) + 2, 20 * (i % per_row) + 2
+        prob[y : y + 6, x : x + 14] = 0.9
+    return prob
+
+
+def recording_models(shapes: list[tuple[int, ...]]) -> LineModels:
+    """A recogniser that records each batch's shape and reads nothing (blank best path)."""
+
+    async def recognise(tensor: np.ndarray) -> list[np.ndarray]:
+        shapes.append(tensor.shape)
+        return [np.zeros((len(tensor), 4), np.int64), np.ones((len(tensor), 4), np.float32)]
+
+    return LineModels(recognise=recognise, charset=["blank", "a"])
+
+
+def test_max_candidates_bounds_the_crops_and_the_recognition_batches():
+    shapes: list[tuple[int, ...]] = []
+    config = OCRConfig(text_det={"max_candidates": 40, "box_thresh": 0.3}, text_rec={"batch_size": 6})
+    image = np.full((400, 400, 3), 255, np.uint8)
+    run_sync(read_lines(image, grid_of_blobs(300), config, recording_models(shapes)))
+    assert sum(shape[0] for shape in shapes) == 40  # 300 blobs, 40 crops recognised
+    assert len(shapes) == 7  # ⌈40 / 6⌉ calls
+
+
+def test_max_width_bounds_every_recognition_batch():
+    shapes: list[tuple[int, ...]] = []
+    config = OCRConfig(text_det={"box_thresh": 0.3}, text_rec={"max_width": 256, "min_width": 64})
+    prob = np.zeros((64, 4000), np.float32)
+    prob[20:40, 10:3990] = 0.9  # one line 200× longer than tall
+    run_sync(read_lines(np.full((64, 4000, 3), 255, np.uint8), prob, config, recording_models(shapes)))
+    assert shapes == [(1, 3, 48, 256)]
+
+
+def test_nested_boxes_cannot_make_gigapixels_of_crops():
+    """124 nested rings on a 3000×3000 image: ~700 Mpx of crops at full size; within the budget, one factor."""
+    image = np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), np.uint8)
+    config = OCRConfig(text_det={"box_thresh": 0.4})
+    from triton_ocr.stages import boxes_from_prob_map
+
+    boxes = boxes_from_prob_map(nested_rings(1000), image.shape[:2], config.text_det)
+    full = sum(w * h for w, h in map(crop_size, boxes.boxes))
+    assert len(boxes) > 100 and full > 600_000_000
+    crops = crop_lines(image, boxes.boxes, 5_000_000)
+    assert len(crops) == len(boxes)
+    assert 4_500_000 < sum(c.shape[0] * c.shape[1] for c in crops) <= 5_000_000
+
+
+def test_crops_within_the_budget_are_untouched():
+    image = np.random.default_rng(1).integers(0, 255, (200, 300, 3), np.uint8)
+    quads = np.array([[[10, 10], [110, 10], [110, 40], [10, 40]], [[20, 60], [220, 70], [218, 110], [18, 100]]],
+                     np.float32)
+    for bounded, free in zip(crop_lines(image, quads, 100 * 30 + 200 * 40), crop_lines(image, quads), strict=True):
+        np.testing.assert_array_equal(bounded, free)
+
+
+def test_read_lines_passes_the_crop_budget(monkeypatch):
+    import triton_ocr.stages as stages
+
+    budgets = []
+    monkeypatch.setattr(stages, "crop_lines", lambda image, quads, max_pixels=None: budgets.append(max_pixels) or [])
+    config = OCRConfig(text_rec={"max_crop_pixels": 1234})
+    run_sync(read_lines(np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64), np.float32), config,
+                        recording_models([])))
+    assert budgets == [1234]
+
+
+# ---------------------------------------------------------------- the gateway's result pictures
+
+
+def picture_size(data: str) -> tuple[int, int]:
+    return Image.open(io.BytesIO(base64.b64decode(data))).size
+
+
+def test_result_pictures_of_large_images_are_drawn_downscaled():
+    """A 2400×600 image with ``picture_max_side`` 600: the 3.0-beta picture is 600×150, the 3.x pictures too (the
+    OCR picture has the texts beside the boxes: twice as wide); the polygons stay in the input's pixels."""
+    from test_gateway_input import FakeBackend, fake_gateway
+
+    png = io.BytesIO()
+    Image.new("RGB", (2400, 600), "white").save(png, "PNG")
+    data = base64.b64encode(png.getvalue()).decode("ascii")
+    with fake_gateway(FakeBackend(), picture_max_side=600) as server:
+        beta = httpx.post(f"{server.url}/ocr", json={"image": data}, timeout=30).json()["result"]
+        v3 = httpx.post(f"{server.url}/ocr", json={"file": data, "fileType": 1}, timeout=30).json()["result"]
+    assert picture_size(beta["image"]) == (600, 150)
+    assert beta["texts"][0]["poly"] == [[1, 1], [20, 1], [20, 10], [1, 10]]
+    page = v3["ocrResults"][0]
+    assert (picture_size(page["ocrImage"]), picture_size(page["inputImage"])) == ((1200, 150), (600, 150))
+    assert page["prunedResult"]["rec_polys"] == [[[1, 1], [20, 1], [20, 10], [1, 10]]]
+
+
+def test_pictures_within_the_bound_keep_their_size():
+    image = np.zeros((300, 200, 3), np.uint8)
+    polys = [np.array([[1, 1], [20, 1], [20, 10], [1, 10]], np.float32)]
+    same, same_polys = downscaled(image, polys, 300)
+    assert same is image and np.array_equal(same_polys[0], polys[0])
+    small, small_polys = downscaled(image, polys, 150)
+    assert small.shape == (150, 100, 3)
+    np.testing.assert_allclose(small_polys[0], polys[0] / 2)
+
+
+# ---------------------------------------------------------------- memory given back after a large input
+
+
+def test_openvino_frees_its_buffers_after_a_large_input():
+    """The CPU plugin kept its intermediate buffers at the largest shape it ran (text_det: +560 MiB for ever after
+    one 1984×1984 input); after a run above RELEASE_ABOVE_ELEMENTS it frees them, after a small one it keeps them."""
+    import psutil
+
+    from triton_ocr.engine.openvino_engine import RELEASE_ABOVE_ELEMENTS, OpenVINOModel
+    from triton_ocr.models.registry import resolve_model
+
+    model = OpenVINOModel(resolve_model("PP-OCRv4_mobile_det").onnx_path, threads=2, precision="fp32")
+    rss = lambda: psutil.Process().memory_info().rss  # noqa: E731
+    model(np.zeros((1, 3, 320, 320), np.float32))
+    base = rss()
+    assert model.compiled.releases == 0
+    side = 1600  # 7.7 M elements: well above the bound
+    assert 3 * side * side > RELEASE_ABOVE_ELEMENTS
+    model(np.zeros((1, 3, side, side), np.float32))
+    assert model.compiled.releases == 1
+    assert rss() - base < 200 * 1024 * 1024  # measured: +60–100 MiB; without the release +410 MiB
+    out = model(np.zeros((1, 3, 320, 320), np.float32))
+    assert out.shape == (1, 1, 320, 320) and model.compiled.releases == 1
