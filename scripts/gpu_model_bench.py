@@ -51,100 +51,24 @@ REC_HEIGHT = 48
 # --------------------------------------------------------------------------------------------------- ONNX → torch
 
 
-def load_for_torch(path: Path) -> Any:
-    """The ONNX graph made digestible for onnx2torch 1.5.
+def onnx_to_torch() -> Any:
+    """``triton_ocr/engine/onnx_to_torch.py`` (the torch engine's conversion: graph rewrites for onnx2torch, shape
+    arguments kept on the host), loaded by path so that this script needs none of the package's dependencies."""
+    import importlib.util
 
-    Two rewrites, neither changes the computation:
-
-    * paddle2onnx 2.x stores every weight as a ``Constant`` node, not as an initializer; onnx2torch's Conv/BN
-      converters look weights up among the initializers (``KeyError: 'conv2d_0.w_0'``). Constants → initializers.
-    * in the recogniser's SVTR neck a ``Reshape`` takes its target shape from ``Shape``/``Slice``/``Concat`` of a
-      dynamic tensor, so ONNX shape inference loses the rank of what follows, and onnx2torch refuses the
-      ``BatchNormalization`` after the next ``Conv`` ("spatial rank == -2 is not implemented"). Its input rank is
-      the producing Conv's weight rank: annotate it.
-    """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(path))
-    graph = model.graph
-    kept = []
-    for node in graph.node:
-        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
-            graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(node.attribute[0].t), node.output[0]))
-        else:
-            kept.append(node)
-    del graph.node[:]
-    graph.node.extend(kept)
-    model = onnx.shape_inference.infer_shapes(model)
-    infos = {info.name: info for info in model.graph.value_info}
-    weights = {init.name: init for init in model.graph.initializer}
-    producers = {out: node for node in model.graph.node for out in node.output}
-    for node in model.graph.node:
-        if node.op_type != "BatchNormalization":
-            continue
-        info = infos.get(node.input[0])
-        if info is not None and info.type.tensor_type.HasField("shape"):
-            continue
-        producer = producers.get(node.input[0])
-        if producer is None or producer.op_type != "Conv" or producer.input[1] not in weights:
-            raise RuntimeError(f"{path}: rank of {node.input[0]} (input of {node.name}) unknown")
-        rank = len(weights[producer.input[1]].dims)
-        if info is not None:
-            model.graph.value_info.remove(info)
-        model.graph.value_info.append(helper.make_tensor_value_info(node.input[0], TensorProto.FLOAT, [None] * rank))
-    return model
-
-
-def keep_shape_args_on_cpu(module: Any) -> None:
-    """Move the initializers that only steer shapes back to the CPU after ``.to(cuda)``.
-
-    onnx2torch reads them on the host (``Reshape``: ``torch.any(shape == 0)``; ``Resize``: ``scales.tolist()``;
-    ``Slice``: ``.cpu().numpy()``): on the GPU each read would be a device→host sync per call, and the recogniser's
-    ``Shape`` outputs (host tensors) could not be concatenated with device constants. Integer initializers (shape
-    arithmetic) and the non-data inputs of ``Resize`` stay on the CPU, and ``Shape`` (onnx2torch builds it on the
-    input's device) answers on the CPU; the data path is entirely on the GPU.
-    """
-    import types
-
-    import torch
-
-    def host_shape(self: Any, input_tensor: Any) -> Any:
-        return torch.tensor(input_tensor.shape[self._start : self._end])
-
-    for submodule in module.modules():
-        if type(submodule).__name__ == "OnnxShape":
-            submodule.forward = types.MethodType(host_shape, submodule)
-
-    container = module.initializers
-    for node in module.graph.nodes:
-        if node.op != "get_attr" or not str(node.target).startswith("initializers."):
-            continue
-        name = str(node.target).split(".", 1)[1]
-        tensor = getattr(container, name)
-        users = list(node.users)
-        resize_arg = users and all(
-            user.op == "call_module"
-            and type(module.get_submodule(str(user.target))).__name__.startswith("OnnxResize")
-            and user.args
-            and user.args[0] is not node
-            for user in users
-        )
-        if not torch.is_floating_point(tensor):
-            container._buffers[name] = tensor.cpu()
-        elif resize_arg:
-            container._buffers[name] = tensor.float().cpu()
+    path = Path(__file__).resolve().parents[1] / "python_backend" / "triton_ocr" / "engine" / "onnx_to_torch.py"
+    spec = importlib.util.spec_from_file_location("onnx_to_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def to_device(module: Any, device: str, dtype: Any, channels_last: bool = False) -> Any:
     """A copy of ``module`` on ``device`` in ``dtype`` (eval mode), shape arguments kept on the CPU."""
     import torch
 
-    moved = copy.deepcopy(module).to(device=device, dtype=dtype).eval()
-    if channels_last:
-        moved = moved.to(memory_format=torch.channels_last)
-    keep_shape_args_on_cpu(moved)
-    return moved
+    moved = onnx_to_torch().place(module, torch.device(device), dtype)
+    return moved.to(memory_format=torch.channels_last) if channels_last else moved
 
 
 # --------------------------------------------------------------------------------------------------- timing
@@ -242,9 +166,10 @@ def compare(kind: str, reference: np.ndarray, candidate: np.ndarray) -> dict[str
 
 
 def gpu_run(args: argparse.Namespace) -> dict[str, Any]:
-    import onnx2torch
     import torch
     from torch.fx.experimental.optimization import fuse
+
+    onnx2torch = onnx_to_torch().import_onnx2torch()
 
     torch.backends.cudnn.benchmark = True
     device = args.device
@@ -277,7 +202,7 @@ def gpu_run(args: argparse.Namespace) -> dict[str, Any]:
     modules: dict[str, Any] = {}
     for kind, path in (("det", args.det), ("rec", args.rec)):
         t0 = time.perf_counter()
-        unfused = onnx2torch.convert(load_for_torch(Path(path))).eval()
+        unfused = onnx_to_torch().convert(Path(path), fold_batchnorm=False)
         # Conv+BatchNorm folded in fp32 first, as ONNX Runtime and TensorRT do: the detector head's BN has
         # running_var up to ~9.8e7, beyond fp16's 65504, so a plain .half() of the unfused graph turns it to inf.
         base = fuse(unfused, no_trace=True)

@@ -19,6 +19,14 @@ if [ "${1:-}" = "--dev" ]; then
     "${pip[@]}" install --no-deps rapidocr-onnxruntime==1.4.4
     # RapidOCR 3.10, the reference for the PP-OCRv5/v6 sets, in a pinned environment of its own (.venv-reference).
     scripts/reference_env.sh
+    # The torch engine for its CPU tests (tests/test_torch_engine.py, tests/test_gpu_service.py): the CPU build only
+    # (`+cpu` matches no PyPI file, so no multi-GB CUDA build is ever pulled); where this machine has no such wheel,
+    # those tests skip and say why. onnx2torch without its torchvision dependency (unused; see pyproject's torch extra).
+    if "${pip[@]}" install "torch==2.13.0+cpu"; then
+        "${pip[@]}" install --no-deps onnx2torch==1.5.15
+    else
+        echo "note: no CPU build of torch 2.13.0 here: the torch engine's tests will skip" >&2
+    fi
 fi
 # The default model set; the PP-OCRv5/v6 sets too for the tests (`triton-ocr models fetch --all`).
 if [ "${1:-}" = "--dev" ]; then .venv/bin/triton-ocr models fetch --all; else .venv/bin/triton-ocr models fetch; fi

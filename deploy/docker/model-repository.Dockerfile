@@ -31,9 +31,13 @@ COPY client/ client/
 # appended: triton_ocr.models.best_path). The weights go in as real files, and the python backend stub of this
 # Triton release reads NumPy 1.x arrays only:
 # the venv gets the NumPy the project's own Triton launcher gives the stub (triton_ocr.serving.server.install.STUB_NUMPY).
+# PROFILE=gpu renders runtime.engine onnxruntime: this image's native ONNX Runtime backend with TensorRT FP16 (the
+# gpu profile's default engine, torch, is a python-based backend for the pip Triton: docs/gpu.md).
 RUN /opt/triton-ocr/venv/bin/pip install ".[triton]" \
     && /opt/triton-ocr/venv/bin/triton-ocr models fetch \
+    && if [ "${PROFILE}" = gpu ]; then printf 'runtime:\n  engine: onnxruntime\n'; else printf '{}\n'; fi > /tmp/ocr.yaml \
     && /opt/triton-ocr/venv/bin/triton-ocr serve --build-repo /tmp/model_repository --with-weights --profile "${PROFILE}" \
+        --pipeline /tmp/ocr.yaml \
     && cp -rL /tmp/model_repository /opt/triton-ocr/model_repository \
     && /opt/triton-ocr/venv/bin/pip install --no-deps "$(/opt/triton-ocr/venv/bin/python -c 'from triton_ocr.serving.server.install import STUB_NUMPY; print(STUB_NUMPY)')"
 

@@ -117,13 +117,19 @@ class RuntimeConfig(_Section):
     """The inference engine: the in-process pipeline's, and the backend of the inference models in the Triton
     repository (CPU profile). OpenVINO fp32 gives the same texts as ONNX Runtime for about a third less CPU; bf16
     about halves that again and moved no dev set by more than 0.3 points (docs/accuracy.md), so it is the default
-    where the CPU has bfloat16 units (fp32 elsewhere)."""
+    where the CPU has bfloat16 units (fp32 elsewhere). ``torch`` (the ``torch`` extra) runs the same ONNX files on
+    PyTorch, the engine for GPUs (``device: gpu:N``, docs/gpu.md)."""
 
-    engine: Literal["onnxruntime", "openvino"] = "openvino"
-    precision: Literal["fp32", "bf16"] = Field(
-        "bf16", description="OpenVINO only (ONNX Runtime always runs fp32); fp32 reproduces PaddleOCR exactly"
+    engine: Literal["onnxruntime", "openvino", "torch"] = "openvino"
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "bf16",
+        description="OpenVINO: fp32 or bf16; torch: fp32, fp16 or bf16; ONNX Runtime always runs fp32. fp32 "
+        "reproduces PaddleOCR exactly",
     )
-    device: str = "cpu"
+    device: str = Field(
+        "cpu", pattern=r"^(cpu|gpu(:\d+)?)$", description="cpu, or gpu[:N] (torch engine only; in Triton the "
+        "gpu profile places the instances)"
+    )
     intra_op_threads: int = Field(2, ge=0, description="0 lets the engine decide")
     inter_op_threads: int = Field(1, ge=0)
 

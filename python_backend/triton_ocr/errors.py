@@ -35,3 +35,7 @@ class ModelNotFoundError(OCRError, LookupError):
 
 class InvalidModelInputError(OCRError, ValueError):
     """A tensor sent to a model has a shape or dtype the model cannot run (checked before the engine sees it)."""
+
+
+class DeviceUnavailableError(ConfigError):
+    """The configured device (``--device`` / ``runtime.device``, e.g. ``gpu:1``) is not present on this machine."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from triton_ocr.config import OCRConfig, RecConfig, TextlineOrientationConfig, load_config
 from triton_ocr.engine import InferenceModel, load_model
+from triton_ocr.engine.device import with_device
 from triton_ocr.errors import ConfigError
 from triton_ocr.inputs import iter_inputs, unnamed_stem
 from triton_ocr.models.charset import load_charset
@@ -123,7 +124,7 @@ class OCRPipeline:
 
 def create_pipeline(
     pipeline: str | Path | OCRConfig = "OCR",
-    device: str = "cpu",
+    device: str | None = None,
     server: str | None = None,
     model_set: str | None = None,
     **params: Any,
@@ -135,14 +136,16 @@ def create_pipeline(
     ``use_textline_orientation``, ``return_word_box``, ...: :data:`~triton_ocr.paddlex_compat.PIPELINE_PARAMS`),
     applied over the pipeline config; an unknown name is a TypeError naming the close matches.
 
+    ``device``: ``cpu``, ``gpu`` or ``gpu:N`` (PaddleX's); ``None`` keeps the config's ``runtime.device``. A GPU
+    runs the torch engine (fp16 unless the config sets the runtime; :func:`~triton_ocr.engine.device.with_device`).
+
     With ``server="grpc://host:8001"`` (or ``http://host:8000``) the returned object runs on a Triton server
     through the client library and has the same ``predict``.
     """
     config = config_with_params(load_config(pipeline), params, per_call=False, where="create_pipeline()")
     if model_set is not None:
         config = config.with_overrides(model_set=model_set)
-    if not device.startswith("cpu"):
-        raise ConfigError(f"device {device!r} is not available in-process; run a GPU Triton server and use server=")
+    config = with_device(config, device, server)
     if server is not None:
         from triton_ocr_client import OCRClient
 

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from triton_ocr.config import RuntimeConfig
+from triton_ocr.errors import ConfigError
 
 
 class InferenceModel(Protocol):
@@ -24,7 +25,19 @@ class InferenceModel(Protocol):
 
 
 def load_model(path: Path, runtime: RuntimeConfig) -> InferenceModel:
-    """Load the ONNX model at ``path`` with the engine named in ``runtime``."""
+    """Load the ONNX model at ``path`` with the engine named in ``runtime`` on ``runtime.device`` (a GPU: torch
+    only)."""
+    if runtime.engine == "torch":
+        from triton_ocr.engine.torch_engine import TorchModel
+
+        return TorchModel(path, runtime.device, runtime.precision, threads=runtime.intra_op_threads)
+    if runtime.device != "cpu":
+        raise ConfigError(
+            f"runtime.device {runtime.device!r} needs the torch engine (runtime.engine: torch); "
+            f"{runtime.engine} runs on the CPU only"
+        )
+    if runtime.precision == "fp16":
+        raise ConfigError(f"precision fp16 needs the torch engine; {runtime.engine} runs fp32 or bf16")
     if runtime.engine == "onnxruntime":
         from triton_ocr.engine.onnx_runtime import OnnxRuntimeModel
 

@@ -3,7 +3,9 @@
 Triton runs a model whose config says ``backend: "onnxruntime"`` or ``backend: "openvino"`` with
 ``<backend-directory>/<backend>/model.py`` when no native backend of that name is installed (this project's CPU
 machines); the NGC image's native backends serve the same configs. Each backend's ``model.py`` only picks its
-runner class from :data:`triton_ocr.serving.in_triton.model_runner.RUNNERS`.
+runner class from :data:`triton_ocr.serving.in_triton.model_runner.RUNNERS` (or names it: the ``torch`` backend's
+:class:`~triton_ocr.serving.in_triton.torch_runner.TorchRunner`). Runners get the instance's device (``cpu`` /
+``gpu:N``) among their parameters, under :data:`~triton_ocr.serving.in_triton.torch_runner.INSTANCE_DEVICE`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from triton_ocr.serving.in_triton.adapter import error_response, model_parameters, request_inputs, tensors
-from triton_ocr.serving.in_triton.model_runner import RUNNERS
+from triton_ocr.serving.in_triton.model_runner import RUNNERS, ModelRunner
+from triton_ocr.serving.in_triton.torch_runner import INSTANCE_DEVICE, instance_device
 
 
-def backend_model(engine: str) -> type:
-    """The ``TritonPythonModel`` class serving standard ``engine`` configs."""
-    runner_class = RUNNERS[engine]
+def backend_model(engine: str, runner_class: type[ModelRunner] | None = None) -> type:
+    """The ``TritonPythonModel`` class serving standard ``engine`` configs (with ``runner_class``, default
+    ``RUNNERS[engine]``)."""
+    runner_class = runner_class or RUNNERS[engine]
 
     class InferenceBackendModel:
         def initialize(self, args: dict[str, str]) -> None:
@@ -27,7 +31,8 @@ def backend_model(engine: str) -> type:
             self.pb = triton_python_backend_utils
             config = json.loads(args["model_config"])
             model_dir = Path(args["model_repository"])
-            self.runner = runner_class(config, model_parameters(config), model_dir, args["model_version"])
+            parameters = {**model_parameters(config), INSTANCE_DEVICE: instance_device(args)}
+            self.runner = runner_class(config, parameters, model_dir, args["model_version"])
 
         def execute(self, requests: list[Any]) -> list[Any]:
             batch = [request_inputs(self.pb, request, self.runner.input_names) for request in requests]

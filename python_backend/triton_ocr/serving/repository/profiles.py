@@ -3,7 +3,7 @@
 Pipeline parameters (thresholds, sizes, model names, the inference engine and its precision) live in
 :class:`triton_ocr.config.OCRConfig`; a profile says how the models run — the instance kind, each model's serving
 settings (declared with the model in :mod:`~triton_ocr.serving.repository.catalog`) — and which pipeline defaults
-suit it (``pipeline_defaults``: the GPU's larger recognition chunks, ONNX Runtime for its CUDA/TensorRT providers).
+suit it (``pipeline_defaults``: the GPU's larger, width-bucketed recognition chunks and the torch engine).
 Those fill only fields the user's pipeline config leaves unset (:func:`with_profile_defaults`).
 """
 
@@ -58,6 +58,16 @@ def declared_profile(name: str, **fields: Any) -> ServingProfile:
     )
 
 
+GPU_PIPELINE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "text_rec": {"batch_size": 32, "width_step": 160},
+    "textline_orientation": {"batch_size": 32},
+    "runtime": {"engine": "torch", "precision": "fp16", "device": "gpu"},
+}
+"""The ``gpu`` profile's pipeline defaults: recognition chunks of 32 lines whose widths are rounded up to 160-px
+buckets (chunks of different images then share shapes, so Triton merges them into one batch), and the torch engine
+in fp16 (the pip Triton's python-based ``torch`` backend; on the NGC image set ``runtime.engine: onnxruntime`` for
+its native ONNX Runtime backend with TensorRT, docs/gpu.md)."""
+
 PROFILES: dict[str, ServingProfile] = {
     "cpu": declared_profile("cpu"),
     "gpu": declared_profile(
@@ -73,11 +83,7 @@ PROFILES: dict[str, ServingProfile] = {
                 }
             ]
         },
-        pipeline_defaults={
-            "text_rec": {"batch_size": 32},
-            "textline_orientation": {"batch_size": 32},
-            "runtime": {"engine": "onnxruntime"},
-        },
+        pipeline_defaults=GPU_PIPELINE_DEFAULTS,
     ),
 }
 
