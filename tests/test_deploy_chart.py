@@ -271,8 +271,14 @@ def test_triton_pod_defaults(rendered):
     startup = container["startupProbe"]
     assert startup["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
     assert startup["failureThreshold"] * startup["periodSeconds"] >= 600
-    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    # ready and live: a real inference (a dead stub leaves /v2/health/ready green), run by the model image's Python
+    probe = ["/opt/triton-ocr/venv/bin/python", "-m", "triton_ocr.serving.server.readiness",
+             "--url", "127.0.0.1:8000", "--timeout", "10"]
+    for kind in ("readinessProbe", "livenessProbe"):
+        assert container[kind]["exec"]["command"] == probe
+        assert container[kind]["timeoutSeconds"] > 2 * 10  # two inferences of up to 10 s each
+    assert container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"] >= 300
+    assert importlib.util.find_spec(probe[2]) is not None
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
@@ -346,9 +352,33 @@ def test_triton_is_cluster_internal_and_fenced(rendered):
     from_gateway, from_prometheus = policy["ingress"]
     assert from_gateway["from"][0]["podSelector"]["matchLabels"].items() <= gateway_labels.items()
     assert not from_gateway["from"][0]["podSelector"]["matchLabels"].items() <= triton_labels.items()
-    assert {p["port"] for p in from_gateway["ports"]} == {"grpc", "http"}
+    assert [p["port"] for p in from_gateway["ports"]] == ["grpc"]  # the gateway speaks gRPC; HTTP reaches no one
     assert set(from_prometheus["from"][0]) == {"namespaceSelector", "podSelector"}
     assert [p["port"] for p in from_prometheus["ports"]] == ["metrics"]
+
+
+def test_model_control_is_refused_or_needs_the_admin_key(helm, helm_env, rendered):
+    """none (default) and poll: Triton refuses load/unload; explicit: only with the admin key from a Secret."""
+    for name in ("default", "pvc"):
+        args = triton_container(documents(rendered(name)))["args"]
+        assert not any(a.startswith("--load-model") or "restricted" in a for a in args)
+        assert not any(a == "--model-control-mode=explicit" for a in args)
+    refused = template(helm, helm_env, *value_args(), "--set", "triton.modelControlMode=explicit")
+    assert refused.returncode != 0 and "adminKeySecret" in refused.stderr
+    done = template(helm, helm_env, *value_args(), "--set", "triton.modelControlMode=explicit",
+                    "--set", "triton.adminKeySecret.name=triton-admin")
+    assert done.returncode == 0, done.stderr
+    docs = documents(done.stdout)
+    assert not schema_errors(docs)
+    container = triton_container(docs)
+    restricted = "model-repository:triton-ocr-admin-key=$(TRITON_OCR_ADMIN_KEY)"
+    assert f"--http-restricted-api={restricted}" in container["args"]
+    assert f"--grpc-restricted-protocol={restricted}" in container["args"]
+    from triton_ocr.serving.server.launcher import ADMIN_HEADER
+
+    assert ADMIN_HEADER == "triton-ocr-admin-key"  # the header the launcher uses too
+    assert container["env"] == [{"name": "TRITON_OCR_ADMIN_KEY", "valueFrom": {
+        "secretKeyRef": {"name": "triton-admin", "key": "admin-key"}}}]
 
 
 @pytest.mark.parametrize(

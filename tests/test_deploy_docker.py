@@ -41,6 +41,9 @@ def test_compose_services_and_wiring():
     assert services["triton"]["shm_size"] == "1gb"
     assert services["triton"]["ports"] == ["127.0.0.1:8002:8002"]  # metrics, on loopback only
     assert services["gateway"]["ports"] == ["8080:8080"]
+    probe = services["triton"]["healthcheck"]["test"]  # a real inference, as the chart's readiness probe
+    assert probe[:4] == ["CMD", "/opt/triton-ocr/venv/bin/python", "-m", "triton_ocr.serving.server.readiness"]
+    assert "--model-control-mode=explicit" not in services["triton"]["command"]  # none: Triton refuses load/unload
 
 
 def test_compose_gpu_overlay_reserves_a_gpu_and_the_gpu_repository():

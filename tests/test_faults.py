@@ -87,6 +87,44 @@ def test_poisoning_inputs_are_refused_and_the_model_keeps_serving(server):
 
 
 @pytest.mark.triton
+def test_model_control_needs_the_launchers_key(server):
+    """Whoever reaches Triton's ports may infer, but not unload a model (HTTP and gRPC): the repository API wants
+    the launcher's per-launch key, which its supervisor sends when it heals."""
+    import tritonclient.grpc as grpc
+    import tritonclient.http as http
+
+    from triton_ocr.serving.server.launcher import ADMIN_HEADER
+
+    for client in (http.InferenceServerClient(f"127.0.0.1:{server.http_port}"),
+                   grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")):
+        for headers in (None, {ADMIN_HEADER: "wrong"}):
+            with pytest.raises(Exception, match="restricted|not authorized|denied|header") as refused:
+                client.unload_model(contract.TEXT_REC, headers=headers)
+            print(type(client).__module__, refused.value)
+        assert client.is_model_ready(contract.TEXT_REC)
+        client.close()
+    assert next(iter(OCRClient.from_url(server.grpc_url).predict(text_image(1))))["rec_text"]
+
+
+@pytest.mark.triton
+def test_the_readiness_check_fails_while_a_stub_is_dead(server, capsys):
+    """The chart's Triton readiness/liveness exec probe: a real inference, so a dead stub fails it (Triton's
+    /v2/health/ready stays green for a dead stub); healed, it passes again."""
+    from triton_ocr.serving.server.readiness import main as readiness
+
+    url = f"127.0.0.1:{server.http_port}"
+    assert readiness(["--url", url]) == 0
+    client = OCRClient.from_url(server.grpc_url)
+    for pid in stub_pids(server, contract.TEXT_REC):
+        os.kill(pid, signal.SIGKILL)
+    assert readiness(["--url", url, "--timeout", "5"]) == 1
+    assert "not ready" in capsys.readouterr().err
+    outage(server, client, [], text_image(1), limit_s=30.0)
+    assert readiness(["--url", url]) == 0
+    client.close()
+
+
+@pytest.mark.triton
 @pytest.mark.slow
 def test_killed_server_restarts_and_clients_come_back(server):
     client = OCRClient.from_url(server.grpc_url)

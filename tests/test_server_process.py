@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from triton_ocr import contract
+from triton_ocr.config import OCRConfig
 from triton_ocr.serving.server.install import TritonUnavailableError, python_tag, wanted_members
 from triton_ocr.serving.server.launcher import remove_stale_shm_regions
 from triton_ocr.serving.server.supervisor import model_of, unhealthy_models
@@ -68,3 +69,36 @@ def test_stale_shared_memory_of_dead_launchers_is_removed(tmp_path):
         path.write_bytes(b"")
     assert remove_stale_shm_regions(tmp_path) == [stale]
     assert alive.exists() and other.exists()
+
+
+def test_serve_on_every_interface_keeps_triton_on_loopback(monkeypatch):
+    """``serve --host 0.0.0.0`` opens the gateway, not Triton (``--triton-host``, default 127.0.0.1); Triton's
+    command line restricts its model-repository API (load, unload) to the launcher's key on HTTP and gRPC."""
+    import argparse
+
+    import triton_ocr.serving.server.command as command
+    import triton_ocr.serving.server.launcher as launcher
+
+    seen: dict[str, object] = {}
+
+    class Recording(launcher.TritonServer):
+        def start(self) -> launcher.TritonServer:
+            seen["triton"], seen["key"] = self.host, self.admin_key
+            seen["command"] = self.command(launcher.Path("tritonserver"), launcher.Path("b"), launcher.Path("r"))
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(launcher, "TritonServer", Recording)
+    monkeypatch.setattr(command.signal, "signal", lambda *args: None)
+    primary = OCRConfig().model_set
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    for argv, triton_host in ((["--host", "0.0.0.0"], "127.0.0.1"),
+                              (["--host", "0.0.0.0", "--triton-host", "10.1.2.3"], "10.1.2.3")):
+        assert command.run(parser.parse_args([*argv, "--models", primary])) == 0
+        assert seen["triton"] == triton_host
+        flags = [f for f in seen["command"] if "-address=" in f]
+        assert flags == [f"--{kind}-address={triton_host}" for kind in ("http", "grpc", "metrics")]
+        restricted = [f for f in seen["command"] if "restricted" in f]
+        assert [f.split("=", 1)[0] for f in restricted] == ["--http-restricted-api", "--grpc-restricted-protocol"]
+        assert all(f.endswith(f"=model-repository:{launcher.ADMIN_HEADER}={seen['key']}") for f in restricted)
+        assert len(str(seen["key"])) >= 32

@@ -321,6 +321,7 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,  # a bare 307 to the other spelling helps no client: /ocr/ is served, others 404
     )
     app.state.gateway = gateway
     app.add_middleware(
@@ -373,6 +374,8 @@ def add_ocr_route(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> 
                 log.exception("logId %s: internal error", request.state.log_id)
                 error = HTTPError(500, f"internal error ({type(exc).__name__}); logId {request.state.log_id}")
             return error_response(request, error)
+
+    app.add_api_route("/ocr/", ocr, methods=["POST"], include_in_schema=False, response_model=None)
 
 
 def add_health_routes(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> None:

@@ -27,7 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/health"})
-OCR_PATH = "/ocr"
+OCR_PATHS = frozenset({"/ocr", "/ocr/"})
 API_KEY_HEADER = b"x-api-key"
 
 
@@ -83,7 +83,7 @@ class GatewayMiddleware:
                 return HTTPError(401, "missing X-API-Key header")
             if not hmac.compare_digest(given, self.api_key):
                 return HTTPError(401, "invalid API key")
-        if scope["path"] == OCR_PATH and scope["method"] == "POST":
+        if scope["path"] in OCR_PATHS and scope["method"] == "POST":
             if self.in_flight.full():
                 return HTTPError(
                     503,
@@ -129,7 +129,7 @@ class GatewayMiddleware:
                 state["error"] = refused.message
                 await send_error(send_logged, log_id, refused, close=refused.status == 413)
                 return
-            if scope["path"] == OCR_PATH and scope["method"] == "POST":
+            if scope["path"] in OCR_PATHS and scope["method"] == "POST":
                 self.in_flight.count += 1
                 counted = True
             await self.app(scope, receive, send_logged)

@@ -17,6 +17,7 @@ import uvicorn
 
 from triton_ocr.gateway.app import create_app
 from triton_ocr.gateway.backends import OCRBackend, make_backend
+from triton_ocr.gateway.header_timeout import header_deadline_protocol
 from triton_ocr.gateway.settings import GatewaySettings
 
 
@@ -33,6 +34,7 @@ class GatewayServer:
         self.socket = self._bind()
         config = uvicorn.Config(
             self.app,
+            http=header_deadline_protocol(settings.header_timeout_s),
             log_config=None,
             access_log=False,
             server_header=False,

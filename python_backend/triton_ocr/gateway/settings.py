@@ -41,6 +41,10 @@ class GatewaySettings(BaseSettings):
     body_timeout_s: float = Field(
         30.0, gt=0, description="longest time to receive a request body (slow senders get 408 and free their slot)"
     )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection whose request line and headers are not complete this long after it "
+        "opened (or after its previous response) is closed (slowloris)"
+    )
     retry_after_s: int = Field(1, ge=0, description="Retry-After of 503 answers (overload, Triton unavailable)")
     inference_timeout_s: float = Field(60.0, gt=0, description="longest wait for one inference (then 504)")
 

@@ -100,3 +100,9 @@ minAvailable: {{ .minAvailable }}
 maxUnavailable: {{ .maxUnavailable }}
 {{- end }}
 {{- end }}
+
+{{/* Triton's readiness and liveness check: a real inference through every entry (triton_ocr.serving.server.readiness,
+     in the model image's environment): the exec command as a YAML list. */}}
+{{- define "triton-ocr.triton.inferenceProbe" -}}
+{{- list "/opt/triton-ocr/venv/bin/python" "-m" "triton_ocr.serving.server.readiness" "--url" (printf "127.0.0.1:%d" (int .Values.triton.ports.http)) "--timeout" "10" | toYaml }}
+{{- end }}

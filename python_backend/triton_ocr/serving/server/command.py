@@ -1,6 +1,7 @@
 """``triton-ocr serve``: run the supervised Triton server and the HTTP gateway, or render the model repository.
 
     triton-ocr serve [--pipeline OCR.yaml] [--profile cpu|gpu] [--host 127.0.0.1] [--http-port 8000] ...
+    triton-ocr serve --host 0.0.0.0                   # the gateway on every interface, Triton still on 127.0.0.1
     triton-ocr serve --models PP-OCRv4_mobile,PP-OCRv6_small   # these sets only (default: every installed set)
     triton-ocr serve --no-gateway                     # Triton only
     triton-ocr serve --no-triton --triton-url grpc://HOST:8001   # the gateway only (same as `triton-ocr gateway`)
@@ -36,7 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="with --build-repo: also link the models' weights in (a repository Triton can load)")
     parser.add_argument("--install", action="store_true", help="only install the server binary and python stub")
     parser.add_argument("--repository", type=Path, help="serve this repository's configs instead of a fresh render")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for every interface)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the HTTP gateway's address (0.0.0.0 for every interface)")
+    parser.add_argument("--triton-host", default="127.0.0.1",
+                        help="Triton's address (HTTP, gRPC, metrics); keep it on loopback unless other machines "
+                        "must reach Triton itself (its model-control API needs a per-launch key either way)")
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=8002)
@@ -95,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         profile,
         model_sets=model_sets_argument(args.models, default=None),
         repository=args.repository,
-        host=args.host,
+        host=args.triton_host,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         metrics_port=args.metrics_port,

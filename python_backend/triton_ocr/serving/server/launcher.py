@@ -30,11 +30,11 @@ from typing import Any
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
-from triton_ocr.probe import probe_inputs
 from triton_ocr.serving.repository.assemble import assemble_repository
 from triton_ocr.serving.repository.plan import plan_serving
 from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
 from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver, server_environment
+from triton_ocr.serving.server.readiness import run_probes
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
 STUB = "triton_python_backend_stub"
 PR_SET_PDEATHSIG = 1
 SHM_PREFIX = "triton_ocr_"
+ADMIN_HEADER = "triton-ocr-admin-key"
+"""The header Triton's model-repository API (load, unload, index) requires, with the launcher's per-launch key:
+whoever reaches Triton's ports can infer, but not unload the models."""
 
 
 def stub_processes(shm_prefix: str) -> dict[str, int]:
@@ -124,6 +127,7 @@ class TritonServer:
         self.health_interval_s = health_interval_s
         self.startup_timeout_s = startup_timeout_s
         self.shm_prefix = f"{SHM_PREFIX}{os.getpid()}_{secrets.token_hex(4)}_"
+        self.admin_key = secrets.token_urlsafe(24)
         self.process: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.restarts = 0
@@ -171,6 +175,8 @@ class TritonServer:
             f"--http-port={self.http_port}",
             f"--grpc-port={self.grpc_port}",
             f"--metrics-port={self.metrics_port}",
+            f"--http-restricted-api=model-repository:{ADMIN_HEADER}={self.admin_key}",
+            f"--grpc-restricted-protocol=model-repository:{ADMIN_HEADER}={self.admin_key}",
             "--exit-timeout-secs=10",
             "--log-verbose=0",
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
@@ -241,18 +247,10 @@ class TritonServer:
     def probe(self, timeout_s: float = 30.0) -> str | None:
         """One real OCR inference through every entry (the probe image has a text line, so every model runs):
         ``None``, or the first error."""
-        import tritonclient.http as http
-
         try:
             client = self._client(timeout_s)
             try:
-                for entry in contract.ENTRIES:
-                    inputs = []
-                    for name, array in probe_inputs(entry).items():
-                        spec = entry.input_spec(name)
-                        inputs.append(http.InferInput(name, list(array.shape), spec.datatype))
-                        inputs[-1].set_data_from_numpy(array)
-                    client.infer(entry.name, inputs)
+                run_probes(client, ((entry.name, entry) for entry in contract.ENTRIES))
             finally:
                 client.close()
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
@@ -292,8 +290,9 @@ class TritonServer:
             for model in models:
                 log.warning("reloading model %s (unload, load)", model)
                 config = json.dumps(client.get_model_config(model))
-                client.unload_model(model)
-                client.load_model(model, config=config)
+                admin = {ADMIN_HEADER: self.admin_key}
+                client.unload_model(model, headers=admin)
+                client.load_model(model, config=config, headers=admin)
                 self.reloads += 1
                 self._wait_for_stubs(model, time.monotonic() + timeout_s)
         finally:
