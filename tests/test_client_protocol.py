@@ -23,7 +23,15 @@ from triton_ocr_client.errors import (
     ServerUnavailableError,
     classify,
 )
-from triton_ocr_client.protocol import Endpoint, check_overrides, infer_inputs, requested_outputs, tunable_arrays
+from triton_ocr_client.protocol import (
+    Endpoint,
+    Request,
+    check_overrides,
+    infer_inputs,
+    requested_outputs,
+    to_reply,
+    tunable_arrays,
+)
 from triton_fixtures import text_image
 
 
@@ -50,6 +58,7 @@ def test_only_overridden_or_non_default_parameters_are_sent():
         {"textDetThresh": 0.2, "textDetBoxThresh": 0.5, "textDetUnclipRatio": 2.0, "textRecScoreThresh": 0.1},
         {"textDetLimitSideLen": 736, "textDetLimitType": "min"},
         {"inferenceParams": {"maxLongSide": 1280}},
+        {"returnWordBox": True, "textDetThresh": 0.2},
     ],
 )
 def test_request_overrides_reach_the_server_config_unchanged(body):
@@ -58,7 +67,7 @@ def test_request_overrides_reach_the_server_config_unchanged(body):
     overrides = OCRRequest.model_validate({"image": "x", **body}).overrides()
     config = OCRConfig().with_overrides(**overrides)
     arrays = tunable_arrays(config, overrides)
-    assert set(arrays) == {t.name for t in contract.TUNABLE_INPUTS if t.field in overrides.get(t.section, {})}
+    assert set(arrays) == {t.name for t in contract.TUNABLE_INPUTS if t.given_in(overrides)}
     for tunable in contract.TUNABLE_INPUTS:
         if tunable.name in arrays:
             assert arrays[tunable.name].dtype == contract.NUMPY_TYPES[tunable.datatype]
@@ -92,6 +101,47 @@ def test_request_tensors_take_the_contracts_types():
     assert v4.model == "ocr.PP-OCRv4_mobile"
     with pytest.raises(ConfigError, match="unknown model set 'v9'"):
         next(client.prepare(text_image(1), model_set="v9"))
+
+
+def fake_response(texts: list[str], **outputs: np.ndarray) -> SimpleNamespace:
+    """A server answer with ``texts`` (one square polygon each), no words and the classifier's decisions -1, but
+    for ``outputs``."""
+    arrays = {
+        contract.POLYS.name: np.tile(np.array([[0, 0], [9, 0], [9, 9], [0, 9]], np.float32), (len(texts), 1, 1)),
+        contract.DET_SCORES.name: np.ones(len(texts), np.float32),
+        contract.TEXTS.name: np.array([t.encode() for t in texts], dtype=np.object_),
+        contract.REC_SCORES.name: np.ones(len(texts), np.float32),
+        contract.LINE_ANGLES.name: np.full(len(texts), -1, np.int32),
+        contract.WORD_COUNTS.name: np.zeros(0, np.int32),
+        contract.WORD_TEXTS.name: np.zeros(0, dtype=np.object_),
+        contract.WORD_POLYS.name: np.zeros((0, 4, 2), np.float32),
+        contract.DOC_ANGLE.name: np.array([-1], np.int32),
+        **outputs,
+    }
+    return SimpleNamespace(as_numpy=arrays.__getitem__)
+
+
+def test_replies_carry_the_words_and_the_classifiers_decisions():
+    asked = Request(None, contract.OCR_RAW_ENTRY, {}, np.zeros((9, 9, 3), np.uint8),
+                    config=OCRConfig(return_word_box=True))
+    polys = np.arange(3 * 8, dtype=np.float32).reshape(3, 4, 2)
+    words = {
+        contract.WORD_COUNTS.name: np.array([2, 1], np.int32),
+        contract.WORD_TEXTS.name: np.array([b"ab", b"cd", "\u4f60".encode()], dtype=np.object_),
+        contract.WORD_POLYS.name: polys,
+        contract.LINE_ANGLES.name: np.array([0, 1], np.int32),
+    }
+    result = to_reply(asked, fake_response(["ab cd", "\u4f60"], **words)).result
+    assert result["text_word"] == [["ab", "cd"], ["\u4f60"]]
+    np.testing.assert_array_equal(result["text_word_region"][0], polys[:2])
+    np.testing.assert_array_equal(result["text_word_region"][1], polys[2:])
+    assert result["text_word_boxes"][1].tolist() == [[16, 17, 22, 23]]
+    assert result["textline_orientation_angles"] == [0, 1]
+    with pytest.raises(InferenceError, match="words for 0 of 2 lines"):
+        to_reply(asked, fake_response(["ab cd", "\u4f60"]))
+    plain = to_reply(Request(None, contract.OCR_RAW_ENTRY, {}, np.zeros((9, 9, 3), np.uint8), config=OCRConfig()),
+                     fake_response(["ab cd"])).result
+    assert "text_word" not in plain and plain["textline_orientation_angles"] == [-1]
 
 
 def test_extra_outputs_are_checked_against_the_contract():

@@ -118,3 +118,24 @@ def test_eval_engines_variants_and_limits_parse_or_are_refused():
     for text in ("0", "funsd=x", "nope=3"):
         with pytest.raises(ConfigError):
             parse_limit(text)
+
+
+def test_eval_table_has_a_legend_and_marks_incomparable_sets():
+    from triton_ocr.eval.command import format_legend, format_table
+    from triton_ocr.eval.runner import SetResult, Speed
+
+    speed = Speed(1.0, 10.0, 20.0, 5.0, 30.0)
+    results = [
+        SetResult("funsd", "ours", 2, {"cer": 0.5, "page_cer": 0.4, "char_f1": 0.8}, speed),
+        SetResult("sroie_receipts", "ours", 2, {"det_precision": 0.9, "det_recall": 0.8, "det_hmean": 0.85,
+                                                "cer": 0.1, "page_cer": 0.1, "char_f1": 0.9}, speed),
+    ]
+    table = format_table(results)
+    assert "| funsd (!) | ours | 2 |" in table and "| sroie_receipts | ours | 2 |" in table
+    legend = format_legend(results).splitlines()
+    headers = ["det P %", "det R %", "det H %", "CER %", "page CER %", "char F1 %", "img/s", "p50 ms", "p95 ms",
+               "CPU ms/img"]
+    assert [line.split(":")[0] for line in legend[1:11]] == [f"- {h}" for h in headers]
+    assert legend[11] == "Marked (!), not comparable with published figures:"
+    assert legend[12].startswith("- funsd: segment-level labels") and len(legend) == 13
+    assert "icdar2015_blurred" in format_legend([SetResult("icdar2015_blurred", "ours", 1, {}, speed)])

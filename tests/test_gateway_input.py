@@ -12,6 +12,7 @@ import base64
 import io
 import ipaddress
 import json
+import re
 import socket
 import threading
 import time
@@ -436,8 +437,22 @@ def test_openapi_documents_the_real_behaviour(client: httpx.Client) -> None:
     assert {"inferenceParams", "textDetLimitSideLen", "textDetLimitType", "textDetThresh", "textDetBoxThresh",
             "textDetUnclipRatio", "textRecScoreThresh", "visualize"} <= set(request["properties"])
     assert "/health/ready" in schema["paths"]
-    assert client.get("/docs").status_code == 200
     assert_error(client.get("/nowhere"), 404)
+
+
+def test_docs_page_needs_no_internet(client: httpx.Client) -> None:
+    """``/docs`` names only the gateway's own files (no CDN), and serves them: Swagger UI 5, which reads the
+    OpenAPI 3.1 schema."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(assets) == ["/docs/assets/favicon.png", "/docs/assets/swagger-ui-bundle.js",
+                              "/docs/assets/swagger-ui.css"]
+    assert "//" not in page.text.replace("http-equiv", "")  # no absolute URL anywhere in the page
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "SwaggerUIBundle" in script.text and "isOAS31" in script.text
+    assert client.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
     assert_error(client.put("/ocr"), 405)
 
 

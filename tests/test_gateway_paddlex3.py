@@ -85,7 +85,8 @@ def test_image_requests_keep_the_3_0_beta_answer(client):
     [
         ({"useDocUnwarping": True}, "useDocUnwarping: document unwarping (UVDoc) is not available in this service; "
          "send false or leave it out"),
-        ({"returnWordBox": True}, "returnWordBox: per-word boxes are not computed by this service yet"),
+        ({"file": None, "image": "aGVsbG8=", "returnWordBox": True},
+         "returnWordBox goes with file: the words come in PaddleX 3.x's answer (prunedResult.text_word)"),
         ({"fileType": 0}, "fileType is 0 (pdf) but the file is not a PDF"),
         ({"textDetTresh": 0.2}, "textDetTresh: Extra inputs are not permitted"),
         ({"image": "aGVsbG8="}, "give the image in exactly one of image (PaddleX 3.0-beta) or file (PaddleX 3.x)"),
@@ -97,6 +98,18 @@ def test_what_cannot_be_done_is_a_422_naming_it(client, extra, message):
     response = client.post("/ocr", json={"file": b64(image), **extra})
     assert response.status_code == 422, response.text
     assert message in response.json()["errorMsg"]
+
+
+def test_word_boxes_come_in_the_pruned_result(client, pipeline, pdf):
+    body = client.post("/ocr", json={"file": b64(pdf), "visualize": False, "returnWordBox": True}).json()
+    expected = [r.to_json_dict() for r in pipeline.predict(pdf, return_word_box=True)]
+    assert [t.split() for t in PAGE_TEXTS] == [sum(page["text_word"], []) for page in expected]
+    for page, want in zip(body["result"]["ocrResults"], expected, strict=True):
+        pruned = page["prunedResult"]
+        for key in ("text_word", "text_word_region", "text_word_boxes"):
+            assert pruned[key] == want[key], key
+    plain = client.post("/ocr", json={"file": b64(pdf), "visualize": False}).json()
+    assert "text_word" not in plain["result"]["ocrResults"][0]["prunedResult"]
 
 
 def test_flags_reach_the_pipeline(client, pdf):

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from imagegen import encode, png_header
+from imagegen import encode, png_header, render_lines
 from PIL import Image
 
 from triton_ocr.config import ImageConfig
@@ -76,6 +76,36 @@ def test_alpha_is_composited_onto_white():
     assert load_image(np.dstack([BGR, np.full(BGR.shape[:2], 255, np.uint8)])).shape == (8, 16, 3)
 
 
+def test_light_text_on_a_transparent_background_keeps_its_contrast():
+    """White text on a transparent background goes onto black (it vanished onto white), half-transparent pixels
+    blend with it; dark text still goes onto white."""
+    rgba = np.zeros((8, 8, 4), np.uint8)  # transparent black...
+    rgba[2:6, 2:6] = (255, 255, 255, 255)  # ...around an opaque white square
+    rgba[0, 0] = (255, 255, 255, 128)
+    decoded = decode_image(pil_bytes(Image.fromarray(rgba)))
+    assert (decoded[2:6, 2:6] == 255).all() and (decoded[6:] == 0).all() and (decoded[0, 0] == 128).all()
+    np.testing.assert_array_equal(load_image(rgba[..., [2, 1, 0, 3]]), decoded)  # a BGRA array alike
+    rgba[..., :3] = 255 - rgba[..., :3]  # black text: white background
+    decoded = decode_image(pil_bytes(Image.fromarray(rgba)))
+    assert (decoded[2:6, 2:6] == 0).all() and (decoded[6:] == 255).all() and (decoded[0, 0] == 127).all()
+
+
+def test_white_text_on_transparent_png_is_read(pipeline):
+    text = render_lines(["White 2024"], size=(300, 80), font_size=32, origin=(12, 18))  # black on white, BGR
+    rgba = np.dstack([np.full(text.shape[:2] + (3,), 255, np.uint8), 255 - text[..., 0]])  # white ink, alpha = ink
+    result = next(pipeline.predict(pil_bytes(Image.fromarray(rgba))))
+    assert [t.replace(" ", "") for t in result["rec_texts"]] == ["White2024"]
+
+
+def test_gray_alpha_arrays_load_like_gray_alpha_files():
+    la = np.zeros((8, 8, 2), np.uint8)
+    la[:, :4] = (200, 255)  # opaque light gray left half, transparent right half: a black background
+    la[:, 4:] = (90, 0)
+    from_file = decode_image(pil_bytes(Image.fromarray(la)))  # mode LA
+    assert (from_file[:, :4] == 200).all() and (from_file[:, 4:] == 0).all()
+    np.testing.assert_array_equal(load_image(la), from_file)
+
+
 def test_exif_orientation_is_applied():
     wide = Image.fromarray(np.zeros((8, 24, 3), np.uint8))
     exif = Image.Exif()
@@ -123,7 +153,7 @@ def test_missing_path_and_bad_types():
         load_image("/nonexistent/image.png")
     with pytest.raises(InvalidImageError, match="unsupported input type"):
         load_image(3.14)
-    with pytest.raises(InvalidImageError, match="must be"):
+    with pytest.raises(InvalidImageError, match=r"must be .*\(H, W, 2\) \(gray \+ alpha\)"):
         load_image(np.zeros((8, 8, 5), np.uint8))
 
 

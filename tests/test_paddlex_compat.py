@@ -57,13 +57,12 @@ def test_flat_parameters_map_onto_the_config():
     assert config.use_textline_orientation is True and config.return_word_box is False
 
 
-def test_word_boxes_are_refused_until_they_are_computed():
-    with pytest.raises(ConfigError) as error:
-        config_with_params(OCRConfig(), {"return_word_box": True}, per_call=True, where="predict()")
-    assert str(error.value) == (
-        "return_word_box: per-word boxes are not computed by this service yet (see docs/paddlex_compat.md); leave "
-        "return_word_box off"
-    )
+def test_word_boxes_are_asked_for_per_call_and_in_paddlex_files(tmp_path):
+    assert config_with_params(OCRConfig(), {"return_word_box": True}, per_call=True, where="predict()").return_word_box
+    path = tmp_path / "OCR.yaml"
+    path.write_text("pipeline_name: OCR\nSubModules:\n  TextRecognition:\n    module_name: text_recognition\n"
+                    "    return_word_box: true\n", encoding="utf-8")
+    assert load_config(path).return_word_box is True
 
 
 @pytest.mark.parametrize("per_call, where", [(False, "create_pipeline()"), (True, "predict()")])
@@ -198,3 +197,25 @@ def test_paddlex_files_run_through_the_cli(name, tmp_path, page, capsys):
     # sorted: where document orientation is served, OCR.yaml turns it on, and the page classifier may turn this
     # synthetic page (which changes the reading order, not the texts)
     assert sorted(squash(printed["rec_texts"])) == sorted(squash(LINES))
+
+
+def test_device_flag_is_explained_and_its_errors_name_the_flags(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "--device DEVICE cpu (default), gpu or gpu:N: a GPU runs the torch engine" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    image = tmp_path / "x.png"
+    image.write_bytes(encode(render_lines(["x"], size=(60, 40), font_size=20, origin=(5, 5))))
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["--input", str(image), "--device", "tpu"])
+    assert usage.value.code == 2 and "argument --device: 'tpu': use cpu, gpu or gpu:N" in capsys.readouterr().err
+    assert cli.main(["--input", str(image), "--device", "gpu:1", "--server", "grpc://127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err == (
+        "triton-ocr: error: --device gpu:1 runs models in this process; with --server the server's serving profile "
+        "places them (triton-ocr serve --profile gpu): leave --device out\n"
+    )
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        assert cli.main(["--input", str(image), "--device", "GPU"]) == 2
+        assert capsys.readouterr().err.startswith("triton-ocr: error: --device 'gpu': no CUDA GPU is visible to")

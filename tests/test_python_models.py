@@ -44,7 +44,8 @@ def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[
         pre = await DetPreprocess(local.config, 32, page)(inputs)
         handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE, contract.DOC_ANGLE.name)}
         post = OCRPostprocess(local.config, models)
-        outputs = await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff})
+        tunables = {t.name: inputs[t.name] for t in post.tunables if t.name in inputs}
+        outputs = await post({contract.PROB_MAP: local.det_model(pre[contract.DET_TENSOR]), **handoff, **tunables})
         return {**outputs, contract.DOC_ANGLE.name: pre[contract.DOC_ANGLE.name]}  # as the ensemble maps them
 
     return asyncio.run(run())
@@ -57,6 +58,21 @@ def test_python_steps_equal_the_in_process_pipeline(pipeline):
     assert len(expected["rec_text"]) >= 4
     assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
     np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["dt_polys"]))
+    assert outputs[contract.LINE_ANGLES.name].tolist() == [-1] * len(expected["rec_text"])
+    assert outputs[contract.WORD_COUNTS.name].shape == outputs[contract.WORD_TEXTS.name].shape == (0,)
+    assert outputs[contract.WORD_POLYS.name].shape == (0, 4, 2)
+
+
+def test_python_steps_return_the_in_process_words_when_asked(pipeline):
+    data = text_image(3)
+    asked = {contract.IMAGE_BYTES: np.array([data], dtype=np.object_), "return_word_box": np.array([True])}
+    outputs = run_python_steps(pipeline, asked)
+    expected = next(pipeline.predict(data, return_word_box=True))
+    assert len(expected["rec_texts"]) >= 4 and sum(map(len, expected["text_word"])) > len(expected["rec_texts"])
+    assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_texts"]
+    assert outputs[contract.WORD_COUNTS.name].tolist() == [len(words) for words in expected["text_word"]]
+    assert [t.decode() for t in outputs[contract.WORD_TEXTS.name]] == sum(expected["text_word"], [])
+    np.testing.assert_array_equal(outputs[contract.WORD_POLYS.name], np.concatenate(expected["text_word_region"]))
 
 
 def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
@@ -67,6 +83,8 @@ def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
     expected = next(oriented.predict(upside_down))
     assert len(expected["rec_text"]) >= 4
     assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_text"]
+    assert outputs[contract.LINE_ANGLES.name].tolist() == expected["textline_orientation_angles"]
+    assert set(expected["textline_orientation_angles"]) == {1}
     without = OCRPostprocess(oriented.config, LineModels(as_model_call(oriented.rec_model, best_path), oriented.charset))
     prob_map = np.zeros((1, 1, 32, 32), np.float32)
     prob_map[..., 8:24, 4:28] = 1.0
@@ -124,9 +142,11 @@ def test_request_config_reads_optional_inputs():
         "det_thresh": np.array([0.3], np.float32),
         "det_limit_type": np.array([b"min"], dtype=np.object_),
         "det_limit_side_len": np.array([736], np.int32),
+        "return_word_box": np.array([True]),
     }
     config = request_config(base, inputs, contract.TUNABLE_INPUTS)
     assert (config.text_det.thresh, config.text_det.limit_type, config.text_det.limit_side_len) == (0.3, "min", 736)
+    assert config.return_word_box is True
     assert request_config(base, {}, contract.TUNABLE_INPUTS) is base
     with pytest.raises(ConfigError):
         request_config(base, {"det_box_thresh": np.array([3.0], np.float32)}, contract.TUNABLE_INPUTS)

@@ -64,3 +64,17 @@ def test_upside_down_lines_are_read_like_in_process(server, images, pipeline):
         results = list(pool.map(lambda image: next(client.predict(image)), images))
     for index, (want, got) in enumerate(zip(expected, results)):
         assert_same_result(want, got, label=index)
+        assert got["textline_orientation_angles"] == want["textline_orientation_angles"], index
+
+
+def test_the_line_classifiers_decisions_come_back(server):
+    """One upside-down line on an upright page: the page stays, that line alone is turned, and the server says
+    which (``textline_orientation_angles``), as the in-process pipeline does."""
+    mixed = load_image(text_image(11, size=(640, 480)))
+    mixed[160:236] = mixed[160:236, ::-1][::-1]  # the third line (y 168) turned by 180° where it stands
+    expected = next(OCRPipeline(CONFIG).predict(mixed))
+    assert expected["doc_preprocessor_res"]["angle"] == 0 and expected["textline_orientation_angles"].count(1) == 1
+    with OCRClient.from_url(server.grpc_url, timeout_s=120) as client:
+        got = next(client.predict(mixed))
+    assert_same_result(expected, got)
+    assert got["textline_orientation_angles"] == expected["textline_orientation_angles"]

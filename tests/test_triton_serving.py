@@ -235,3 +235,14 @@ def test_pdf_pages_through_triton_equal_in_process(client, local):
     for number, (want, got) in enumerate(zip(here, remote, strict=True)):
         assert_same_result(want, got, f"page {number}")
         assert got["rec_texts"] and got["text_det_params"] == want["text_det_params"]
+
+
+def test_word_boxes_through_triton_equal_in_process(client, local):
+    """``return_word_box`` per request: the server's ``ocr_postprocess`` computes the in-process words."""
+    want = next(local.predict(PROBE, return_word_box=True))
+    got = next(client.predict(PROBE, return_word_box=True))
+    assert_same_result(want, got)
+    assert got["text_word"] == want["text_word"] and sum(map(len, want["text_word"])) > len(want["rec_texts"])
+    for line, (here, there) in enumerate(zip(want["text_word_region"], got["text_word_region"], strict=True)):
+        assert np.abs(here - there).max() <= 1.0, line
+    assert "text_word" not in next(client.predict(PROBE))

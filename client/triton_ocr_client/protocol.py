@@ -21,8 +21,9 @@ from triton_ocr import contract
 from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.result import OCRResult
-from triton_ocr.stages import OCRLines
+from triton_ocr.stages import LineWords, OCRLines
 from triton_ocr.steps.image_loading import decode_image, fetch_url, is_url, read_file, to_bgr
+from triton_ocr_client.errors import InferenceError
 
 log = logging.getLogger("triton_ocr_client")
 
@@ -88,9 +89,8 @@ def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> di
     defaults = OCRConfig()
     arrays = {}
     for tunable in contract.TUNABLE_INPUTS:
-        value = getattr(getattr(config, tunable.section), tunable.field)
-        forced = tunable.field in explicit.get(tunable.section, {})
-        if forced or value != getattr(getattr(defaults, tunable.section), tunable.field):
+        value = tunable.value(config)
+        if tunable.given_in(explicit) or value != tunable.value(defaults):
             item = value.encode("utf-8") if isinstance(value, str) else value
             arrays[tunable.name] = np.array([item], dtype=contract.NUMPY_TYPES[tunable.datatype])
     return arrays
@@ -106,7 +106,7 @@ def check_overrides(overrides: dict[str, dict[str, Any]]) -> None:
         if (s, f) not in adjustable
     ]
     if fixed:
-        allowed = ", ".join(f"{t.section}.{t.field}" for t in contract.TUNABLE_INPUTS)
+        allowed = ", ".join(t.path for t in contract.TUNABLE_INPUTS)
         raise ConfigError(f"{', '.join(fixed)} cannot change per request on a server; adjustable: {allowed}")
 
 
@@ -166,13 +166,32 @@ def requested_outputs(module: ModuleType, extra: Sequence[str] = ()) -> list[Any
     return [module.InferRequestedOutput(name) for name in [*lines, *(name for name in extra if name not in lines)]]
 
 
+def line_words(response: Any, lines: int) -> list[LineWords]:
+    """The word outputs (:data:`triton_ocr.contract.WORD_OUTPUTS`) → each of the ``lines`` lines' words; an
+    :class:`~triton_ocr_client.errors.InferenceError` when they do not add up (a server that did not compute them)."""
+    counts = response.as_numpy(contract.WORD_COUNTS.name).reshape(-1).astype(np.int64)
+    texts = [text.decode("utf-8") for text in response.as_numpy(contract.WORD_TEXTS.name).reshape(-1)]
+    polys = response.as_numpy(contract.WORD_POLYS.name).reshape(-1, 4, 2).astype(np.float32)
+    if len(counts) != lines or int(counts.sum()) != len(texts) or len(texts) != len(polys):
+        raise InferenceError(
+            f"the server returned words for {len(counts)} of {lines} lines ({int(counts.sum())} counted, "
+            f"{len(texts)} texts, {len(polys)} polygons): does it serve return_word_box?"
+        )
+    ends = np.cumsum(counts)
+    return [LineWords(texts[end - n : end], polys[end - n : end]) for n, end in zip(counts, ends)]
+
+
 def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Reply:
     """A server response → the same :class:`OCRResult` the in-process pipeline returns, and the ``extra`` outputs."""
+    texts = [text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)]
+    angles = response.as_numpy(contract.LINE_ANGLES.name).reshape(-1).astype(np.int64)
     lines = OCRLines(
         polys=response.as_numpy(contract.POLYS.name).reshape(-1, 4, 2).astype(np.float32),
         det_scores=response.as_numpy(contract.DET_SCORES.name).reshape(-1).astype(np.float32),
-        texts=[text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)],
+        texts=texts,
         rec_scores=response.as_numpy(contract.REC_SCORES.name).reshape(-1).astype(np.float32),
+        angles=None if (angles < 0).all() else angles,
+        words=line_words(response, len(texts)) if request.config and request.config.return_word_box else None,
     )
     result = OCRResult(request.input_path, lines, request.image, config=request.config,
                        page_index=request.page_index, stem=request.stem)

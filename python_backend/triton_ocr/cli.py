@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
-from triton_ocr.errors import OCRError
+from triton_ocr.errors import ConfigError, OCRError
 
 if TYPE_CHECKING:
     from triton_ocr.result import OCRResult
@@ -35,6 +36,30 @@ SUBCOMMANDS = {
 }
 
 
+DEVICE = re.compile(r"cpu|gpu(:\d+)?")
+
+
+def device_flag(value: str) -> str:
+    """``--device``: ``cpu``, ``gpu`` or ``gpu:N`` (anything else is argparse's usage error naming the flag)."""
+    device = value.strip().lower()
+    if DEVICE.fullmatch(device) is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: use cpu, gpu or gpu:N")
+    return device
+
+
+def check_device_flag(args: argparse.Namespace) -> None:
+    """``--device`` against ``--server`` and this machine's GPUs before the pipeline is built, so that the messages
+    name the flags (the library's name ``device=``)."""
+    if args.device in (None, "cpu"):
+        return
+    if args.server:
+        raise ConfigError(f"--device {args.device} runs models in this process; with --server the server's serving "
+                          "profile places them (triton-ocr serve --profile gpu): leave --device out")
+    from triton_ocr.engine.torch_engine import torch_device
+
+    torch_device(args.device, setting="--device")
+
+
 def pipeline_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triton-ocr",
@@ -42,8 +67,9 @@ def pipeline_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
     parser.add_argument("--model_set", help="the models to read with, e.g. PP-OCRv6_small (`triton-ocr models list`)")
-    parser.add_argument("--input", help="image path, URL or directory")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--input", help="image or PDF: path, URL or directory (default: a PaddleX file's Global.input)")
+    parser.add_argument("--device", type=device_flag,
+                        help="cpu (default), gpu or gpu:N: a GPU runs the torch engine (the torch extra)")
     parser.add_argument("--save_path", help="folder for <name>_ocr.json and <name>_ocr.png")
     parser.add_argument("--server", help="run on a Triton server: grpc://HOST:PORT or http://HOST:PORT")
     parser.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline YAML (OCR.yaml)")
@@ -75,6 +101,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from triton_ocr.inputs import count_inputs, iter_inputs
     from triton_ocr.pipeline import create_pipeline
 
+    check_device_flag(args)
     pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server, model_set=args.model_set)
     total = count_inputs(args.input)
     items = iter_inputs(args.input)

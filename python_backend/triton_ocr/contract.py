@@ -9,7 +9,9 @@ parameters) and return :data:`OUTPUTS`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,14 +44,14 @@ DET_INPUT_SIZE = "det_input_size"
 
 
 NUMPY_TYPES: dict[str, type] = {
-    "FP32": np.float32, "INT32": np.int32, "INT64": np.int64, "UINT8": np.uint8, "BYTES": np.object_
+    "FP32": np.float32, "INT32": np.int32, "INT64": np.int64, "UINT8": np.uint8, "BYTES": np.object_, "BOOL": np.bool_
 }
 """Triton data type → the numpy dtype a tensor of it travels as."""
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A tensor: name, Triton data type (``FP32``, ``INT32``, ``INT64``, ``UINT8``, ``BYTES``) and dims
+    """A tensor: name, Triton data type (``FP32``, ``INT32``, ``INT64``, ``UINT8``, ``BYTES``, ``BOOL``) and dims
     (-1: variable)."""
 
     name: str
@@ -59,17 +61,39 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class TunableInput:
-    """An optional scalar input that overrides ``OCRConfig.<section>.<field>`` for one request."""
+    """An optional scalar input that overrides ``OCRConfig.<section>.<field>`` for one request (``field`` ``None``:
+    the top-level flag ``OCRConfig.<section>``)."""
 
     name: str
     section: str
-    field: str
+    field: str | None
     datatype: str
     step: str
 
     @property
     def spec(self) -> TensorSpec:
         return TensorSpec(self.name, self.datatype, (1,))
+
+    @property
+    def path(self) -> str:
+        """``text_det.thresh``, or ``return_word_box`` for a top-level flag."""
+        return self.section if self.field is None else f"{self.section}.{self.field}"
+
+    def value(self, config: Any) -> Any:
+        """This input's field in ``config`` (an ``OCRConfig``)."""
+        section = getattr(config, self.section)
+        return section if self.field is None else getattr(section, self.field)
+
+    def override(self, value: Any) -> dict[str, Any]:
+        """``OCRConfig.with_overrides`` arguments setting this input's field to ``value``."""
+        return {self.section: value} if self.field is None else {self.section: {self.field: value}}
+
+    def given_in(self, overrides: Mapping[str, Any]) -> bool:
+        """Whether ``with_overrides`` arguments ``overrides`` set this input's field."""
+        if self.field is None:
+            return self.section in overrides
+        values = overrides.get(self.section)
+        return isinstance(values, Mapping) and self.field in values
 
 
 TUNABLE_INPUTS = (
@@ -79,6 +103,7 @@ TUNABLE_INPUTS = (
     TunableInput("det_box_thresh", "text_det", "box_thresh", "FP32", OCR_POSTPROCESS),
     TunableInput("det_unclip_ratio", "text_det", "unclip_ratio", "FP32", OCR_POSTPROCESS),
     TunableInput("rec_score_thresh", "text_rec", "score_thresh", "FP32", OCR_POSTPROCESS),
+    TunableInput("return_word_box", "return_word_box", None, "BOOL", OCR_POSTPROCESS),
 )
 
 POLYS = TensorSpec("polys", "FP32", (-1, 4, 2))
@@ -88,12 +113,23 @@ REC_SCORES = TensorSpec("rec_scores", "FP32", (-1,))
 DET_SIZE = TensorSpec(DET_INPUT_SIZE, "INT32", (2,))
 DOC_ANGLE = TensorSpec("doc_angle", "INT32", (1,))
 """The page's angle found by the page classifier (0, 90, 180, 270); -1 where it did not run."""
-LINE_OUTPUTS = (POLYS, DET_SCORES, TEXTS, REC_SCORES)
+LINE_ANGLES = TensorSpec("line_angles", "INT32", (-1,))
+"""Per line: 1 where the text-line classifier turned it by 180°, 0 where not, -1 where the classifier did not run."""
+WORD_COUNTS = TensorSpec("word_counts", "INT32", (-1,))
+"""Per line, how many of ``word_texts`` / ``word_polys`` (in line order) are its words; empty (0,) unless the request
+asked for word boxes (``return_word_box``)."""
+WORD_TEXTS = TensorSpec("word_texts", "BYTES", (-1,))
+"""Every line's words, one after the other (UTF-8)."""
+WORD_POLYS = TensorSpec("word_polys", "FP32", (-1, 4, 2))
+"""Their polygons in the input image's pixels (corners in the order of their line's polygon)."""
+WORD_OUTPUTS = (WORD_COUNTS, WORD_TEXTS, WORD_POLYS)
+LINE_OUTPUTS = (POLYS, DET_SCORES, TEXTS, REC_SCORES, LINE_ANGLES, *WORD_OUTPUTS)
+"""What ``ocr_postprocess`` returns."""
 RESULT_OUTPUTS = (*LINE_OUTPUTS, DOC_ANGLE)
 """What a client builds its result from."""
 OUTPUTS = (*LINE_OUTPUTS, DET_SIZE, DOC_ANGLE)
-"""What ``ocr`` and ``ocr_raw`` return: lines in reading order (in the input image's pixels), the detector's input
-(h, w) before padding, and the page's angle."""
+"""What ``ocr`` and ``ocr_raw`` return: lines in reading order (in the input image's pixels) with their orientation
+decisions and (when asked) their words, the detector's input (h, w) before padding, and the page's angle."""
 
 
 @dataclass(frozen=True)

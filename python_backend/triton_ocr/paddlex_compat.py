@@ -122,21 +122,10 @@ def split_call_kwargs(kwargs: Mapping[str, Any], *, per_call: bool, where: str) 
     return sections
 
 
-WORD_BOXES_MISSING = ("return_word_box: per-word boxes are not computed by this service yet (see "
-                      "docs/paddlex_compat.md); leave return_word_box off")
-
-
-def check_served(config: OCRConfig) -> OCRConfig:
-    """:class:`ConfigError` for a config asking for what the service cannot do yet (word boxes)."""
-    if config.return_word_box:
-        raise ConfigError(WORD_BOXES_MISSING)
-    return config
-
-
 def config_with_params(config: OCRConfig, kwargs: Mapping[str, Any], *, per_call: bool, where: str) -> OCRConfig:
     """``config`` with PaddleX-style keyword arguments applied (see :func:`split_call_kwargs`)."""
     sections = split_call_kwargs(kwargs, per_call=per_call, where=where)
-    return check_served(config.with_overrides(**sections) if sections else config)
+    return config.with_overrides(**sections) if sections else config
 
 
 # --- pipeline files -------------------------------------------------------------------------------------------
@@ -307,7 +296,7 @@ def config_from_paddlex_file(data: Mapping[str, Any], source: str) -> OCRConfig:
         sections = beta_file_sections(data, source)
     else:
         sections = v3_file_sections(data, source)
-    return check_served(OCRConfig().with_overrides(**with_model_set(sections)))
+    return OCRConfig().with_overrides(**with_model_set(sections))
 
 
 def file_default_input(data: object) -> str | None:

@@ -20,9 +20,10 @@ V3_KEYS = (
     "input_path", "page_index", "model_settings", "dt_polys", "dt_scores", "text_det_params", "text_type",
     "textline_orientation_angles", "text_rec_score_thresh", "rec_texts", "rec_scores", "rec_polys", "rec_boxes",
 )
-"""PaddleX 3.x's result keys (``return_word_box`` adds ``text_word`` and ``text_word_boxes``)."""
+"""PaddleX 3.x's result keys (``return_word_box`` adds :data:`WORD_KEYS`)."""
 RESULT_KEYS = (*V3_KEYS, "rec_text", "rec_score")
-WORD_KEYS = ("text_word", "text_word_boxes")
+WORD_KEYS = ("text_word", "text_word_region", "text_word_boxes")
+"""PaddleX 3.x's per-line word keys: the words, their polygons (k, 4, 2) and their int boxes (k, 4)."""
 
 
 def det_params(config: OCRConfig) -> dict[str, Any]:
@@ -61,7 +62,8 @@ class OCRResult(dict):
     PaddleX 3.x keys: ``rec_texts``, ``rec_scores``, ``rec_polys`` ((4, 2) float32 arrays, tl, tr, br, bl, in image
     pixels), ``rec_boxes`` (int (N, 4)), ``dt_polys``, ``dt_scores``, ``textline_orientation_angles`` (-1 each when
     orientation did not run), ``text_det_params``, ``text_type``, ``text_rec_score_thresh``, ``model_settings``,
-    ``page_index`` (``None`` for an image); with ``return_word_box`` also ``text_word`` and ``text_word_boxes``;
+    ``page_index`` (``None`` for an image); with ``return_word_box`` also, per line, ``text_word`` (its words),
+    ``text_word_region`` (their float32 (k, 4, 2) polygons) and ``text_word_boxes`` (int (k, 4) boxes);
     with ``use_doc_orientation_classify`` also ``doc_preprocessor_res`` (``angle``: 0, 90, 180 or 270).
     PaddleX 3.0-beta keys: ``rec_text``, ``rec_score``. ``dt_polys`` / ``dt_scores`` list the kept lines (3.0-beta's
     meaning), so they equal ``rec_polys`` here. The BGR image (or a function that decodes it) is kept for
@@ -110,7 +112,8 @@ class OCRResult(dict):
         if cfg.return_word_box:
             words = lines.words or []
             self["text_word"] = [line.texts for line in words]
-            self["text_word_boxes"] = [line.polys for line in words]
+            self["text_word_region"] = [line.polys for line in words]
+            self["text_word_boxes"] = [axis_boxes(list(line.polys)) for line in words]
         self._image = image
         self.stem = stem
 

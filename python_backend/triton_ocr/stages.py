@@ -4,7 +4,8 @@ Data flow: image → [optional, ``use_doc_orientation_classify``: :func:`page_in
 :func:`upright_page`] → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
 :func:`line_crops` → [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier →
 :func:`upright_crops`] → :func:`plan_rec_batches` → recogniser (best path inside) → :func:`decode_batches` →
-:func:`confident_lines` [→ :func:`lines_in_original` after a turned page].
+:func:`confident_lines` (with ``return_word_box``: :func:`words_of_lines` from the same best paths)
+[→ :func:`lines_in_original` after a turned page].
 
 :func:`read_lines` is a coroutine over :class:`LineModels` — the recogniser and the classifier as async callables —
 so that the Triton python model awaits BLS calls with several in flight while the in-process pipeline drives the
@@ -31,8 +32,9 @@ from triton_ocr.steps.det_resize import resize_for_det
 from triton_ocr.steps.doc_orientation import doc_orientation_input, page_angle, points_to_original, turn_page
 from triton_ocr.steps.line_crop import crop_lines
 from triton_ocr.steps.normalization import det_input_tensor
-from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches
+from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches, resized_width
 from triton_ocr.steps.textline_orientation import orientation_batches, upright_crops
+from triton_ocr.steps.word_boxes import line_words
 
 __all__ = [
     "LineModels",
@@ -55,6 +57,7 @@ __all__ = [
     "turn_upright",
     "upright_crops",
     "upright_page",
+    "words_of_lines",
 ]
 
 T = TypeVar("T")
@@ -143,11 +146,38 @@ def decode_batches(
     return results
 
 
+def words_of_lines(
+    batches: Sequence[RecBatch],
+    paths: Sequence[tuple[np.ndarray, np.ndarray]],
+    crops: Sequence[np.ndarray],
+    quads: np.ndarray,
+    charset: Sequence[str],
+    upside_down: np.ndarray | None = None,
+) -> list[LineWords]:
+    """Each crop's words and their polygons in image pixels (:func:`~triton_ocr.steps.word_boxes.line_words`),
+    from the best paths :func:`decode_batches` decodes: ``quads`` float (N, 4, 2) the crops' line polygons,
+    ``upside_down`` int (N,) 1 where the classifier turned the crop (``None``: not run); in the crops' order."""
+    words = [LineWords([], np.zeros((0, 4, 2), np.float32))] * len(crops)
+    for batch, (classes, _) in zip(batches, paths, strict=True):
+        height, width = batch.tensor.shape[-2:]
+        for index, row in zip(batch.indices, np.asarray(classes), strict=True):
+            crop_hw = crops[index].shape[:2]
+            steps = row.shape[-1] * resized_width(crop_hw, height, width) / width
+            turned = bool(upside_down is not None and upside_down[index])
+            texts, polys = line_words(row, charset, steps, quads[index], crop_hw, turned)
+            words[int(index)] = LineWords(texts, polys)
+    return words
+
+
 def confident_lines(
-    boxes: DetectedBoxes, recognised: Sequence[tuple[str, float]], cfg: RecConfig, angles: np.ndarray | None = None
+    boxes: DetectedBoxes,
+    recognised: Sequence[tuple[str, float]],
+    cfg: RecConfig,
+    angles: np.ndarray | None = None,
+    words: Sequence[LineWords] | None = None,
 ) -> OCRLines:
     """Keep the lines whose recognition score reaches ``cfg.score_thresh`` and whose text is not empty;
-    ``angles`` (N,): the classifier's decision per box, when it ran."""
+    ``angles`` (N,): the classifier's decision per box, when it ran; ``words``: each box's words, when asked."""
     keep = [i for i, (text, score) in enumerate(recognised) if text and score >= cfg.score_thresh]
     return OCRLines(
         polys=boxes.boxes[keep] if keep else np.zeros((0, 4, 2), np.float32),
@@ -155,6 +185,7 @@ def confident_lines(
         texts=[recognised[i][0] for i in keep],
         rec_scores=np.array([recognised[i][1] for i in keep], dtype=np.float32),
         angles=None if angles is None else np.asarray(angles, np.int64)[keep],
+        words=None if words is None else [words[i] for i in keep],
     )
 
 
@@ -193,11 +224,18 @@ async def turn_upright(
     return upright_crops(crops, np.concatenate([probs for probs, in outputs]), cfg)
 
 
-async def read_crops(crops: list[np.ndarray], cfg: RecConfig, models: LineModels) -> list[tuple[str, float]]:
-    """Upright BGR line crops → (text, score) each, in the crops' order (no score filter): width-sorted chunks of
-    ``cfg.batch_size``."""
+async def recognise_crops(
+    crops: list[np.ndarray], cfg: RecConfig, models: LineModels
+) -> tuple[list[RecBatch], list[list[np.ndarray]]]:
+    """Upright BGR line crops → their width-sorted batches of ``cfg.batch_size`` and each batch's best path
+    (classes, probabilities), both (n, T)."""
     batches = plan_rec_batches(crops, cfg)
-    paths = await call_all(models.recognise, [batch.tensor for batch in batches], models.max_inflight)
+    return batches, await call_all(models.recognise, [batch.tensor for batch in batches], models.max_inflight)
+
+
+async def read_crops(crops: list[np.ndarray], cfg: RecConfig, models: LineModels) -> list[tuple[str, float]]:
+    """Upright BGR line crops → (text, score) each, in the crops' order (no score filter)."""
+    batches, paths = await recognise_crops(crops, cfg, models)
     return decode_batches(batches, paths, models.charset, len(crops))
 
 
@@ -211,7 +249,12 @@ async def read_lines(image: np.ndarray, prob_map: np.ndarray, cfg: OCRConfig, mo
         turned = await turn_upright(crops, cfg.textline_orientation, models)
         angles = np.array([int(new is not old) for new, old in zip(turned, crops, strict=True)], np.int64)
         crops = turned  # upright_crops returns a crop it leaves alone as the same object, a turned one as a copy
-    return confident_lines(boxes, await read_crops(crops, cfg.text_rec, models), cfg.text_rec, angles)
+    batches, paths = await recognise_crops(crops, cfg.text_rec, models)
+    recognised = decode_batches(batches, paths, models.charset, len(crops))
+    words = None
+    if cfg.return_word_box:
+        words = words_of_lines(batches, paths, crops, boxes.boxes, models.charset, angles)
+    return confident_lines(boxes, recognised, cfg.text_rec, angles, words)
 
 
 _loops = threading.local()

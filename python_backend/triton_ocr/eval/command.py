@@ -2,7 +2,9 @@
 
     triton-ocr eval [--data ../shared/data] [--sets a,b] [--engine ours|rapidocr|both] [--limit N] [--json PATH]
 
-Prints a Markdown table (one row per set and engine, engines adjacent) and optionally writes every number as JSON.
+Prints a Markdown table (one row per set and engine, engines adjacent), a legend of its columns and the caveats of
+the sets whose protocol keeps their numbers from comparing with published ones, and optionally writes every number
+as JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +40,35 @@ METRIC_COLUMNS = (
     ("char F1 %", "char_f1", 100),
 )
 SPEED_COLUMNS = (("img/s", "images_per_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("CPU ms/img", "cpu_ms"))
+LEGEND = {
+    "det P %": "detection precision: predicted boxes matching a labelled one one-to-one at IoU >= 0.5 (ICDAR 2015 "
+    "protocol, `###` regions ignored)",
+    "det R %": "detection recall: labelled boxes matched so",
+    "det H %": "harmonic mean of det P and det R",
+    "word acc % (alnum)": "cropped words read right, case and everything but letters and digits ignored (the usual "
+    "ICDAR 2015 protocol)",
+    "word acc % (exact)": "cropped words read exactly as labelled",
+    "CER %": "character error rate, edits / labelled characters: each labelled line against the predicted line it "
+    "matches at IoU >= 0.5 (unmatched: all its characters count); without boxes (cnocr_examples) the page's text",
+    "page CER %": "CER of the page's text: labelled and predicted lines each joined in reading order (no box "
+    "matching, so split or merged lines cost little)",
+    "char F1 %": "F1 of the characters the labels and the prediction share, counted per image whatever the lines "
+    "and their order",
+    "img/s": "images per second of engine time (decoding and scoring left out)",
+    "p50 ms": "median engine time per image",
+    "p95 ms": "95th-percentile engine time per image",
+    "CPU ms/img": "engine CPU time per image, all threads (unlike the wall-clock columns, not disturbed by other jobs)",
+}
+"""What each column means, printed under the table."""
+CAVEATS = {
+    "funsd": "segment-level labels: a FUNSD segment (a field, a paragraph) is often several of our lines or part of "
+    "one, so its CER measures the protocol as much as the reading; compare engines with each other, not with "
+    "published line-level CER",
+    "icdar2015_blurred": "synthetically motion-blurred copies of the ICDAR 2015 test scenes: far below published "
+    "ICDAR 2015 figures; compare engines with each other, not with papers",
+}
+"""Sets whose numbers are not comparable with published ones, marked ``(!)`` in the table."""
+MARK = " (!)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -110,8 +141,19 @@ def format_table(results: Sequence[SetResult]) -> str:
     for r in results:
         metrics = [f"{r.metrics[key] * scale:.1f}" if key in r.metrics else "" for _, key, scale in shown]
         speed = [f"{getattr(r.speed, key):.1f}" for _, key in SPEED_COLUMNS]
-        rows.append([r.dataset, r.engine, str(r.images), *metrics, *speed])
+        name = r.dataset + (MARK if r.dataset in CAVEATS else "")
+        rows.append([name, r.engine, str(r.images), *metrics, *speed])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def format_legend(results: Sequence[SetResult]) -> str:
+    """What each column of :func:`format_table` means, then the caveat of each marked set in ``results``."""
+    shown = [h for h, key, _ in METRIC_COLUMNS if any(key in r.metrics for r in results)]
+    lines = ["Columns:", *(f"- {header}: {LEGEND[header]}" for header in [*shown, *(h for h, _ in SPEED_COLUMNS)])]
+    marked = [name for name in CAVEATS if any(r.dataset == name for r in results)]
+    if marked:
+        lines += [f"Marked{MARK}, not comparable with published figures:", *(f"- {n}: {CAVEATS[n]}" for n in marked)]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.dataset} [{result.engine}]: {result.images} images, {result.speed.wall_s:.1f} s, "
               f"{result.speed.cpu_ms:.0f} CPU ms/image", file=sys.stderr)
     print(format_table(results))
+    print()
+    print(format_legend(results))
     if args.json:
         report = {
             "options": {key: value if value is None else str(value) for key, value in vars(args).items()},

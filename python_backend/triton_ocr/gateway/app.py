@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triton_ocr.gateway.backends import OCRBackend, Recognition
+from triton_ocr.gateway.docs import add_docs_routes
 from triton_ocr.gateway.errors import HTTPError, http_error
 from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
 from triton_ocr.errors import ImageTooLargeError
@@ -319,7 +320,7 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
         version=package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # add_docs_routes: the Swagger UI page with its assets served here, not from a CDN
         redoc_url=None,
         redirect_slashes=False,  # a bare 307 to the other spelling helps no client: /ocr/ is served, others 404
     )
@@ -338,6 +339,7 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
 
     add_ocr_route(app, gateway, settings)
     add_health_routes(app, gateway, settings)
+    add_docs_routes(app)
     app.openapi = lambda: openapi_schema(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -75,7 +75,11 @@ class OCRRequest(BaseModel):
     useTextlineOrientation: bool | None = Field(
         None, description="PaddleX 3.x: turn upside-down lines (the served pipeline must have the classifier)"
     )
-    returnWordBox: bool | None = Field(None, description="PaddleX 3.x: not available here yet; true is a 422")
+    returnWordBox: bool | None = Field(
+        None,
+        description="PaddleX 3.x (with file): also return each line's words, their polygons and boxes "
+        "(prunedResult.text_word, text_word_region, text_word_boxes)",
+    )
 
     def paddlex_params(self) -> dict[str, Any]:
         """The PaddleX 3.x flags as ``predict()`` names (``None``: left to the pipeline config)."""
@@ -123,8 +127,8 @@ class OCRRequest(BaseModel):
         ):
             if value and not served(param):
                 return f"{name}: {UNAVAILABLE[param].split(':')[0]}; send false or leave it out"
-        if self.returnWordBox:
-            return "returnWordBox: per-word boxes are not computed by this service yet; send false or leave it out"
+        if self.returnWordBox and self.image is not None:
+            return "returnWordBox goes with file: the words come in PaddleX 3.x's answer (prunedResult.text_word)"
         if (
             self.inferenceParams is not None
             and self.inferenceParams.maxLongSide is not None

@@ -29,6 +29,19 @@ def best_path(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return probs.argmax(axis=2), probs.max(axis=2)
 
 
+def ctc_runs(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One line's best-path classes int (T,) → the characters CTC keeps (as :func:`ctc_collapse` does): their
+    classes int64 (k,), and the first and last time step of each one's run int64 (k,) (inclusive)."""
+    classes = np.asarray(classes, np.int64).reshape(-1)
+    if classes.size == 0:
+        empty = np.zeros((0,), np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]])
+    ends = np.r_[starts[1:] - 1, classes.size - 1]
+    kept = classes[starts] != 0
+    return classes[starts][kept], starts[kept], ends[kept]
+
+
 def ctc_collapse(
     classes: np.ndarray, confidences: np.ndarray, charset: Sequence[str]
 ) -> list[tuple[str, float]]:

@@ -141,8 +141,19 @@ def decode_image(data: bytes, limits: ImageConfig = ImageConfig()) -> np.ndarray
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
+def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Colour uint8 (H, W, 3) (either channel order) and its opacity uint8 (H, W) → uint8 (H, W, 3) over a background
+    that contrasts with what is opaque: black where the opaque pixels' mean colour (weighted by opacity) is light
+    (mean over the channels > 127.5) — white text on a transparent background stays readable —, else white."""
+    weight = alpha.astype(np.float32)[..., None] / 255.0
+    total = float(weight.sum())
+    light = total > 0 and float((color * weight).sum()) / (3 * total) > 127.5
+    background = 0.0 if light else 255.0
+    return np.clip(color * weight + background * (1.0 - weight) + 0.5, 0, 255).astype(np.uint8)
+
+
 def pil_to_array(image: Image.Image) -> np.ndarray:
-    """Pillow image of any mode → RGB ``uint8`` (H, W, 3); alpha is composited onto white."""
+    """Pillow image of any mode → RGB ``uint8`` (H, W, 3); alpha is composited (:func:`composite_alpha`)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
         peak = values.max() if values.size else 0
@@ -150,14 +161,14 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
         gray = np.clip(values * scale, 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+        rgba = np.asarray(image.convert("RGBA"))
+        return composite_alpha(rgba[..., :3], rgba[..., 3])
     return np.asarray(image.convert("RGB"))
 
 
 def to_bgr(array: np.ndarray) -> np.ndarray:
-    """An array image (gray, BGR, BGRA; uint8 or uint16) → contiguous BGR ``uint8`` (H, W, 3).
+    """An array image (gray (H, W) or (H, W, 1), gray + alpha (H, W, 2), BGR, BGRA; uint8 or uint16) → contiguous
+    BGR ``uint8`` (H, W, 3); alpha is composited as for files (:func:`composite_alpha`).
 
     Arrays given by callers are taken as OpenCV-style BGR, as PaddleX and RapidOCR take them.
     """
@@ -169,12 +180,16 @@ def to_bgr(array: np.ndarray) -> np.ndarray:
         array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
     if array.ndim == 2:
         return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise InvalidImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4); got {array.shape}")
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise InvalidImageError(
+            f"an image array must be (H, W), (H, W, 1), (H, W, 2) (gray + alpha), (H, W, 3) or (H, W, 4); got "
+            f"{array.shape}"
+        )
     if array.shape[2] == 1:
         return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
-    if array.shape[2] == 4:
-        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if array.shape[2] in (2, 4):
+        color = np.repeat(array[..., :1], 3, axis=2) if array.shape[2] == 2 else array[..., :3]
+        return composite_alpha(color, array[..., -1])
     return np.ascontiguousarray(array)
 
 

@@ -35,10 +35,15 @@ def batch_width(max_ratio: float, cfg: RecConfig) -> int:
     return min(width, cfg.max_width)
 
 
+def resized_width(crop_hw: tuple[int, int], height: int, width: int) -> int:
+    """How wide a crop of shape ``crop_hw`` (h, w) is in an input (``height``, ``width``): scaled to ``height``
+    keeping its ratio, squeezed to ``width`` where wider; the rest of the input is padding."""
+    return min(width, math.ceil(height * crop_hw[1] / crop_hw[0]))
+
+
 def resize_line(crop: np.ndarray, height: int, width: int) -> np.ndarray:
     """BGR crop → float32 (3, height, width): scaled to ``height`` keeping its ratio, zero-padded on the right."""
-    ratio = crop.shape[1] / crop.shape[0]
-    resized_w = min(width, math.ceil(height * ratio))
+    resized_w = resized_width(crop.shape[:2], height, width)
     resized = cv2.resize(crop, (resized_w, height))
     padded = np.zeros((3, height, width), dtype=np.float32)
     padded[:, :, :resized_w] = normalize_to_chw(resized, REC_MEAN, REC_STD)

@@ -17,20 +17,49 @@ from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError, InvalidImageError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
-from triton_ocr.stages import LineModels, ModelCall, det_input, lines_in_original, page_input, read_lines, upright_page
+from triton_ocr.stages import (
+    LineModels,
+    ModelCall,
+    OCRLines,
+    det_input,
+    lines_in_original,
+    page_input,
+    read_lines,
+    upright_page,
+)
 from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
 from triton_ocr.steps.image_loading import decode_image, load_image
 
 Tensors = Mapping[str, np.ndarray]
 
+
+def extra_line_tensors(lines: OCRLines) -> dict[str, np.ndarray]:
+    """``line_angles`` int32 (N,) (-1 each where the text-line classifier did not run) and the words:
+    ``word_counts`` int32 (N,), ``word_texts`` object (W,) of UTF-8 bytes, ``word_polys`` float32 (W, 4, 2); the
+    three empty where ``lines.words`` is ``None`` (not asked for)."""
+    angles = np.full(len(lines), -1, np.int32) if lines.angles is None else np.asarray(lines.angles, np.int32)
+    words = lines.words or []
+    texts = [text.encode("utf-8") for line in words for text in line.texts]
+    polys = [line.polys.reshape(-1, 4, 2) for line in words]
+    return {
+        contract.LINE_ANGLES.name: angles.reshape(-1),
+        contract.WORD_COUNTS.name: np.array([len(line.texts) for line in words], np.int32),
+        contract.WORD_TEXTS.name: np.array(texts, dtype=np.object_).reshape(-1),
+        contract.WORD_POLYS.name: np.concatenate(polys).astype(np.float32) if polys else np.zeros((0, 4, 2), np.float32),
+    }
+
 def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
     """``base`` with the optional per-request inputs present in ``inputs`` applied (raises ConfigError if invalid)."""
-    overrides: dict[str, dict[str, object]] = {}
+    overrides: dict[str, object] = {}
     for tunable in tunables:
         tensor = inputs.get(tunable.name)
         if tensor is None:
             continue
-        overrides.setdefault(tunable.section, {})[tunable.field] = scalar(tensor, tunable.name)
+        for key, value in tunable.override(scalar(tensor, tunable.name)).items():
+            if isinstance(value, dict):
+                overrides[key] = {**overrides.get(key, {}), **value}  # type: ignore[dict-item]
+            else:
+                overrides[key] = value
     return base.with_overrides(**overrides) if overrides else base
 
 
@@ -101,7 +130,8 @@ class OCRPostprocess:
     """Probability map → recognised lines. Inputs: ``prob_map`` float32 (1, 1, H, W), ``decoded_image`` BGR uint8
     (H, W, 3), ``det_input_size`` int32 (2,), ``doc_angle`` int32 (1,) (the image is the page turned upright by
     it; -1: not turned), optional tunables. Outputs, in the input image's pixels: ``polys`` float32 (N, 4, 2),
-    ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,).
+    ``det_scores`` float32 (N,), ``texts`` object (N,) of UTF-8 bytes, ``rec_scores`` float32 (N,), and
+    :func:`extra_line_tensors` (the classifier's decisions; the words, with ``return_word_box``).
 
     :func:`triton_ocr.stages.read_lines` over ``models``: crops (turned upright with ``use_textline_orientation``),
     recognised in width-sorted chunks of ``text_rec.batch_size``, at most ``models.max_inflight`` calls at a time.
@@ -137,4 +167,5 @@ class OCRPostprocess:
             contract.DET_SCORES.name: lines.det_scores.astype(np.float32),
             contract.TEXTS.name: np.array([text.encode("utf-8") for text in lines.texts], dtype=np.object_),
             contract.REC_SCORES.name: lines.rec_scores.astype(np.float32),
+            **extra_line_tensors(lines),
         }

@@ -12,7 +12,8 @@ from triton_ocr.serving.repository.pbtxt import Token, entries
 from triton_ocr.serving.repository.settings import BatchedModel, QueuePolicy
 
 TRITON_TYPES = {
-    "FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING"
+    "FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING",
+    "BOOL": "TYPE_BOOL",
 }
 MODEL_FILE = "model.onnx"
 
