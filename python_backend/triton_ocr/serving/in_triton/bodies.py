@@ -40,12 +40,12 @@ def extra_line_tensors(lines: OCRLines) -> dict[str, np.ndarray]:
     angles = np.full(len(lines), -1, np.int32) if lines.angles is None else np.asarray(lines.angles, np.int32)
     words = lines.words or []
     texts = [text.encode("utf-8") for line in words for text in line.texts]
-    polys = [line.polys.reshape(-1, 4, 2) for line in words]
+    polys = [line.polys.reshape(-1, 4, 2) for line in words] or [np.zeros((0, 4, 2), np.float32)]
     return {
         contract.LINE_ANGLES.name: angles.reshape(-1),
         contract.WORD_COUNTS.name: np.array([len(line.texts) for line in words], np.int32),
         contract.WORD_TEXTS.name: np.array(texts, dtype=np.object_).reshape(-1),
-        contract.WORD_POLYS.name: np.concatenate(polys).astype(np.float32) if polys else np.zeros((0, 4, 2), np.float32),
+        contract.WORD_POLYS.name: np.concatenate(polys).astype(np.float32),
     }
 
 def request_config(base: OCRConfig, inputs: Tensors, tunables: Sequence[contract.TunableInput]) -> OCRConfig:
