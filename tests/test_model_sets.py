@@ -25,9 +25,11 @@ STRIP = "本次会议将讨论年度预算安排与各部门的人员配置计�
 NEW_SETS = ("PP-OCRv5_mobile", "PP-OCRv6_tiny", "PP-OCRv6_small")
 
 
-@pytest.fixture(scope="module", params=list(MODEL_SETS))
+@pytest.fixture(scope="module", params=[(s, p) for s in MODEL_SETS for p in ("bf16", "fp32")], ids="-".join)
 def pipeline(request) -> OCRPipeline:
-    return OCRPipeline(OCRConfig(model_set=request.param, runtime={"precision": "fp32"}))
+    """Each set with its own settings, in the default precision (bf16) and in fp32."""
+    model_set, precision = request.param
+    return OCRPipeline(OCRConfig(model_set=model_set, runtime={"precision": precision}))
 
 
 def squeeze(texts: list[str]) -> list[str]:
@@ -35,15 +37,15 @@ def squeeze(texts: list[str]) -> list[str]:
 
 
 def test_a_text_line_reads_as_one_line(pipeline):
-    image = render_lines([LINE], size=(450, 40), font_size=26, origin=(8, 4))
+    image = render_lines([LINE], size=(450, 40), font_size=26, origin=(8, 4))  # BGR (40, 450, 3)
     texts = next(pipeline.predict(image))["rec_text"]
-    assert squeeze(texts) == [LINE.replace(" ", "")], pipeline.config.model_set
+    assert squeeze(texts) == [LINE.replace(" ", "")], pipeline.config.model_set  # PP-OCRv4 reads no space here
     if pipeline.config.model_set in NEW_SETS:
         assert texts == [LINE]  # the v5/v6 recognisers read the spaces too
 
 
 def test_a_thin_strip_reads_as_one_line(pipeline):
-    image = render_lines([STRIP], size=(1170, 55), font_size=30, origin=(8, 10))
+    image = render_lines([STRIP], size=(1170, 55), font_size=30, origin=(8, 10))  # BGR (55, 1170, 3)
     assert next(pipeline.predict(image))["rec_text"] == [STRIP], pipeline.config.model_set
 
 
@@ -63,13 +65,13 @@ def test_a_set_names_its_models_and_settings_and_the_user_wins(caplog):
 def test_a_user_override_survives_into_triton():
     config = OCRConfig(model_set="PP-OCRv6_small", text_det={"box_thresh": 0.7}, text_rec={"score_thresh": 0.3})
     plan = plan_serving(config, get_profile("cpu"))
-    served = json.loads(plan.config_json)
+    served = json.loads(plan.primary.config_json)
     assert served["model_set"] == "PP-OCRv6_small"
     assert served["text_det"]["box_thresh"] == 0.7 and served["text_det"]["mean"] == [0.5, 0.5, 0.5]
     assert served["text_rec"]["score_thresh"] == 0.3 and served["text_rec"]["model"] == "PP-OCRv6_small_rec"
     rendered = render_repository(plan)
     for step in (contract.DET_PREPROCESS, contract.OCR_POSTPROCESS):
-        assert plan.config_json.replace('"', '\\"') in rendered[f"{step}/config.pbtxt"], step
+        assert plan.primary.config_json.replace('"', '\\"') in rendered[f"{step}/config.pbtxt"], step
 
 
 def test_a_missing_set_names_the_fetch_command(tmp_path, monkeypatch):
@@ -85,3 +87,17 @@ def test_an_unknown_set_or_name_is_refused_with_the_choices():
         models_of(["nope"], False)
     assert models_of(["PP-OCRv6_small"], False) == ["PP-OCRv6_small_det", "PP-OCRv6_small_rec", "ch_ppocr_mobile_v2.0_cls"]
     assert set(models_of([], True)) >= {"PP-OCRv5_mobile_rec", "PP-OCRv6_tiny_det", "PP-OCRv4_mobile_det"}
+
+
+@pytest.mark.parametrize(
+    ("text", "readers"),
+    [
+        ("東京駅でラーメンを食べました", {"PP-OCRv6_small"}),  # Japanese kana (PP-OCRv5 mobile: ベ for べ)
+        ("Café déjà vu, naïve Straße", {"PP-OCRv6_small", "PP-OCRv6_tiny"}),  # Latin accents
+        ("臺灣的學校與圖書館", {"PP-OCRv5_mobile", "PP-OCRv6_small", "PP-OCRv6_tiny"}),  # traditional Chinese
+        ("서울의 지하철은 편리합니다", set()),  # Korean: no set has Hangul syllables in its charset
+    ],
+)
+def test_the_sets_read_the_languages_docs_models_md_says(pipeline, text, readers):
+    got = next(pipeline.predict(render_lines([text], size=(900, 90), font_size=44, origin=(10, 20))))["rec_text"]
+    assert (got == [text]) == (pipeline.config.model_set in readers), (pipeline.config.model_set, got)

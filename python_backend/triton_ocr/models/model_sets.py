@@ -34,7 +34,8 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """A detector, a recogniser and an angle classifier that work together; ``languages`` what it reads."""
+    """A detector, a recogniser and an angle classifier that work together; ``languages`` what it reads, as
+    measured on rendered lines (docs/models.md, Model sets)."""
 
     name: str
     det: str
@@ -93,19 +94,19 @@ MODEL_SETS: dict[str, ModelSet] = {
     for model_set in (
         ModelSet(
             "PP-OCRv4_mobile", "PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
-            "Chinese (simplified and traditional), English",
+            "Chinese (simplified; traditional only in part), English",
         ),
         ModelSet(
             "PP-OCRv5_mobile", "PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
-            "Chinese (simplified and traditional), English, Japanese, pinyin",
+            "Chinese (simplified and traditional), English, Japanese (kana not always right), pinyin",
         ),
         ModelSet(
             "PP-OCRv6_tiny", "PP-OCRv6_tiny_det", "PP-OCRv6_tiny_rec", "ch_ppocr_mobile_v2.0_cls",
-            "Chinese (6.9k characters), English",
+            "Chinese (simplified and traditional, 6.9k characters), English, Latin-script accents; no kana",
         ),
         ModelSet(
             "PP-OCRv6_small", "PP-OCRv6_small_det", "PP-OCRv6_small_rec", "ch_ppocr_mobile_v2.0_cls",
-            "Chinese (simplified and traditional), English, Japanese, Latin-script languages with accents",
+            "Chinese (simplified and traditional), English, Japanese, Latin-script languages with accents; no Hangul",
         ),
     )
 }
