@@ -28,7 +28,7 @@ FP32 = OCRConfig().with_overrides(runtime={"precision": "fp32"})
 def local_pipeline(config: OCRConfig):  # noqa: ANN201 - OCRPipeline, imported lazily
     from triton_ocr.pipeline import OCRPipeline
 
-    if not (model_home() / "PP-OCRv4_mobile_det" / "model.onnx").is_file():
+    if not (model_home() / "PP-OCRv6_small_det" / "model.onnx").is_file():
         pytest.fail("models are not fetched: run scripts/setup.sh (or `triton-ocr models fetch`)")
     return OCRPipeline(config)
 
@@ -42,3 +42,12 @@ def pipeline():
 @pytest.fixture(scope="session")
 def fp32_pipeline():
     return local_pipeline(FP32)
+
+
+V4_FP32 = OCRConfig(model_set="PP-OCRv4_mobile", runtime={"precision": "fp32"})
+"""PP-OCRv4 mobile in exact fp32: what RapidOCR 1.4.4 and PaddleX's published PP-OCRv4 output are checked against."""
+
+
+@pytest.fixture(scope="session")
+def v4_fp32_pipeline():
+    return local_pipeline(V4_FP32)

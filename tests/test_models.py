@@ -23,7 +23,8 @@ def test_shipped_models_resolve_with_charset():
     assert rec.charset_path is not None and rec.charset_path.name == "ppocr_keys_v1.txt"
 
 
-def test_metadata_charset_equals_the_dict_file(pipeline):
+def test_metadata_charset_equals_the_dict_file(v4_fp32_pipeline):
+    pipeline = v4_fp32_pipeline
     from_metadata = load_charset(pipeline.rec_model.metadata(), None)
     from_file = load_charset({}, resolve_model("PP-OCRv4_mobile_rec").charset_path)
     assert from_metadata == from_file

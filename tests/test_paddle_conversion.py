@@ -174,7 +174,7 @@ def paddle_pipeline() -> OCRPipeline:
     """det, rec and the orientation classifier all given as Paddle inference folders."""
     keys = model_home() / REC / "ppocr_keys_v1.txt"
     return OCRPipeline(
-        OCRConfig(use_textline_orientation=True).with_overrides(
+        OCRConfig(model_set="PP-OCRv4_mobile", use_textline_orientation=True).with_overrides(
             text_det={"model": str(paddle_folder(DET))},
             text_rec={"model": str(paddle_folder(REC)), "char_dict_path": str(keys)},
             textline_orientation={"model": str(paddle_folder(CLS))},
@@ -183,7 +183,7 @@ def paddle_pipeline() -> OCRPipeline:
 
 
 def test_paddle_models_read_real_photos_like_the_shipped_onnx(paddle_pipeline, shared_data):
-    onnx_pipeline = OCRPipeline(OCRConfig(use_textline_orientation=True))
+    onnx_pipeline = OCRPipeline(OCRConfig(model_set="PP-OCRv4_mobile", use_textline_orientation=True))
     paths = [path for group in PHOTOS for path in sorted((shared_data / "photos_docs" / group).glob("*.jpg"))]
     lines = 0
     for path in paths:

@@ -2,8 +2,8 @@
 
 Acceptance: on ../shared/data/photos_docs and 50 icdar2015_blurred images (the default run; all 250 scenes in the
 ``slow`` run), at least 99.5% of the reference's lines have a line of ours with identical text and a box with
-IoU ≥ 0.9 (measured: 100%). The reference is computed in the test; ours runs in fp32 (OpenVINO), the precision that
-reproduces PaddleOCR.
+IoU ≥ 0.9 (measured: 100%). The reference is computed in the test; ours runs the PP-OCRv4 mobile set in fp32 (OpenVINO),
+the precision that reproduces PaddleOCR.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ def matched_lines(reference: OCRLines, ours: OCRLines) -> int:
 
 
 @pytest.mark.parametrize("scenes", [50, pytest.param(250, marks=pytest.mark.slow)])
-def test_lines_match_rapidocr_with_same_parameters(fp32_pipeline, shared_data, scenes):
+def test_lines_match_rapidocr_with_same_parameters(v4_fp32_pipeline, shared_data, scenes):
     from triton_ocr.eval.rapidocr_reference import RapidOCRReference
 
-    pipeline = fp32_pipeline
+    pipeline = v4_fp32_pipeline
     reference = RapidOCRReference(pipeline.config)
     images = parity_images(shared_data, scenes)
     assert len(images) == len(photos_in(shared_data)) + scenes and len(images) > 70

@@ -110,9 +110,9 @@ def test_pipeline_yaml_round_trip(tmp_path):
     assert main(["--get_pipeline_config", "OCR", "--save_path", str(tmp_path)]) == 0
     yaml_path = tmp_path / "OCR.yaml"
     written = OCRConfig.from_yaml(yaml_path)
-    assert written == with_model_settings(OCRConfig()) and written.text_det.model == "PP-OCRv4_mobile_det"
-    assert yaml_path.read_text().startswith("# The PP-OCRv4_mobile pipeline")
-    yaml_path.write_text(yaml_path.read_text().replace("box_thresh: 0.6", "box_thresh: 0.45"))
+    assert written == with_model_settings(OCRConfig()) and written.text_det.model == "PP-OCRv6_small_det"
+    assert yaml_path.read_text().startswith("# The PP-OCRv6_small pipeline")
+    yaml_path.write_text(yaml_path.read_text().replace("box_thresh: 0.5", "box_thresh: 0.45"))
     assert create_pipeline(str(yaml_path)).config.text_det.box_thresh == 0.45
     yaml_path.write_text("text_det:\n  no_such_field: 1\n")
     with pytest.raises(ConfigError, match="no_such_field"):

@@ -12,6 +12,7 @@ from triton_ocr_client.errors import (
     ClientError,
     InferenceError,
     InferenceTimeoutError,
+    ModelNotServedError,
     OverloadedError,
     ServerUnavailableError,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "ClientError",
     "InferenceError",
     "InferenceTimeoutError",
+    "ModelNotServedError",
     "OCRClient",
     "OverloadedError",
     "Reply",

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.inputs import iter_inputs, unnamed_stem
+from triton_ocr.models import model_sets
 from triton_ocr.models.registry import with_model_settings
 from triton_ocr.paddlex_compat import split_call_kwargs
 from triton_ocr.result import OCRResult
@@ -82,9 +83,13 @@ class _Client:
         protocol: str | None = None,
         config: OCRConfig | None = None,
         timeout_s: float = 60.0,
+        model_set: str | None = None,
     ) -> None:
         self.endpoint = Endpoint.parse(url, protocol)
         self.config = config or OCRConfig()
+        explicit = "model_set" in self.config.model_fields_set
+        self.model_set = model_set or (self.config.model_set if explicit else None)
+        """The set that reads this client's requests (``None``: the server's primary set)."""
         self.timeout_s = timeout_s
         self.module = tritonclient_module(self.endpoint.protocol, self.asynchronous)
         warn_server_side_fields(self.config)
@@ -111,7 +116,7 @@ class _Client:
     def _call_arguments(self, request: Request, extra_outputs: Sequence[str]) -> dict[str, Any]:
         """Keyword arguments of tritonclient's ``infer`` for ``request``."""
         arguments: dict[str, Any] = {
-            "model_name": request.entry.name,
+            "model_name": request.model,
             "inputs": infer_inputs(self.module, request),
             "outputs": requested_outputs(self.module, extra_outputs),
         }
@@ -119,19 +124,22 @@ class _Client:
             arguments["client_timeout"] = self.timeout_s
         return arguments
 
-    def prepare(self, x: Any, **overrides: Overrides) -> Iterator[Request]:
-        """One request per image of ``x`` (the inputs of ``predict``), with ``overrides`` — e.g.
-        ``text_det={"box_thresh": 0.5}`` — as optional inputs; raises ConfigError for one the server cannot take."""
+    def prepare(self, x: Any, model_set: str | None = None, **overrides: Overrides) -> Iterator[Request]:
+        """One request per image of ``x`` (the inputs of ``predict``) for ``model_set`` (default: the client's),
+        with ``overrides`` — e.g. ``text_det={"box_thresh": 0.5}`` — as optional inputs; raises ConfigError for
+        one the server cannot take (a set the server does not serve fails as the request's error)."""
         overrides = split_call_kwargs(overrides, per_call=True, where="predict()")  # PaddleX 3.x names too
         overrides = {k: v for k, v in overrides.items() if isinstance(v, dict) or v != getattr(self.config, k)}
         check_overrides(overrides)
+        if model_set is not None:
+            model_sets.model_set(model_set)  # an unknown name fails here, naming the known ones
         config = self.config.with_overrides(**overrides) if overrides else self.config
         tunables = tunable_arrays(config, overrides)
         reported = with_model_settings(config)  # the model set's settings, as the server resolves them
         for input_path, source in iter_inputs(x):
             stem = unnamed_stem(source)
             for page_index, page in split_pages(source, config.image, input_path):  # a PDF: its pages as images
-                request = make_request(input_path, page, config, tunables)
+                request = make_request(input_path, page, config, tunables, model_set or self.model_set)
                 yield replace(request, page_index=page_index, config=reported, stem=stem)
 
 
@@ -154,7 +162,8 @@ class OCRClient(_Client):
     def predict(self, x: Any, **overrides: Overrides) -> Iterator[OCRResult]:
         """Like the in-process ``predict``: arrays, bytes, paths, URLs, folders, ``{"img": ...}`` or lists of them.
 
-        ``overrides`` change the per-request parameters, e.g. ``predict(x, text_det={"box_thresh": 0.5})``.
+        ``overrides`` change the per-request parameters, e.g. ``predict(x, text_det={"box_thresh": 0.5})``;
+        ``model_set="PP-OCRv4_mobile"`` reads with another set the server serves.
         """
         for request in self.prepare(x, **overrides):
             yield self.infer(request).result

@@ -29,6 +29,10 @@ class InferenceTimeoutError(ClientError, TimeoutError):
     """No answer within the client's time-out."""
 
 
+class ModelNotServedError(ClientError, LookupError):
+    """The server does not serve the model asked for: a model set it was not started with (``serve --models``)."""
+
+
 class InferenceError(ClientError):
     """The server failed to process a valid request (an internal error)."""
 
@@ -50,6 +54,9 @@ def classify(exc: BaseException) -> ClientError:
         return InferenceTimeoutError(message)
     if any(marker in lowered for marker in RECOVERING_MARKERS):
         return ModelRecoveringError(message)
+    if "unknown model" in lowered:
+        return ModelNotServedError(f"{message} (a model set is served only where the server was started with it: "
+                                   "`triton-ocr serve --models SET,...`)")
     if status in ("StatusCode.INVALID_ARGUMENT", "400"):
         return BadInputError(message)
     if any(marker in lowered for marker in OVERLOAD_MARKERS) or status == "429":

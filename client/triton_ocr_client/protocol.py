@@ -58,18 +58,25 @@ def tritonclient_module(protocol: str, asynchronous: bool) -> ModuleType:
 
 @dataclass(frozen=True)
 class Request:
-    """One image ready to send: the entry model, its input arrays, and how to get the image back for drawing."""
+    """One image ready to send: the entry, its input arrays, how to get the image back for drawing, and the
+    model set that reads it (``None``: the server's primary set)."""
 
     input_path: str | None
     entry: contract.Entry
     arrays: dict[str, np.ndarray]
     image: np.ndarray | Callable[[], np.ndarray]
+    model_set: str | None = None
     page_index: int | None = None
     """The PDF page this request holds (``None``: an image)."""
     config: OCRConfig | None = None
     """The parameters the result reports (``text_det_params``, ...); ``None``: the defaults."""
     stem: str | None = None
     """The saved files' name for an input without one (an array or bytes)."""
+
+    @property
+    def model(self) -> str:
+        """The Triton model the request goes to: ``ocr``/``ocr_raw``, or a set's ``ocr.<set>``/``ocr_raw.<set>``."""
+        return self.entry.name if self.model_set is None else contract.lane_model(self.entry.name, self.model_set)
 
 
 @dataclass(frozen=True)
@@ -125,12 +132,19 @@ def warn_server_side_fields(config: OCRConfig) -> None:
         log.warning("the server's pipeline config decides %s; this client's values are not sent", ", ".join(ignored))
 
 
-def make_request(input_path: str | None, source: Any, config: OCRConfig, tunables: dict[str, np.ndarray]) -> Request:
-    """An input from :func:`triton_ocr.inputs.iter_inputs` → a :class:`Request` (files and URLs read here)."""
+def make_request(
+    input_path: str | None,
+    source: Any,
+    config: OCRConfig,
+    tunables: dict[str, np.ndarray],
+    model_set: str | None = None,
+) -> Request:
+    """An input from :func:`triton_ocr.inputs.iter_inputs` → a :class:`Request` for ``model_set`` (files and URLs
+    read here)."""
     if isinstance(source, np.ndarray):
         image = to_bgr(source)
         entry = contract.OCR_RAW_ENTRY
-        return Request(input_path, entry, {entry.image.name: image, **tunables}, image)
+        return Request(input_path, entry, {entry.image.name: image, **tunables}, image, model_set)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif is_url(source):
@@ -143,7 +157,8 @@ def make_request(input_path: str | None, source: Any, config: OCRConfig, tunable
         return decode_image(data, limits)
 
     entry = contract.OCR_ENTRY
-    return Request(input_path, entry, {entry.image.name: np.array([data], dtype=np.object_), **tunables}, decode)
+    arrays = {entry.image.name: np.array([data], dtype=np.object_), **tunables}
+    return Request(input_path, entry, arrays, decode, model_set)
 
 
 def infer_inputs(module: ModuleType, request: Request) -> list[Any]:
@@ -157,13 +172,20 @@ def infer_inputs(module: ModuleType, request: Request) -> list[Any]:
 
 
 def requested_outputs(module: ModuleType, extra: Sequence[str] = ()) -> list[Any]:
-    """The lines' outputs (:data:`triton_ocr.contract.LINE_OUTPUTS`) and ``extra`` ones of :data:`contract.OUTPUTS`."""
+    """The result's outputs (:data:`triton_ocr.contract.RESULT_OUTPUTS`) and ``extra`` ones of
+    :data:`contract.OUTPUTS`."""
     known = {spec.name for spec in contract.OUTPUTS}
     unknown = [name for name in extra if name not in known]
     if unknown:
         raise ConfigError(f"unknown output(s) {', '.join(unknown)}: the entries output {', '.join(sorted(known))}")
-    lines = [spec.name for spec in contract.LINE_OUTPUTS]
+    lines = [spec.name for spec in contract.RESULT_OUTPUTS]
     return [module.InferRequestedOutput(name) for name in [*lines, *(name for name in extra if name not in lines)]]
+
+
+def doc_angle(tensor: np.ndarray | None) -> int | None:
+    """The ``doc_angle`` output → the page's angle, ``None`` where the page classifier did not run."""
+    angle = -1 if tensor is None else int(np.asarray(tensor).reshape(-1)[0])
+    return None if angle < 0 else angle
 
 
 def line_words(response: Any, lines: int) -> list[LineWords]:
@@ -192,6 +214,7 @@ def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Repl
         rec_scores=response.as_numpy(contract.REC_SCORES.name).reshape(-1).astype(np.float32),
         angles=None if (angles < 0).all() else angles,
         words=line_words(response, len(texts)) if request.config and request.config.return_word_box else None,
+        doc_angle=doc_angle(response.as_numpy(contract.DOC_ANGLE.name)),
     )
     result = OCRResult(request.input_path, lines, request.image, config=request.config,
                        page_index=request.page_index, stem=request.stem)

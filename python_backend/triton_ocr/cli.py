@@ -33,6 +33,7 @@ SUBCOMMANDS = {
     "gateway": ("triton_ocr.gateway.command", "run only the PaddleX-compatible HTTP gateway"),
     "bench": ("triton_ocr.bench.command", "side-by-side throughput benchmark"),
     "loadtest": ("triton_ocr.bench.loadtest_command", "locust load tests against Triton and the gateway"),
+    "soak": ("triton_ocr.bench.soak", "bounded soak test: mixed good and hostile input, stub kills, RSS over time"),
 }
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from triton_ocr.errors import ConfigError
 
-DEFAULT_MODEL_SET = "PP-OCRv4_mobile"
+DEFAULT_MODEL_SET = "PP-OCRv6_small"
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,18 @@ class OCRConfig(_Section):
                 log.warning("%s.%s: the pipeline config sets %r, %s has %r; keeping %r (leave it out of the "
                             "pipeline config to take %s's)", section, key, mine, source, value, mine, source)
         return self.with_overrides(**{section: fills}) if fills else self
+
+    def for_model_set(self, name: str) -> OCRConfig:
+        """This config reading with the model set ``name``: the set's own models replace the ones this config
+        names, the other explicit settings (thresholds, sizes, runtime) stay. Call it on the user's config, not
+        on a resolved one, whose every field is set."""
+        if name == self.model_set:
+            return self
+        data = self.model_dump(exclude_unset=True)
+        for section in ("text_det", "text_rec", "textline_orientation"):
+            data.get(section, {}).pop("model", None)
+        data.get("text_rec", {}).pop("char_dict_path", None)
+        return OCRConfig.model_validate({**data, "model_set": name})
 
     def with_overrides(self, **sections: Any) -> OCRConfig:
         """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``;

@@ -48,11 +48,10 @@ PIPELINE_PARAMS: dict[str, Target] = {
 """PaddleX 3.x constructor parameters (``create_pipeline``) → config fields."""
 
 DOC_PREPROCESSING = ("use_doc_orientation_classify", "use_doc_unwarping")
-"""Accepted as ``False``/``None`` only: the service has no document orientation or unwarping model."""
+"""PaddleX's document preprocessing flags: orientation is an :class:`OCRConfig` field; unwarping is accepted as
+``False``/``None`` only (:data:`UNAVAILABLE`)."""
 
 UNAVAILABLE = {
-    "use_doc_orientation_classify": "document orientation classification is not available in this service (no "
-    "document-orientation model): pass use_doc_orientation_classify=False, or turn pages upright before OCR",
     "use_doc_unwarping": "document unwarping (UVDoc) is not available in this service: pass use_doc_unwarping=False",
 }
 
@@ -81,7 +80,7 @@ def check_doc_preprocessing(params: Mapping[str, Any]) -> None:
     :class:`ConfigError` saying why."""
     for name in DOC_PREPROCESSING:
         if params.get(name) and not served(name):
-            raise ConfigError(UNAVAILABLE[name])
+            raise ConfigError(UNAVAILABLE.get(name, f"{name} is not available in this service"))
 
 
 def params_to_sections(params: Mapping[str, Any], table: Mapping[str, Target]) -> dict[str, Any]:

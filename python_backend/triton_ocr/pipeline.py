@@ -56,6 +56,9 @@ class OCRPipeline:
     """
 
     def __init__(self, config: OCRConfig) -> None:
+        self.user_config = config
+        """The config as given; :attr:`config` is it with the models' settings applied."""
+        self._other_sets: dict[str, OCRPipeline] = {}
         models = resolve_pipeline_models(config)
         self.config = models.config
         self.det_model: InferenceModel = load_model(models.det.onnx_path, config.runtime)
@@ -74,7 +77,6 @@ class OCRPipeline:
         self.page_model: InferenceModel | None = (
             load_model(models.doc_orientation.onnx_path, config.runtime) if models.doc_orientation else None
         )
-
 
     def ocr(self, image: np.ndarray, config: OCRConfig | None = None) -> OCRLines:
         """BGR uint8 (H, W, 3) → recognised lines in reading order (with ``use_doc_orientation_classify``: read on
@@ -102,16 +104,27 @@ class OCRPipeline:
         """BGR line crops → the same crops, those the angle classifier finds upside down rotated by 180°."""
         return run_sync(turn_upright(crops, cfg, self.line_models))
 
-    def predict(self, input: Any, **params: Any) -> Iterator[OCRResult]:  # noqa: A002
+    def with_model_set(self, name: str | None) -> OCRPipeline:
+        """The pipeline reading with the model set ``name`` and this one's other settings (loaded on first use
+        and kept); ``None`` or this pipeline's own set: this pipeline."""
+        if name is None or name == self.config.model_set:
+            return self
+        if name not in self._other_sets:
+            self._other_sets[name] = OCRPipeline(self.user_config.for_model_set(name))
+        return self._other_sets[name]
+
+    def predict(self, input: Any, model_set: str | None = None, **params: Any) -> Iterator[OCRResult]:  # noqa: A002
         """Yield a result per image or PDF page of ``input`` (PaddleX's name): an array, bytes, a path, a URL, a
         directory, ``{"img": ...}`` or a list of these.
 
         ``params`` change the parameters for this call: PaddleX 3.x's names (``text_det_thresh=0.2``,
         ``use_textline_orientation=False``, ``return_word_box=True``, ...: :data:`~triton_ocr.paddlex_compat.
         PREDICT_PARAMS`) or config sections (``text_det={"box_thresh": 0.5}``). An unknown name is a TypeError.
+        ``model_set`` reads with another set (e.g. ``"PP-OCRv4_mobile"``; loaded on first use).
         """
-        cfg = config_with_params(self.config, params, per_call=True, where="predict()")  # raises here, not lazily
-        return self._results(input, cfg)
+        pipeline = self.with_model_set(model_set)
+        cfg = config_with_params(pipeline.config, params, per_call=True, where="predict()")  # raises here, not lazily
+        return pipeline._results(input, cfg)
 
     def _results(self, x: Any, cfg: OCRConfig) -> Iterator[OCRResult]:
         for input_path, source in iter_inputs(x):

@@ -135,7 +135,7 @@ class Bench:
         if profile.name != self.args.profile and not self.targets and self.args.variants_only:
             self.args.profile = profile.name  # the first variant is the reference of the goals
         server = TritonServer.on_free_ports(
-            config=load_config(self.args.pipeline), profile=profile, health_interval_s=3600.0,
+            config=load_config(self.args.pipeline), profile=profile, model_sets=(), health_interval_s=3600.0,
             log_file=self.log_dir / f"tritonserver-{profile.name}.log",
         )
         self.servers.append(server)

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     raw.mkdir(parents=True, exist_ok=True)
     steps: list[Step] = []
     started = time.perf_counter()
-    with TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile,
+    with TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile, model_sets=(),
                                     health_interval_s=3600.0, log_file=args.out / "tritonserver.log") as server:
         settings = GatewaySettings(engine="triton", triton_url=server.grpc_url, host="127.0.0.1", port=0,
                                    pipeline=args.pipeline, max_in_flight=MAX_USERS, inference_timeout_s=600.0)

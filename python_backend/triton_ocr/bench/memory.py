@@ -95,7 +95,7 @@ def run_memory(args: argparse.Namespace) -> int:
     requests = mixed_sizes(small, large, args.memory, args.memory_large_every)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="triton-ocr-memory-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile,
+    server = TritonServer.on_free_ports(config=load_config(args.pipeline), profile=args.profile, model_sets=(),
                                         health_interval_s=3600.0, log_file=log_dir / "tritonserver.log")
     gateway = None
     try:

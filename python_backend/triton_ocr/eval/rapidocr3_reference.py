@@ -22,9 +22,10 @@ RUNNER = Path(__file__).with_name("rapidocr3_runner.py")
 
 
 def reference_params(config: OCRConfig) -> dict[str, Any]:
-    """RapidOCR 3.10 parameters (its dotted config names) that run our ``config``'s models with our settings: the
-    long-side cap is its own pre-resize (``Global.max_side_len``); its other extras (enlarging tiny images,
-    vertical padding, the angle classifier) are off."""
+    """RapidOCR 3.10 parameters (its dotted config names) that run our ``config``'s models with our settings; its
+    extras (pre-resize, vertical padding, the angle classifier) off. RapidOCR's detector has no long-side cap (its
+    pre-resize shrinks the image itself, crops included) and no short-side floor: compare with
+    ``max_side_limit`` / ``min_side_len`` set where they do not act on the images."""
     models = resolve_pipeline_models(config)
     det, rec = models.config.text_det, models.config.text_rec
     params: dict[str, Any] = {
@@ -44,9 +45,7 @@ def reference_params(config: OCRConfig) -> dict[str, Any]:
         "Rec.rec_batch_num": rec.batch_size,
         "Global.text_score": rec.score_thresh,
         "Global.use_cls": False,
-        "Global.use_preprocess_img": True,
-        "Global.max_side_len": det.max_side_limit,
-        "Global.min_side_len": 1,
+        "Global.use_preprocess_img": False,
         "Global.use_vertical_padding": False,
     }
     if models.rec.charset_path is not None:

@@ -98,10 +98,13 @@ class LocalBackend:
         return None
 
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
-        cfg = self.config.with_overrides(**overrides) if overrides else self.config
+        overrides = dict(overrides)
+        pipeline = self.pipeline.with_model_set(overrides.pop("model_set", None))
+        base = self.config if pipeline is self.pipeline else pipeline.config
+        cfg = base.with_overrides(**overrides) if overrides else base
         if image is None:
             image = await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, encoded, cfg.image)
-        lines = await asyncio.get_running_loop().run_in_executor(self.pool, self.pipeline.ocr, image, cfg)
+        lines = await asyncio.get_running_loop().run_in_executor(self.pool, pipeline.ocr, image, cfg)
         size = det_input_size(image.shape[0], image.shape[1], cfg.text_det)
         return Recognition(OCRResult(None, lines, config=cfg), size)
 

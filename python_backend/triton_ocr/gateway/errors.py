@@ -10,6 +10,7 @@ import asyncio
 from triton_ocr.errors import ConfigError, ImageFetchError, ImageTooLargeError, InvalidImageError
 from triton_ocr_client.errors import (
     InferenceTimeoutError,
+    ModelNotServedError,
     OverloadedError,
     ServerUnavailableError,
 )
@@ -41,6 +42,8 @@ def http_error(exc: BaseException, retry_after_s: int) -> HTTPError | None:
         return HTTPError(413, f"image: {exc}")
     if isinstance(exc, (InvalidImageError, ImageFetchError)):
         return HTTPError(422, f"image: {exc}")
+    if isinstance(exc, ModelNotServedError):
+        return HTTPError(422, f"modelSet: {exc}")
     if isinstance(exc, ConfigError):
         return HTTPError(422, exc)
     return None

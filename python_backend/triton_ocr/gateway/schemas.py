@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from triton_ocr.models.model_sets import MODEL_SETS
 from triton_ocr.paddlex_compat import UNAVAILABLE, served, split_call_kwargs
 
 MAX_SIDE = 8192
@@ -58,6 +59,18 @@ class OCRRequest(BaseModel):
     visualize: bool | None = Field(
         None, description="PaddleX 3.x: false leaves result.image null (saves drawing and bandwidth); default true"
     )
+    modelSet: str | None = Field(
+        None,
+        description="the model set that reads this image (e.g. PP-OCRv4_mobile, PP-OCRv6_small): one the server "
+        "serves (`triton-ocr serve --models`); default: the server's own",
+    )
+
+    @field_validator("modelSet")
+    @classmethod
+    def known_model_set(cls, value: str | None) -> str | None:
+        if value is not None and value not in MODEL_SETS:
+            raise ValueError(f"unknown model set {value!r}: use one of {', '.join(MODEL_SETS)}")
+        return value
 
     file: str | None = Field(
         None,
@@ -110,8 +123,10 @@ class OCRRequest(BaseModel):
             if value is not None:
                 det[field] = value
         rec = {"score_thresh": self.textRecScoreThresh} if self.textRecScoreThresh is not None else {}
-        overrides: dict[str, Any] = {section: values for section, values in (("text_det", det), ("text_rec", rec))
-                                     if values}
+        sections = (("text_det", det), ("text_rec", rec))
+        overrides: dict[str, Any] = {section: values for section, values in sections if values}
+        if self.modelSet is not None:
+            overrides["model_set"] = self.modelSet
         overrides.update(split_call_kwargs(self.paddlex_params(), per_call=True, where="POST /ocr"))
         return overrides
 

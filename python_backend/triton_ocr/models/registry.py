@@ -120,6 +120,12 @@ def installed_models() -> list[tuple[ModelSpec, Path | None]]:
     return [(spec, model_file(home / spec.name)) for spec in REGISTRY.values()]
 
 
+def installed_model_sets() -> list[str]:
+    """The model sets whose models are all in the model cache, in :data:`MODEL_SETS` order."""
+    home = model_home()
+    return [s.name for s in MODEL_SETS.values() if all(model_file(home / name) for name in s.models)]
+
+
 @dataclass(frozen=True)
 class PipelineModels:
     """The models a pipeline config names, resolved (``orientation`` only with ``use_textline_orientation``,

@@ -1,6 +1,7 @@
 """Run a ``tritonserver`` process serving the OCR repository.
 
-``TritonServer`` installs the binary if needed, plans the repository once (:func:`plan_serving`), assembles it,
+``TritonServer`` installs the binary if needed, plans the repository once (:func:`plan_serving`: the config's
+model set and ``model_sets`` beside it, by default every installed set), assembles it,
 starts the server on its ports with a private ``/dev/shm`` prefix, and is ready only once a real OCR inference
 through every entry has succeeded. A :class:`~triton_ocr.serving.server.supervisor.Supervisor` thread then keeps
 it serving (reloads models whose stub died, restarts a dead server).
@@ -24,11 +25,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from triton_ocr import contract
 from triton_ocr.config import OCRConfig
 from triton_ocr.serving.repository.assemble import assemble_repository
 from triton_ocr.serving.repository.plan import plan_serving
@@ -104,6 +104,7 @@ class TritonServer:
         config: OCRConfig | None = None,
         profile: str | ServingProfile = "cpu",
         *,
+        model_sets: Sequence[str] | None = None,
         repository: Path | None = None,
         host: str = "127.0.0.1",
         http_port: int = 8000,
@@ -116,7 +117,7 @@ class TritonServer:
         startup_timeout_s: float = 180.0,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
-        self.plan = plan_serving(config or OCRConfig(), self.profile)
+        self.plan = plan_serving(config or OCRConfig(), self.profile, model_sets)
         self.config = self.plan.config
         self.source_repository = repository
         self.host = host
@@ -250,7 +251,7 @@ class TritonServer:
         try:
             client = self._client(timeout_s)
             try:
-                run_probes(client, ((entry.name, entry) for entry in contract.ENTRIES))
+                run_probes(client, self.plan.probes)
             finally:
                 client.close()
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
