@@ -62,6 +62,31 @@ def test_each_stub_killed_twice_heals_each_time(server, model):
 
 
 @pytest.mark.triton
+def test_one_instance_killed_leaves_no_stub_behind(server):
+    """Found by ``triton-ocr soak``: reloading a model one of whose three stubs was killed left the other two
+    instances' old stubs running for ever (~250 MiB each), and a later kill of a new stub went unseen by the process
+    table (its name still had a live, old stub). After each heal every instance has one stub again."""
+    from triton_ocr.serving.server.launcher import stub_instances
+
+    client = OCRClient.from_url(server.grpc_url)
+    image = text_image(2, lines=2)
+    for instance in ("ocr_postprocess_0_1", "ocr_postprocess_0_0"):
+        seconds, failures = outage(server, client, [server.stub_processes()[instance]], image, limit_s=30.0)
+        assert seconds < RECOVERY_S and set(failures) <= {ModelRecoveringError.__name__}, (seconds, failures)
+        deadline = time.monotonic() + 10
+        while not one_stub_each(stub_instances(server.shm_prefix)):
+            assert time.monotonic() < deadline, stub_instances(server.shm_prefix)
+            time.sleep(0.2)
+        assert next(iter(client.predict(image)))["rec_text"]
+    client.close()
+
+
+def one_stub_each(stubs: dict[str, list]) -> bool:
+    return {name for name in stubs if name.startswith("ocr_postprocess")} == {
+        f"ocr_postprocess_0_{i}" for i in range(3)} and all(len(pids) == 1 for pids in stubs.values())
+
+
+@pytest.mark.triton
 def test_poisoning_inputs_are_refused_and_the_model_keeps_serving(server):
     """[1,3,48,2] to text_rec and [1,3,31,33] to text_det: INVALID_ARGUMENT, and the last good shape still runs."""
     import tritonclient.http as http

@@ -48,24 +48,31 @@ whoever reaches Triton's ports can infer, but not unload the models."""
 
 
 def stub_processes(shm_prefix: str) -> dict[str, int]:
-    """Live python backend stubs whose shared-memory region starts with ``shm_prefix``: ``{instance name: pid}``.
+    """Live python backend stubs whose shared-memory region starts with ``shm_prefix``: ``{instance name: pid}``;
+    where an instance has more than one (the stub of an unloaded instance that has not exited), the newest."""
+    return {name: stubs[-1][0] for name, stubs in stub_instances(shm_prefix).items()}
+
+
+def stub_instances(shm_prefix: str) -> dict[str, list[tuple[int, str]]]:
+    """Every stub of each instance, oldest first: ``{instance name: [(pid, shm region name), ...]}``.
 
     A stub's command line is ``stub MODEL_PATH SHM_REGION ... INSTANCE_NAME ...``; the instance name is the argument
     shaped ``<model>_<group>_<index>``.
     """
-    stubs = {}
+    found: dict[str, list[tuple[int, int, str]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
+            started = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
             continue
         if len(argv) > 3 and argv[0].endswith(STUB) and argv[2].startswith(shm_prefix):
             names = [arg for arg in argv[3:] if INSTANCE_NAME.fullmatch(arg)]
             if names:
-                stubs[names[0]] = int(entry.name)
-    return stubs
+                found.setdefault(names[0], []).append((started, int(entry.name), argv[2]))
+    return {name: [(pid, region) for _, pid, region in sorted(stubs)] for name, stubs in found.items()}
 
 
 def remove_stale_shm_regions(root: Path = Path("/dev/shm")) -> list[Path]:
@@ -279,35 +286,59 @@ class TritonServer:
         return stub_processes(self.shm_prefix)
 
     def reload(self, models: Iterable[str], timeout_s: float = 30.0) -> None:
-        """Unload and load ``models`` through the repository API and wait until each has live stubs again.
+        """Unload and load ``models`` through the repository API, wait until each has new live stubs, then end the
+        stubs of the unloaded instances that are still there.
 
         A load request alone heals only once: Triton skips a load whose config equals the loaded model's (it
         answers "successfully loaded" and initialises no instance), which a load carrying the current config is
-        from the second reload of a model on. Unloading first always initialises fresh instances. Raises
+        from the second reload of a model on. Unloading first always initialises fresh instances. But the unload
+        of a model one of whose stubs is dead leaves the stubs of its other instances running for ever, each with
+        its memory (found by ``triton-ocr soak``): they are killed (:meth:`_retire`). Raises
         TritonUnavailableError when a model's stubs do not come back within ``timeout_s``.
         """
+        from triton_ocr.serving.server.supervisor import model_of
+
         client = self._client()
         try:
             for model in models:
                 log.warning("reloading model %s (unload, load)", model)
+                retired = {pid for name, stubs in stub_instances(self.shm_prefix).items()
+                           if model_of(name) == model for pid, _ in stubs}
                 config = json.dumps(client.get_model_config(model))
                 admin = {ADMIN_HEADER: self.admin_key}
                 client.unload_model(model, headers=admin)
                 client.load_model(model, config=config, headers=admin)
                 self.reloads += 1
-                self._wait_for_stubs(model, time.monotonic() + timeout_s)
+                self._wait_for_stubs(model, retired, time.monotonic() + timeout_s)
+                self._retire(retired)
         finally:
             client.close()
 
-    def _wait_for_stubs(self, model: str, deadline: float) -> None:
-        """Return once every instance of ``model`` seen serving before has a live stub again."""
+    def _wait_for_stubs(self, model: str, retired: set[int], deadline: float) -> None:
+        """Return once every instance of ``model`` seen serving before has a live stub that is not ``retired``."""
         from triton_ocr.serving.server.supervisor import model_of
 
         expected = {name for name in self.instances if model_of(name) == model}
-        while not expected <= set(self.stub_processes()):
+        while not all(self.stub_processes().get(name) not in retired | {None} for name in expected):
             if time.monotonic() > deadline:
                 raise TritonUnavailableError(f"model {model}: no live stub for {sorted(expected)} after the reload")
             time.sleep(0.05)
+
+    def _retire(self, stubs: set[int], grace_s: float = 3.0) -> None:
+        """The stubs of unloaded instances: those still running after ``grace_s`` get SIGKILL."""
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and set(stubs) & set(self.stub_pids()):
+            time.sleep(0.1)
+        for pid in set(stubs) & set(self.stub_pids()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                log.warning("ended stub %d of an unloaded instance (it did not exit)", pid)
+            except ProcessLookupError:
+                pass
+
+    def stub_pids(self) -> list[int]:
+        """Every running stub of this server, old ones of unloaded instances included."""
+        return [pid for stubs in stub_instances(self.shm_prefix).values() for pid, _ in stubs]
 
     def restart(self) -> None:
         """Start the server process again (stopping it first if it still runs) on the same ports and wait until it

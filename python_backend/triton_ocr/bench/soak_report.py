@@ -1,0 +1,196 @@
+"""The soak test's report: fault windows and recovery per kill, verdicts, errors by status, RSS over time; written
+as JSON, markdown and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triton_ocr.bench.soak_clients import Outcome
+
+
+def group_of(label: str) -> str:
+    """``text_rec_0_1`` → ``text_rec``; ``leaked:text_rec_0_1:PID`` → ``leaked stubs``; ``tritonserver``,
+    ``gateway`` stay."""
+    if label.startswith("leaked:"):
+        return "leaked stubs"
+    head, _, tail = label.rpartition("_")
+    return head.rpartition("_")[0] if tail.isdigit() and head.rpartition("_")[2].isdigit() else label
+
+
+def fault_windows(outcomes: list[Outcome], kills: list[dict[str, Any]], grace: float, end: float) -> list[dict]:
+    """Each kill with its recovery: the first good answer to a request sent after it (seconds after the kill), the
+    window [kill, that answer + ``grace``] and the failures that ended inside it by status."""
+    windows = []
+    for kill in kills:
+        answers = [o.end for o in outcomes if o.kind == "good" and o.verdict == "ok" and o.start >= kill["t"]]
+        recovered = min(answers) if answers else None
+        until = (recovered + grace) if recovered is not None else end
+        failed = [o for o in outcomes if o.verdict != "ok" and kill["t"] <= o.end <= until]
+        windows.append({**kill, "recovery_s": None if recovered is None else round(recovered - kill["t"], 2),
+                        "last_failure_s": round(max(o.end for o in failed) - kill["t"], 2) if failed else None,
+                        "window": [kill["t"], round(until, 2)], "failures": dict(Counter(o.status for o in failed))})
+    return windows
+
+
+def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, list[Outcome]]:
+    """Verdict counts, transient failures split by whether a fault window holds them; and the outcomes that fail
+    the run."""
+    counts: Counter = Counter()
+    problems = []
+    for outcome in outcomes:
+        verdict = outcome.verdict
+        if verdict == "transient":
+            inside = any(w["window"][0] <= outcome.end <= w["window"][1] for w in windows)
+            verdict = "transient_in_window" if inside else "transient_outside_window"
+        counts[verdict] += 1
+        if verdict not in ("ok", "transient_in_window"):
+            problems.append(outcome)
+    return counts, problems
+
+
+def rss_summary(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
+    """RSS per group (stubs summed by model) at the first sample after ``warmup``, at the end, the peak, growth."""
+    series = [{"t": s["t"], **grouped(s["rss_mib"])} for s in samples]
+    if not series:
+        return {"series": [], "groups": []}
+    warm = next((s for s in series if s["t"] >= warmup), series[-1])
+    final = series[-1]
+    groups = sorted({key for s in series for key in s if key != "t"})
+    table = {g: {"warm": warm.get(g, 0.0), "final": final.get(g, 0.0),
+                 "peak": max(s.get(g, 0.0) for s in series)} for g in [*groups, "total"]}
+    for row in table.values():
+        row["growth"] = round(row["final"] - row["warm"], 1)
+        row["growth_pct"] = round(100 * row["growth"] / row["warm"], 1) if row["warm"] else None
+    shm = [{"t": s["t"], **s.get("shm_mib", {})} for s in samples]
+    shm_warm = next((s for s in shm if s["t"] >= warmup), shm[-1])
+    return {"warmup_s": warm["t"], "end_s": final["t"], "groups": groups, "table": table, "series": series,
+            "shm": {"warm": shm_warm, "final": shm[-1], "series": shm}}
+
+
+def grouped(sizes: dict[str, float]) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for label, mib in sizes.items():
+        totals[group_of(label)] += mib
+    totals["total"] = sum(sizes.values())
+    return {key: round(value, 1) for key, value in totals.items()}
+
+
+def latencies(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
+    """p50/p95 seconds of good images answered right, per channel."""
+    table = {}
+    for channel in sorted({o.channel for o in outcomes}):
+        times = [o.end - o.start for o in outcomes if o.channel == channel and o.kind == "good" and o.verdict == "ok"]
+        if times:
+            table[channel] = {"p50_s": round(float(np.percentile(times, 50)), 3),
+                              "p95_s": round(float(np.percentile(times, 95)), 3), "answers": len(times)}
+    return table
+
+
+def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa: ANN401 - a soak.Soak
+    """Everything the reports show, as plain JSON types."""
+    args, outcomes = soak.args, sorted(soak.outcomes, key=lambda o: o.end)
+    end = max([o.end for o in outcomes] + [args.minutes * 60])
+    windows = fault_windows(outcomes, soak.kills, args.grace, end)
+    counts, problems = verdicts(outcomes, windows)
+    warmup = args.warmup if args.warmup is not None else min(0.2 * args.minutes * 60, 120.0)
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    for o in outcomes:
+        by_kind[f"{o.channel}/{o.kind}"][o.status] += 1
+    passed = (not problems) and all(w["recovery_s"] is not None for w in windows)
+    return {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "duration_s": round(end, 1),
+        "requests": len(outcomes),
+        "verdict": {"passed": passed, **{k: counts.get(k, 0) for k in (
+            "ok", "transient_in_window", "transient_outside_window", "crossed", "lost", "unexpected")},
+            "kills": len(windows), "recovered": sum(w["recovery_s"] is not None for w in windows),
+            "server_restarts": restarts, "model_reloads": reloads},
+        "statuses": {kind: dict(c) for kind, c in sorted(by_kind.items())},
+        "kills": windows,
+        "latency": latencies(outcomes),
+        "rss_mib": rss_summary(soak.samples, warmup),
+        "problems": [o.__dict__ for o in problems[:50]],
+        "timeline": [[round(o.end, 2), o.channel, o.kind, o.status, o.verdict] for o in outcomes],
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The human-readable summary."""
+    v, rss = report["verdict"], report["rss_mib"]
+    lines = [f"# Soak: {report['duration_s']:.0f} s, {report['requests']} requests — "
+             f"{'PASSED' if v['passed'] else 'FAILED'}", "",
+             "| ok | transient in a fault window | transient outside | crossed | lost | unexpected | kills "
+             "| recovered | reloads | server restarts |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {v['ok']} | {v['transient_in_window']} | {v['transient_outside_window']} | {v['crossed']} | "
+             f"{v['lost']} | {v['unexpected']} | {v['kills']} | {v['recovered']} | {v['model_reloads']} | "
+             f"{v['server_restarts']} |", "", "## Answers by channel/kind and status", ""]
+    lines += [f"- {kind}: " + ", ".join(f"{s} × {n}" for s, n in sorted(c.items())) for kind, c in
+              report["statuses"].items()]
+    lines += ["", "## Kills", "", "| t (s) | model | instance | first good answer after (s) | last failure after (s) "
+              "| failures in the window |", "|---:|---|---|---:|---:|---|"]
+    lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} | {k['recovery_s']} | {k['last_failure_s']} | "
+              + (", ".join(f"{s} × {n}" for s, n in k["failures"].items()) or "none") + " |" for k in report["kills"]]
+    lines += ["", f"## RSS (MiB): after warm-up (t = {rss.get('warmup_s')} s) → end (t = {rss.get('end_s')} s)", "",
+              "| process | warm | end | peak | growth |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | {r['growth']:+} ({r['growth_pct']} %) |"
+              for g, r in rss.get("table", {}).items()]
+    shm = rss.get("shm", {})
+    if shm:
+        lines += ["", "/dev/shm regions of the server (MiB; orphaned: held for stubs that are gone): after warm-up "
+                  f"{shm['warm'].get('total')} ({shm['warm'].get('regions')} regions, {shm['warm'].get('orphaned')} "
+                  f"orphaned) → end {shm['final'].get('total')} ({shm['final'].get('regions')} regions, "
+                  f"{shm['final'].get('orphaned')} orphaned)"]
+    lines += ["", "## Latency of good images", ""]
+    lines += [f"- {c}: p50 {t['p50_s']} s, p95 {t['p95_s']} s ({t['answers']} answers)"
+              for c, t in report["latency"].items()]
+    if report["problems"]:
+        lines += ["", "## Problems (first 50)", ""]
+        lines += [f"- t={p['end']:.1f} {p['channel']} {p['case']}: {p['status']} {p['verdict']} {p['detail']}"
+                  for p in report["problems"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> Path:
+    """RSS per process group over time (kills marked), and answers per 10 s by verdict."""
+    from triton_ocr.bench.plots import _pyplot
+
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), dpi=80, sharex=True)
+    series = report["rss_mib"]["series"]
+    for group in report["rss_mib"]["groups"]:
+        top.plot([s["t"] for s in series], [s.get(group, 0.0) for s in series], label=group)
+    for kill in report["kills"]:
+        for axis in (top, bottom):
+            axis.axvline(kill["t"], color="red", linewidth=0.8, linestyle=":")
+    shm = report["rss_mib"].get("shm", {}).get("series", [])
+    if shm:
+        top.plot([s["t"] for s in shm], [s.get("orphaned", 0.0) for s in shm], "k--", label="/dev/shm orphaned")
+    top.set_ylabel("RSS (MiB)")
+    top.legend(fontsize=7, ncol=3)
+    top.set_title("soak: RSS per process (red: stub kills)")
+    buckets: dict[str, Counter] = defaultdict(Counter)
+    for end, _, _, _, verdict in report["timeline"]:
+        buckets[verdict][int(end // 10) * 10] += 1
+    for verdict, counter in sorted(buckets.items()):
+        xs = sorted(counter)
+        bottom.plot(xs, [counter[x] / 10 for x in xs], marker=".", label=verdict)
+    bottom.set_xlabel("seconds")
+    bottom.set_ylabel("answers/s (10 s bins)")
+    bottom.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
+    """``soak.json``, ``soak.md``, ``soak.png`` in ``out``."""
+    json_path, md_path = out / "soak.json", out / "soak.md"
+    json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    md_path.write_text(markdown(report), encoding="utf-8")
+    return [json_path, md_path, plot(report, out / "soak.png")]

@@ -1,0 +1,96 @@
+"""``triton-ocr soak`` (issue 15): a short run against a real server — mixed good and hostile input through the
+gateway and gRPC, one stub kill — must lose and cross no answer, answer hostile input with 4xx, fail only inside
+the fault window, and write its three reports. A longer run (3 minutes, a kill every 20 s) is ``slow``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from triton_ocr.bench import soak
+from triton_ocr.bench.soak_clients import Outcome, judge
+from triton_ocr.bench.soak_inputs import Case
+from triton_ocr.bench.soak_report import fault_windows, verdicts, write_reports
+
+GOOD = Case("good_0", "good", b"", expected=("alpha 1000",))
+OTHERS = {("alpha 1000",): "good_0", ("bravo 1010",): "good_1"}
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "texts", "verdict"),
+    [
+        (GOOD, "200", ("alpha 1000",), "ok"),
+        (GOOD, "ok", ("bravo 1010",), "crossed"),  # another image's answer
+        (GOOD, "200", ("alpha 100",), "lost"),  # a wrong answer
+        (GOOD, "timeout", None, "lost"),  # no answer
+        (GOOD, "503", None, "transient"),
+        (GOOD, "ModelRecoveringError", None, "transient"),
+        (GOOD, "500", None, "unexpected"),
+        (GOOD, "InferenceError", None, "unexpected"),
+        (Case("bad", "corrupt", b""), "422", None, "ok"),
+        (Case("bad", "corrupt", b""), "BadInputError", None, "ok"),
+        (Case("bad", "corrupt", b""), "200", (), "unexpected"),  # a corrupt file answered
+        (Case("poison", "poison", None), "answered", None, "unexpected"),
+        (Case("big", "amplifying", b""), "200", (), "ok"),
+    ],
+)
+def test_each_answer_is_judged(case, status, texts, verdict):
+    assert judge(case, status, texts, OTHERS) == verdict
+
+
+def test_transient_failures_count_only_inside_a_fault_window():
+    def outcome(start, end, verdict, kind="good"):
+        return Outcome(start, end, "grpc", "good_0", kind, "ok" if verdict == "ok" else "503", verdict)
+
+    outcomes = [outcome(9.0, 10.5, "transient"), outcome(10.2, 11.0, "transient"), outcome(11.0, 12.0, "ok"),
+                outcome(13.0, 13.5, "transient"), outcome(20.0, 30.0, "transient")]
+    (window,) = fault_windows(outcomes, [{"t": 10.0, "model": "text_rec", "instance": "text_rec_0_0"}], 2.0, 60.0)
+    assert window["recovery_s"] == 2.0 and window["window"] == [10.0, 14.0]  # first good answer sent after the kill
+    assert window["failures"] == {"503": 3}
+    counts, problems = verdicts(outcomes, [window])
+    assert counts == {"transient_in_window": 3, "ok": 1, "transient_outside_window": 1}
+    assert [p.end for p in problems] == [30.0]
+
+
+def soak_args(tmp_path, **values: object) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    soak.configure(parser)
+    args = parser.parse_args(["--out", str(tmp_path)])
+    for key, value in values.items():
+        setattr(args, key, value)
+    return args
+
+
+def check(report: dict, kills: int) -> None:
+    verdict = report["verdict"]
+    assert verdict["passed"], (verdict, report["problems"][:5])
+    assert verdict["crossed"] == verdict["lost"] == verdict["unexpected"] == verdict["transient_outside_window"] == 0
+    assert verdict["kills"] == verdict["recovered"] == kills
+    assert all(k["recovery_s"] < 20 for k in report["kills"])
+    statuses = report["statuses"]
+    assert set(statuses["grpc/poison"]) == {"BadInputError"}  # refused, never answered, never a server error
+    assert verdict["ok"] > 10
+
+
+@pytest.mark.triton
+def test_short_soak_with_one_kill(tmp_path):
+    args = soak_args(tmp_path, minutes=0.25, kill_every=5.0, images=4, gateway_clients=1, grpc_clients=2,
+                     sample_every=3.0)
+    report = soak.soak_run(args)
+    check(report, kills=1)
+    paths = write_reports(report, tmp_path)
+    assert [p.name for p in paths] == ["soak.json", "soak.md", "soak.png"]
+    assert json.loads(paths[0].read_text())["requests"] == report["requests"]
+    assert "| process | warm | end | peak | growth |" in paths[1].read_text()
+    assert paths[2].stat().st_size > 10_000
+
+
+@pytest.mark.triton
+@pytest.mark.slow
+def test_three_minute_soak(tmp_path):
+    args = soak_args(tmp_path, minutes=3.0, kill_every=20.0)
+    report = soak.soak_run(args)
+    check(report, kills=8)  # at 20, 40, ..., 160 s: none in the last 15 s
+    write_reports(report, tmp_path)
