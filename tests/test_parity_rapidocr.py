@@ -39,14 +39,14 @@ def matched_lines(reference: OCRLines, ours: OCRLines) -> int:
     return matched
 
 
-@pytest.mark.parametrize("scenes", [50, pytest.param(250, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("scenes", [20, pytest.param(250, marks=pytest.mark.slow)])
 def test_lines_match_rapidocr_with_same_parameters(v4_fp32_pipeline, shared_data, scenes):
     from triton_ocr.eval.rapidocr_reference import RapidOCRReference
 
     pipeline = v4_fp32_pipeline
     reference = RapidOCRReference(pipeline.config)
     images = parity_images(shared_data, scenes)
-    assert len(images) == len(photos_in(shared_data)) + scenes and len(images) > 70
+    assert len(images) == len(photos_in(shared_data)) + scenes and len(images) > 45
     total = matched = 0
     worst = []
     for path in images:

@@ -21,14 +21,15 @@ from triton_fixtures import assert_same_result, data_folder, start_server
 
 pytestmark = pytest.mark.triton
 
-ICDAR_IMAGES = 50
+ICDAR_IMAGES = 10
+"""Blurred ICDAR 2015 scenes beside photos_docs: few, since the default set reads almost nothing in them."""
 CONCURRENCY = 4
 MODELS = (TEXT_DET, TEXT_REC)
 
 
 @pytest.fixture(scope="module")
 def dataset() -> list[str]:
-    """Every image under photos_docs (it has sub-folders) and the first 50 blurred ICDAR 2015 scenes."""
+    """Every image under photos_docs (it has sub-folders) and the first blurred ICDAR 2015 scenes."""
     photos = sorted(p for p in data_folder("photos_docs").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     icdar = sorted(p for p in (data_folder("icdar2015_blurred") / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     return [str(p) for p in [*photos, *icdar[:ICDAR_IMAGES]]]
@@ -90,7 +91,8 @@ def onnxruntime_server():
 def test_onnxruntime_backend_equals_openvino_fp32_in_process(onnxruntime_server, dataset, fp32_pipeline):
     assert fp32_pipeline.config.runtime.engine == "openvino"
     assert served_backends(onnxruntime_server) == {"onnxruntime"}
-    expected = {result["input_path"]: result for result in fp32_pipeline.predict(dataset)}
+    images = dataset[::3]  # the engines agree image for image: a third of the images tells
+    expected = {result["input_path"]: result for result in fp32_pipeline.predict(images)}
     with OCRClient.from_url(onnxruntime_server.grpc_url, timeout_s=300) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
-        results = list(pool.map(lambda path: next(client.predict(path)), dataset))
-    check(expected, results, dataset)
+        results = list(pool.map(lambda path: next(client.predict(path)), images))
+    check(expected, results, images)

@@ -24,7 +24,8 @@ from triton_ocr.pipeline import OCRPipeline
 from triton_ocr import contract
 from triton_ocr.serving.server.launcher import free_ports
 from triton_ocr.serving.server.supervisor import Supervisor
-from triton_ocr_client import AsyncOCRClient, BadInputError, InferenceError, OCRClient, ServerUnavailableError
+from triton_ocr_client import AsyncOCRClient, BadInputError, OCRClient, ServerUnavailableError
+from triton_ocr_client.errors import ModelRecoveringError
 from triton_ocr_client.errors import classify
 from triton_fixtures import (
     assert_same_result,
@@ -107,7 +108,9 @@ def test_per_request_parameters_reach_the_models(server, client):
     image.set_data_from_numpy(np.array([PROBE], dtype=np.object_))
     side = grpcclient.InferInput("det_limit_side_len", [1], "INT32")
     side.set_data_from_numpy(np.array([320], np.int32))
-    response = raw_grpc(server).infer(contract.OCR, [image, side])
+    kind = grpcclient.InferInput("det_limit_type", [1], "BYTES")
+    kind.set_data_from_numpy(np.array([b"max"], dtype=np.object_))
+    response = raw_grpc(server).infer(contract.OCR, [image, side, kind])
     assert max(response.as_numpy(contract.DET_INPUT_SIZE)) == 320
     default = client.ocr(PROBE)
     strict = client.ocr(PROBE, text_rec={"score_thresh": 0.9999})
@@ -159,7 +162,7 @@ def test_killed_python_stubs_heal_without_a_manual_restart(server):
             try:
                 client.ocr(PROBE)
                 break
-            except InferenceError:
+            except ModelRecoveringError:  # 503-class while the supervisor reloads the model
                 failures += 1
                 assert time.monotonic() < deadline, "the server did not heal within 60 s"
                 time.sleep(0.2)

@@ -19,7 +19,8 @@ from typing import Any
 from triton_ocr.bench.data import BenchImage
 
 ENGINES = {
-    "rapidocr": "RapidOCR 1.4.4 (onnxruntime), same weights and parameters",
+    "rapidocr": "the reference of the pipeline's set, same weights and parameters: RapidOCR 1.4.4 for PP-OCRv4 "
+    "mobile, RapidOCR 3.10.0 (rapidocr3:SET) for the others",
     "ours": "triton_ocr in-process, the pipeline's engine (default: OpenVINO bf16)",
     "ours-fp32": "triton_ocr in-process, OpenVINO fp32",
     "ours-onnxruntime": "triton_ocr in-process, ONNX Runtime",
@@ -41,6 +42,8 @@ def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
     from triton_ocr.steps.image_loading import load_image
 
     config = load_config(pipeline)
+    if name == "rapidocr" and config.model_set != "PP-OCRv4_mobile":
+        name = f"rapidocr3:{config.model_set}"  # RapidOCR 1.4.4 runs PP-OCRv4 only: the reference of newer sets
     kind, _, variant = name.partition(":")
     if kind == "rapidocr3":
         from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
