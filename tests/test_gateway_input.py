@@ -364,10 +364,16 @@ def test_body_over_the_limit_is_refused_by_content_length(gateway: GatewayServer
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413"), head
     assert json.loads(body)["errorCode"] == 413
-    # and through an ordinary client that sends the whole 60 MB
-    response = client.post("/ocr", content=b'{"image": "' + b"A" * size + b'"}',
-                           headers={"Content-Type": "application/json"})
-    assert_error(response, 413, "limit")
+    # and through an ordinary client that sends the whole 60 MB: it gets the 413, unless the server's close after
+    # answering resets the connection before the client, still sending, reads the answer (a busy machine; no
+    # lingering close) — either way the body is not read and the next request is served
+    try:
+        response = client.post("/ocr", content=b'{"image": "' + b"A" * size + b'"}',
+                               headers={"Content-Type": "application/json"})
+    except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
+        pass
+    else:
+        assert_error(response, 413, "limit")
     assert_valid_request_works(client, valid_png)
 
 
