@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from triton_ocr.fonts import find_font
 
-DEMO_LINES = ("Triton OCR 演示", "识别中文和英文 2026-11-25", "Total: ¥128.50", "PP-OCRv4 mobile")
+DEMO_LINES = ("Triton OCR 演示", "识别中文和英文 2026-11-25", "Total: ¥128.50", "PP-OCRv6 small")
 
 
 def render_demo_image(path: Path) -> Path:
