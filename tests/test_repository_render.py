@@ -156,10 +156,12 @@ def test_model_sets_are_served_side_by_side_in_lanes_of_their_own():
         plan_serving(user, get_profile("cpu"), ["PP-OCRv9"])
 
 
-def test_a_set_named_explicitly_in_the_config_keeps_only_its_own_models_in_other_lanes():
+def test_a_set_named_explicitly_in_the_config_keeps_only_its_own_models_in_other_lanes(caplog):
     user = OCRConfig(model_set="PP-OCRv4_mobile", text_rec={"model": "PP-OCRv4_mobile_rec"})
-    other = user.for_model_set("PP-OCRv6_tiny")
+    with caplog.at_level(logging.WARNING, logger="triton_ocr.config"):
+        other = user.for_model_set("PP-OCRv6_tiny")
     assert other.text_rec.model is None and other.model_set == "PP-OCRv6_tiny"
+    assert "PP-OCRv6_tiny reads with its own models, not text_rec.model" in caplog.text
     assert user.for_model_set("PP-OCRv4_mobile") is user
 
 

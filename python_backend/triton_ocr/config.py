@@ -134,6 +134,11 @@ class RuntimeConfig(_Section):
     inter_op_threads: int = Field(1, ge=0)
 
 
+MODEL_FIELDS = (("text_det", "model"), ("text_rec", "model"), ("text_rec", "char_dict_path"),
+                ("textline_orientation", "model"))
+"""The fields that name a model set's files: a config's values there belong to its own set."""
+
+
 class OCRConfig(_Section):
     """Everything the OCR pipeline needs to know; one instance flows to every layer."""
 
@@ -196,14 +201,17 @@ class OCRConfig(_Section):
 
     def for_model_set(self, name: str) -> OCRConfig:
         """This config reading with the model set ``name``: the set's own models replace the ones this config
-        names, the other explicit settings (thresholds, sizes, runtime) stay. Call it on the user's config, not
+        names (a warning lists them), the other explicit settings (thresholds, sizes, runtime) stay. Call it on the user's config, not
         on a resolved one, whose every field is set."""
         if name == self.model_set:
             return self
         data = self.model_dump(exclude_unset=True)
-        for section in ("text_det", "text_rec", "textline_orientation"):
-            data.get(section, {}).pop("model", None)
-        data.get("text_rec", {}).pop("char_dict_path", None)
+        own = [(section, field) for section, field in MODEL_FIELDS if data.get(section, {}).get(field) is not None]
+        for section, field in own:
+            data[section].pop(field)
+        if own:
+            log.warning("model set %s reads with its own models, not %s set for %s",
+                        name, ", ".join(f"{s}.{f}" for s, f in own), self.model_set)
         return OCRConfig.model_validate({**data, "model_set": name})
 
     def with_overrides(self, **sections: Any) -> OCRConfig:

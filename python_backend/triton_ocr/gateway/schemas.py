@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triton_ocr.models.model_sets import MODEL_SETS
+from triton_ocr.errors import ConfigError
+from triton_ocr.models.model_sets import model_set
 from triton_ocr.paddlex_compat import UNAVAILABLE, served, split_call_kwargs
 
 MAX_SIDE = 8192
@@ -65,13 +66,6 @@ class OCRRequest(BaseModel):
         "serves (`triton-ocr serve --models`); default: the server's own",
     )
 
-    @field_validator("modelSet")
-    @classmethod
-    def known_model_set(cls, value: str | None) -> str | None:
-        if value is not None and value not in MODEL_SETS:
-            raise ValueError(f"unknown model set {value!r}: use one of {', '.join(MODEL_SETS)}")
-        return value
-
     file: str | None = Field(
         None,
         min_length=1,
@@ -93,6 +87,16 @@ class OCRRequest(BaseModel):
         description="PaddleX 3.x (with file): also return each line's words, their polygons and boxes "
         "(prunedResult.text_word, text_word_region, text_word_boxes)",
     )
+
+    @field_validator("modelSet")
+    @classmethod
+    def known_model_set(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                model_set(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     def paddlex_params(self) -> dict[str, Any]:
         """The PaddleX 3.x flags as ``predict()`` names (``None``: left to the pipeline config)."""
