@@ -1,18 +1,21 @@
-"""The server process's pieces without a server: the binary's wheel members, stale shared memory, and the
-supervisor's detection of models whose stub died."""
+"""The server process's pieces without a server: the binary's wheel members, stale and orphaned shared memory, and
+the supervisor's detection of models whose stub died."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
 from triton_ocr.serving.server.install import TritonUnavailableError, python_tag, wanted_members
-from triton_ocr.serving.server.launcher import remove_stale_shm_regions
-from triton_ocr.serving.server.supervisor import model_of, unhealthy_models
+from triton_ocr.serving.server.stubs import reclaim_regions, remove_stale_shm_regions, used_bytes
+from triton_ocr.serving.server.supervisor import Supervisor, model_of, unhealthy_models
 
 RELOADABLE = (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
 INSTANCES = {"det_preprocess_0_0", "text_det_0_0", "text_rec_0_0", "ocr_postprocess_0_0", "ocr_postprocess_0_1"}
@@ -102,3 +105,95 @@ def test_serve_on_every_interface_keeps_triton_on_loopback(monkeypatch):
         assert [f.split("=", 1)[0] for f in restricted] == ["--http-restricted-api", "--grpc-restricted-protocol"]
         assert all(f.endswith(f"=model-repository:{launcher.ADMIN_HEADER}={seen['key']}") for f in restricted)
         assert len(str(seen["key"])) >= 32
+
+
+def test_reclaimed_regions_give_their_memory_back_and_read_as_zeros(tmp_path):
+    """A region the server keeps mapped after its stub was killed: its pages go, its name and size stay, and a
+    mapping of it reads zeros afterwards (no SIGBUS should the server touch it)."""
+    import mmap
+
+    region = tmp_path / "triton_ocr_1_ab_7"
+    region.write_bytes(b"\x01" * (4 << 20))
+    with region.open("r+b") as file, mmap.mmap(file.fileno(), 0) as mapped:
+        assert used_bytes(region) >= 4 << 20
+        freed = reclaim_regions([region.name, "triton_ocr_1_ab_gone"], root=tmp_path)
+        assert list(freed) == [region.name] and freed[region.name] >= 4 << 20
+        assert used_bytes(region) == 0 and region.stat().st_size == 4 << 20
+        assert mapped[:16] == bytes(16) and mapped[-1] == 0
+
+
+class SlowProbeServer:
+    """A stand-in for TritonServer: one instance whose stub dies at ``dies_at``; every probe takes 5 s."""
+
+    def __init__(self, dies_at: float) -> None:
+        self.process = subprocess.Popen(["sleep", "30"])
+        self.plan = type("Plan", (), {"reloadable": ("text_det",)})()
+        self.instances = {"text_det_0_0"}
+        self.dies_at = dies_at
+        self.healed: list[float] = []
+
+    def stub_processes(self) -> dict[str, int]:
+        return {} if time.monotonic() >= self.dies_at and not self.healed else {"text_det_0_0": 1}
+
+    def probe(self) -> str | None:
+        time.sleep(5)
+        return None
+
+    def reload(self, models: list[str]) -> None:
+        self.healed.append(time.monotonic())
+
+    def reclaim_orphans(self) -> None:
+        pass
+
+
+def test_a_dead_stub_is_healed_while_a_slow_probe_runs():
+    """Under load a probe waits in the models' queues for seconds; the soak measured 8–10 s recoveries when the
+    process-table check waited for it. The probe runs in its own thread: the dead stub is reloaded within ~0.25 s."""
+    server = SlowProbeServer(dies_at=time.monotonic() + 0.6)  # the first probe starts at 0.5 s and runs until 5.5 s
+    stopping = threading.Event()
+    thread = threading.Thread(target=Supervisor(server, 0.5, stopping).run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 3
+        while not server.healed and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stopping.set()
+        thread.join()
+        server.process.kill()
+    assert server.healed and server.healed[0] - server.dies_at < 0.6, server.healed
+
+
+MALLOC_PROBE = """
+import ctypes, os, sys
+from triton_ocr.serving.server.install import apply_malloc_settings
+for name in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"):
+    os.environ.pop(name, None)
+applied = apply_malloc_settings() if sys.argv[1] == "applied" else {}
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+def rss():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) >> 10
+libc.free(libc.malloc(16 << 20))  # glibc's own rule: a freed 16 MiB mapping lifts its mmap threshold to 16 MiB
+blocks = [libc.malloc(4 << 20) for _ in range(16)]
+for block in blocks:
+    libc.memset(block, 1, 4 << 20)
+pin = libc.malloc(200 << 10)  # above the blocks: keeps the heap from being trimmed
+libc.memset(pin, 1, 200 << 10)
+before = rss()
+for block in blocks:
+    libc.free(block)
+print(applied, before - rss())
+"""
+
+
+@pytest.mark.parametrize("mode, returned", [("applied", True), ("default", False)])
+def test_the_in_process_gateway_gives_large_buffers_back(mode, returned):
+    """``triton-ocr serve`` runs the gateway in its own process, whose environment glibc read before the command
+    could set MALLOC_*: the settings are applied with ``mallopt``. 64 MiB of 4 MiB buffers go back when freed;
+    with glibc's defaults (after one large free lifted its threshold) they stay in the heap."""
+    done = subprocess.run([sys.executable, "-c", MALLOC_PROBE, mode], capture_output=True, text=True, check=True)
+    applied, freed = done.stdout.rsplit(" ", 1)
+    assert (applied != "{}") == returned and (int(freed) >= 60) == returned, done.stdout

@@ -12,7 +12,7 @@ import pytest
 from triton_ocr.bench import soak
 from triton_ocr.bench.soak_clients import Outcome, judge
 from triton_ocr.bench.soak_inputs import Case
-from triton_ocr.bench.soak_report import fault_windows, verdicts, write_reports
+from triton_ocr.bench.soak_report import fault_windows, grown_groups, rss_summary, verdicts, write_reports
 
 GOOD = Case("good_0", "good", b"", expected=("alpha 1000",))
 OTHERS = {("alpha 1000",): "good_0", ("bravo 1010",): "good_1"}
@@ -54,6 +54,19 @@ def test_transient_failures_count_only_inside_a_fault_window():
     assert [p.end for p in problems] == [30.0]
 
 
+def test_rss_growth_past_the_limit_fails_the_run():
+    table = {"tritonserver": {"warm": 1164.0, "final": 3327.0, "growth_pct": 185.8},  # the 10-minute run before
+             "gateway": {"warm": 109.0, "final": 115.0, "growth_pct": 5.5},
+             "leaked stubs": {"warm": 0.0, "final": 0.0, "growth_pct": None},
+             "total": {"warm": 3600.0, "final": 5800.0, "growth_pct": 61.1}}
+    assert grown_groups(table, 10.0) == ["tritonserver", "total"]
+    table["tritonserver"].update(final=1200.0, growth_pct=3.1)
+    table["total"].update(final=3650.0, growth_pct=1.4)
+    assert grown_groups(table, 10.0) == []
+    table["leaked stubs"]["final"] = 250.0
+    assert grown_groups(table, 10.0) == ["leaked stubs"]
+
+
 def soak_args(tmp_path, **values: object) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     soak.configure(parser)
@@ -78,7 +91,7 @@ def check(report: dict, kills: int) -> None:
 @pytest.mark.triton
 def test_short_soak_with_one_kill(tmp_path):
     args = soak_args(tmp_path, minutes=0.25, kill_every=5.0, images=4, gateway_clients=1, grpc_clients=2,
-                     sample_every=3.0)
+                     sample_every=3.0, max_recovery=20.0, max_growth=1000.0)  # 15 s: no warm-up to measure from
     report = soak.soak_run(args)
     check(report, kills=1)
     paths = write_reports(report, tmp_path)
@@ -91,7 +104,17 @@ def test_short_soak_with_one_kill(tmp_path):
 @pytest.mark.triton
 @pytest.mark.slow
 def test_three_minute_soak(tmp_path):
-    args = soak_args(tmp_path, minutes=3.0, kill_every=20.0)
+    args = soak_args(tmp_path, minutes=3.0, kill_every=20.0, max_growth=1000.0)  # flat RSS: the 30-minute run
     report = soak.soak_run(args)
     check(report, kills=8)  # at 20, 40, ..., 160 s: none in the last 15 s
     write_reports(report, tmp_path)
+
+
+def test_rss_growth_compares_medians_not_single_samples():
+    """One sample swings with the request in flight; a leak moves the median."""
+    steady = [{"t": float(t), "rss_mib": {"text_det_0_0": 800.0 + (300.0 if t % 50 == 0 else 0.0)}}
+              for t in range(0, 1800, 5)]
+    row = rss_summary(steady, warmup=120.0)["table"]["text_det"]
+    assert row["growth_pct"] == 0.0 and row["peak"] == 1100.0
+    leaking = [{"t": s["t"], "rss_mib": {"text_det_0_0": 800.0 + s["t"] / 10}} for s in steady]
+    assert rss_summary(leaking, warmup=120.0)["table"]["text_det"]["growth_pct"] > 10.0

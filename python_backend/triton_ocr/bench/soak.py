@@ -44,11 +44,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=12, help="distinct good images (default 12)")
     parser.add_argument("--sample-every", type=float, default=5.0, metavar="S", help="RSS sampling period")
     parser.add_argument("--warmup", type=float, default=None, metavar="S",
-                        help="RSS growth is measured from this time on (default: 20%% of the run, at most 120 s)")
+                        help="RSS growth is measured from this time on (default: 20%% of the run)")
     parser.add_argument("--grace", type=float, default=10.0, metavar="S",
                         help="a fault window lasts until the first good answer after the kill plus this (requests "
                         "already routed to the instance being unloaded still fail for a few seconds; default 10)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a request may take before it is lost")
+    parser.add_argument("--max-recovery", type=float, default=5.0, metavar="S",
+                        help="a kill whose first good answer comes later fails the run (default 5)")
+    parser.add_argument("--max-growth", type=float, default=10.0, metavar="PCT",
+                        help="RSS growth after warm-up (any process group, and in all) that fails the run (default 10)")
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("output/soak"), help="folder for soak.json/.md/.png")
@@ -118,7 +122,7 @@ def killer_loop(soak: Soak, server: Any, seed: int) -> None:  # noqa: ANN401 - a
 def serving_processes(server: Any, gateway_pid: int) -> dict[str, int]:  # noqa: ANN401 - a TritonServer
     """``{label: pid}``: the server, each instance's current stub, any older stub of an instance still running
     (``leaked:<instance>:<pid>``: an unloaded instance's stub that did not exit), the gateway."""
-    from triton_ocr.serving.server.launcher import stub_instances
+    from triton_ocr.serving.server.stubs import stub_instances
 
     found = {"tritonserver": server.pid, "gateway": gateway_pid} if server.pid else {"gateway": gateway_pid}
     for name, stubs in stub_instances(server.shm_prefix).items():
@@ -128,18 +132,15 @@ def serving_processes(server: Any, gateway_pid: int) -> dict[str, int]:  # noqa:
 
 
 def shm_usage(server: Any) -> dict[str, float]:  # noqa: ANN401 - a TritonServer
-    """The server's python-backend regions in /dev/shm (MiB): all of them, and those no live stub uses (a killed
-    stub's region that the server still holds)."""
-    live = set()
-    for pid in server.stub_processes().values():
-        try:
-            live.add(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[2].decode())
-        except (OSError, IndexError):
-            continue
+    """The memory the server's python-backend regions in /dev/shm hold (MiB): all of them, and those no live stub
+    uses (a killed stub's region that the server keeps, until the launcher reclaims it)."""
+    from triton_ocr.serving.server.stubs import SHM_ROOT, live_regions, regions, used_bytes
+
+    live = live_regions(server.shm_prefix)
     sizes = {}
-    for region in Path("/dev/shm").glob(f"{server.shm_prefix}*"):
+    for name in regions(server.shm_prefix):
         try:
-            sizes[region.name] = region.stat().st_size
+            sizes[name] = used_bytes(SHM_ROOT / name)
         except OSError:
             continue
     orphaned = sum(size for name, size in sizes.items() if name not in live)

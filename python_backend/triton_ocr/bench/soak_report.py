@@ -54,22 +54,38 @@ def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, lis
 
 
 def rss_summary(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
-    """RSS per group (stubs summed by model) at the first sample after ``warmup``, at the end, the peak, growth."""
+    """RSS per group (stubs summed by model) just after ``warmup`` and at the end, each the median of the samples
+    in a span of 10 % of the run (at least 60 s; one sample swings with the request in flight: OpenVINO buffers,
+    a stub just restarted), the peak, and the growth between the two."""
     series = [{"t": s["t"], **grouped(s["rss_mib"])} for s in samples]
     if not series:
         return {"series": [], "groups": []}
-    warm = next((s for s in series if s["t"] >= warmup), series[-1])
-    final = series[-1]
+    end = series[-1]["t"]
+    span = max(60.0, 0.1 * end)
+    early = [s for s in series if warmup <= s["t"] <= warmup + span] or series[-1:]
+    late = [s for s in series if s["t"] >= max(end - span, early[-1]["t"])] or series[-1:]
     groups = sorted({key for s in series for key in s if key != "t"})
-    table = {g: {"warm": warm.get(g, 0.0), "final": final.get(g, 0.0),
+    table = {g: {"warm": median_of(early, g), "final": median_of(late, g),
                  "peak": max(s.get(g, 0.0) for s in series)} for g in [*groups, "total"]}
     for row in table.values():
         row["growth"] = round(row["final"] - row["warm"], 1)
         row["growth_pct"] = round(100 * row["growth"] / row["warm"], 1) if row["warm"] else None
     shm = [{"t": s["t"], **s.get("shm_mib", {})} for s in samples]
     shm_warm = next((s for s in shm if s["t"] >= warmup), shm[-1])
-    return {"warmup_s": warm["t"], "end_s": final["t"], "groups": groups, "table": table, "series": series,
+    return {"warmup_s": early[0]["t"], "warm_until_s": early[-1]["t"], "final_from_s": late[0]["t"], "end_s": end,
+            "groups": groups, "table": table, "series": series,
             "shm": {"warm": shm_warm, "final": shm[-1], "series": shm}}
+
+
+def median_of(series: list[dict[str, float]], group: str) -> float:
+    return round(float(np.median([s.get(group, 0.0) for s in series])), 1)
+
+
+def grown_groups(table: dict[str, dict[str, Any]], max_growth_pct: float) -> list[str]:
+    """The process groups (and ``total``) whose RSS grew by more than ``max_growth_pct`` after warm-up, and
+    ``leaked stubs`` if any were left at the end."""
+    grown = [g for g, row in table.items() if g != "leaked stubs" and (row["growth_pct"] or 0.0) > max_growth_pct]
+    return grown + (["leaked stubs"] if table.get("leaked stubs", {}).get("final") else [])
 
 
 def grouped(sizes: dict[str, float]) -> dict[str, float]:
@@ -97,11 +113,14 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
     end = max([o.end for o in outcomes] + [args.minutes * 60])
     windows = fault_windows(outcomes, soak.kills, args.grace, end)
     counts, problems = verdicts(outcomes, windows)
-    warmup = args.warmup if args.warmup is not None else min(0.2 * args.minutes * 60, 120.0)
+    warmup = args.warmup if args.warmup is not None else 0.2 * args.minutes * 60
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for o in outcomes:
         by_kind[f"{o.channel}/{o.kind}"][o.status] += 1
-    passed = (not problems) and all(w["recovery_s"] is not None for w in windows)
+    rss = rss_summary(soak.samples, warmup)
+    slow = [w["t"] for w in windows if w["recovery_s"] is None or w["recovery_s"] > args.max_recovery]
+    grown = grown_groups(rss.get("table", {}), args.max_growth)
+    passed = not problems and not slow and not grown
     return {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "duration_s": round(end, 1),
@@ -109,11 +128,12 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
         "verdict": {"passed": passed, **{k: counts.get(k, 0) for k in (
             "ok", "transient_in_window", "transient_outside_window", "crossed", "lost", "unexpected")},
             "kills": len(windows), "recovered": sum(w["recovery_s"] is not None for w in windows),
+            "slow_recoveries": slow, "rss_grown": grown,
             "server_restarts": restarts, "model_reloads": reloads},
         "statuses": {kind: dict(c) for kind, c in sorted(by_kind.items())},
         "kills": windows,
         "latency": latencies(outcomes),
-        "rss_mib": rss_summary(soak.samples, warmup),
+        "rss_mib": rss,
         "problems": [o.__dict__ for o in problems[:50]],
         "timeline": [[round(o.end, 2), o.channel, o.kind, o.status, o.verdict] for o in outcomes],
     }
@@ -121,21 +141,27 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
 
 def markdown(report: dict[str, Any]) -> str:
     """The human-readable summary."""
-    v, rss = report["verdict"], report["rss_mib"]
+    v, rss, settings = report["verdict"], report["rss_mib"], report["settings"]
     lines = [f"# Soak: {report['duration_s']:.0f} s, {report['requests']} requests — "
              f"{'PASSED' if v['passed'] else 'FAILED'}", "",
              "| ok | transient in a fault window | transient outside | crossed | lost | unexpected | kills "
              "| recovered | reloads | server restarts |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
              f"| {v['ok']} | {v['transient_in_window']} | {v['transient_outside_window']} | {v['crossed']} | "
              f"{v['lost']} | {v['unexpected']} | {v['kills']} | {v['recovered']} | {v['model_reloads']} | "
-             f"{v['server_restarts']} |", "", "## Answers by channel/kind and status", ""]
+             f"{v['server_restarts']} |", "",
+             f"- recovery within {settings['max_recovery']} s: {v['recovered'] - len(v['slow_recoveries'])} of "
+             f"{v['kills']} kills" + (f" (slower: t = {v['slow_recoveries']})" if v["slow_recoveries"] else ""),
+             f"- RSS growth after warm-up within {settings['max_growth']} %: "
+             + (f"no ({', '.join(v['rss_grown'])})" if v["rss_grown"] else "yes, every process group"),
+             "", "## Answers by channel/kind and status", ""]
     lines += [f"- {kind}: " + ", ".join(f"{s} × {n}" for s, n in sorted(c.items())) for kind, c in
               report["statuses"].items()]
     lines += ["", "## Kills", "", "| t (s) | model | instance | first good answer after (s) | last failure after (s) "
               "| failures in the window |", "|---:|---|---|---:|---:|---|"]
     lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} | {k['recovery_s']} | {k['last_failure_s']} | "
               + (", ".join(f"{s} × {n}" for s, n in k["failures"].items()) or "none") + " |" for k in report["kills"]]
-    lines += ["", f"## RSS (MiB): after warm-up (t = {rss.get('warmup_s')} s) → end (t = {rss.get('end_s')} s)", "",
+    lines += ["", f"## RSS (MiB): medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s (after warm-up) "
+              f"and t = {rss.get('final_from_s')}–{rss.get('end_s')} s (end)", "",
               "| process | warm | end | peak | growth |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | {r['growth']:+} ({r['growth_pct']} %) |"
               for g, r in rss.get("table", {}).items()]

@@ -60,8 +60,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from triton_ocr.gateway.server import GatewayServer
+    from triton_ocr.serving.server.install import apply_malloc_settings
 
     settings = settings_from_args(args)
+    apply_malloc_settings()
     server = GatewayServer(settings)
     target = settings.triton_url if settings.engine == "triton" else "in-process pipeline"
     print(f"gateway: {server.url} (engine {settings.engine}: {target}; docs at {server.url}/docs)", flush=True)

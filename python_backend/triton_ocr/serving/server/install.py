@@ -162,6 +162,24 @@ per core, and every block of 1 MiB or more (images, probability maps, recognitio
 that freeing it returns it to the system instead of leaving the heap at the largest request's high-water mark."""
 
 
+MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
+"""glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
+
+
+def apply_malloc_settings() -> dict[str, int]:
+    """Give this running process :data:`MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment only at
+    start), each unless its variable is set; for the gateway, which ``triton-ocr serve`` runs in-process. Returns
+    what was applied."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    applied = {}
+    for name, value in MALLOC_SETTINGS.items():
+        if name not in os.environ and libc.mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:
+            applied[name] = int(value)
+    return applied
+
+
 def server_environment(install: TritonInstall) -> dict[str, str]:
     """The server's environment: bundled libraries and this Python's libpython first, the stub's python on PATH,
     :data:`MALLOC_SETTINGS`."""

@@ -16,7 +16,6 @@ import ctypes
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -35,55 +34,27 @@ from triton_ocr.serving.repository.plan import plan_serving
 from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
 from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver, server_environment
 from triton_ocr.serving.server.readiness import run_probes
+from triton_ocr.serving.server.stubs import (
+    SHM_PREFIX,
+    SHM_ROOT,
+    live_regions,
+    reclaim_regions,
+    regions,
+    remove_stale_shm_regions,
+    stub_instances,
+    stub_processes,
+    used_bytes,
+)
 
 log = logging.getLogger(__name__)
 
-INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
-STUB = "triton_python_backend_stub"
 PR_SET_PDEATHSIG = 1
-SHM_PREFIX = "triton_ocr_"
+RECLAIM_AFTER_S = 10.0
+"""How long a dead stub's region is left alone after its model's reload: a request that was inside the dead instance
+waits on it until the server sees the stub dead (~1 s); freed at once, such a request hung for 60 s."""
 ADMIN_HEADER = "triton-ocr-admin-key"
 """The header Triton's model-repository API (load, unload, index) requires, with the launcher's per-launch key:
 whoever reaches Triton's ports can infer, but not unload the models."""
-
-
-def stub_processes(shm_prefix: str) -> dict[str, int]:
-    """Live python backend stubs whose shared-memory region starts with ``shm_prefix``: ``{instance name: pid}``;
-    where an instance has more than one (the stub of an unloaded instance that has not exited), the newest."""
-    return {name: stubs[-1][0] for name, stubs in stub_instances(shm_prefix).items()}
-
-
-def stub_instances(shm_prefix: str) -> dict[str, list[tuple[int, str]]]:
-    """Every stub of each instance, oldest first: ``{instance name: [(pid, shm region name), ...]}``.
-
-    A stub's command line is ``stub MODEL_PATH SHM_REGION ... INSTANCE_NAME ...``; the instance name is the argument
-    shaped ``<model>_<group>_<index>``.
-    """
-    found: dict[str, list[tuple[int, int, str]]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            started = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[19])
-        except (OSError, IndexError, ValueError):
-            continue
-        if len(argv) > 3 and argv[0].endswith(STUB) and argv[2].startswith(shm_prefix):
-            names = [arg for arg in argv[3:] if INSTANCE_NAME.fullmatch(arg)]
-            if names:
-                found.setdefault(names[0], []).append((started, int(entry.name), argv[2]))
-    return {name: [(pid, region) for _, pid, region in sorted(stubs)] for name, stubs in found.items()}
-
-
-def remove_stale_shm_regions(root: Path = Path("/dev/shm")) -> list[Path]:
-    """Delete ``triton_ocr_<pid>_*`` regions whose launcher process is gone (leaked by crashes or kills)."""
-    removed = []
-    for region in root.glob(f"{SHM_PREFIX}*"):
-        pid = region.name[len(SHM_PREFIX) :].split("_", 1)[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            region.unlink(missing_ok=True)
-            removed.append(region)
-    return removed
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -140,6 +111,9 @@ class TritonServer:
         self.workdir: Path | None = None
         self.restarts = 0
         self.reloads = 0
+        self.reclaimed_bytes = 0
+        self._orphans: dict[str, float] = {}
+        """Regions of dead stubs that the server keeps: name → when noted."""
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.instances: set[str] = set()
@@ -286,14 +260,15 @@ class TritonServer:
         return stub_processes(self.shm_prefix)
 
     def reload(self, models: Iterable[str], timeout_s: float = 30.0) -> None:
-        """Unload and load ``models`` through the repository API, wait until each has new live stubs, then end the
-        stubs of the unloaded instances that are still there.
+        """Unload and load ``models`` through the repository API, wait until each has new live stubs, end the stubs
+        of the unloaded instances that are still there, and give back the memory of regions left behind.
 
         A load request alone heals only once: Triton skips a load whose config equals the loaded model's (it
         answers "successfully loaded" and initialises no instance), which a load carrying the current config is
         from the second reload of a model on. Unloading first always initialises fresh instances. But the unload
         of a model one of whose stubs is dead leaves the stubs of its other instances running for ever, each with
-        its memory (found by ``triton-ocr soak``): they are killed (:meth:`_retire`). Raises
+        its memory (found by ``triton-ocr soak``): they are killed (:meth:`_retire`); and the server keeps the
+        regions of the dead and killed stubs mapped: they are noted, for the supervisor to reclaim (:meth:`reclaim_orphans`). Raises
         TritonUnavailableError when a model's stubs do not come back within ``timeout_s``.
         """
         from triton_ocr.serving.server.supervisor import model_of
@@ -302,17 +277,45 @@ class TritonServer:
         try:
             for model in models:
                 log.warning("reloading model %s (unload, load)", model)
+                before = regions(self.shm_prefix)
                 retired = {pid for name, stubs in stub_instances(self.shm_prefix).items()
                            if model_of(name) == model for pid, _ in stubs}
                 config = json.dumps(client.get_model_config(model))
                 admin = {ADMIN_HEADER: self.admin_key}
+                times = [time.monotonic()]
                 client.unload_model(model, headers=admin)
+                times.append(time.monotonic())
                 client.load_model(model, config=config, headers=admin)
+                times.append(time.monotonic())
                 self.reloads += 1
                 self._wait_for_stubs(model, retired, time.monotonic() + timeout_s)
+                times.append(time.monotonic())
                 self._retire(retired)
+                self.note_orphans(before)
+                unload, load, stubs = (b - a for a, b in zip(times, times[1:]))
+                log.warning("reloaded %s: unload %.2f s, load %.2f s, stubs up %.2f s", model, unload, load, stubs)
         finally:
             client.close()
+
+    def note_orphans(self, candidates: set[str]) -> None:
+        """Remember the regions among ``candidates`` that still exist with no stub running on them (the server
+        unlinks the regions of instances it unloads cleanly; those of dead stubs it keeps mapped)."""
+        orphans = {name for name in (candidates & regions(self.shm_prefix)) - live_regions(self.shm_prefix)
+                   if name not in self._orphans and used_bytes(SHM_ROOT / name)}
+        self._orphans.update(dict.fromkeys(orphans, time.monotonic()))
+
+    def reclaim_orphans(self, after_s: float = RECLAIM_AFTER_S) -> None:
+        """Give back the memory of the regions noted :data:`RECLAIM_AFTER_S` ago or earlier."""
+        due = {name for name, noted in self._orphans.items() if time.monotonic() - noted >= after_s}
+        if not due:
+            return
+        freed = reclaim_regions(due)
+        for name in due:
+            del self._orphans[name]
+        if freed:
+            self.reclaimed_bytes += sum(freed.values())
+            log.warning("gave back %.0f MiB of shared memory that the server kept for %d dead stub(s)",
+                        sum(freed.values()) / 2**20, len(freed))
 
     def _wait_for_stubs(self, model: str, retired: set[int], deadline: float) -> None:
         """Return once every instance of ``model`` seen serving before has a live stub that is not ``retired``."""
@@ -369,7 +372,7 @@ class TritonServer:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for region in Path("/dev/shm").glob(f"{self.shm_prefix}*"):
+        for region in SHM_ROOT.glob(f"{self.shm_prefix}*"):
             region.unlink(missing_ok=True)
 
     def stop(self) -> None:

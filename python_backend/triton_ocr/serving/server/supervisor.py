@@ -1,9 +1,11 @@
 """Keep a started :class:`~triton_ocr.serving.server.launcher.TritonServer` serving.
 
-Every interval: restart a server process that died; find models whose python stub died (a killed stub is invisible
-to Triton's readiness: the model stays "ready" while every call fails) and reload them (unload + load: a plain load
-of an unchanged model is skipped by Triton), restarting the server when a reload brings no live stub back;
-otherwise probe with a real inference through every entry, and reload what a failed probe names — or, after three
+Every quarter second: restart a server process that died; find models whose python stub died (a killed stub is
+invisible to Triton's readiness: the model stays "ready" while every call fails) and reload them (unload + load: a
+plain load of an unchanged model is skipped by Triton), restarting the server when a reload brings no live stub back;
+give back the memory of dead stubs' regions that the server keeps.
+Every interval, in a thread of its own (under load a probe waits in the models' queues for seconds, and a dead stub
+must not wait for it): a real inference through every entry; a failure reloads what it names — or, after three
 failures in a row naming nothing, every model of the plan that has instances of its own.
 """
 
@@ -14,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Collection, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,29 +69,39 @@ class Supervisor:
         self.server.instances |= set(self.server.stub_processes())
 
     def run(self) -> None:
-        """Every :data:`STUB_CHECK_S`: restart a dead server, heal models whose stubs died; every ``interval_s``
-        also a probe inference."""
+        """Every :data:`STUB_CHECK_S`: restart a dead server, heal models whose stubs died, act on a finished probe
+        and start the next one when due."""
         failures = 0
         next_probe = time.monotonic() + self.interval_s
-        while not self.stopping.wait(min(STUB_CHECK_S, self.interval_s)):
-            process = self.server.process
-            assert process is not None
-            if process.poll() is not None:
-                self.server.restart()
-                continue
-            dead = self.dead_models(None)
-            probed = not dead and time.monotonic() >= next_probe
-            error = self.server.probe() if probed else None
-            if probed:
-                next_probe = time.monotonic() + self.interval_s
-            if error is not None:
-                failures += 1
-                log.warning("health probe failed (%d): %s", failures, error)
-                dead = self.dead_models(error) or (
-                    set(self.reloadable) if failures >= FAILURES_BEFORE_FULL_RELOAD else set()
-                )
-            if dead:
-                self.heal(dead)
-                failures = 0
-            elif probed and error is None:
-                failures = 0
+        healed_at = time.monotonic()
+        probe: Future[str | None] | None = None
+        probe_started = 0.0
+        prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triton-probe")
+        try:
+            while not self.stopping.wait(min(STUB_CHECK_S, self.interval_s)):
+                process = self.server.process
+                assert process is not None
+                if process.poll() is not None:
+                    self.server.restart()
+                    healed_at = time.monotonic()
+                    continue
+                dead = self.dead_models(None)
+                self.server.reclaim_orphans()
+                if probe is not None and probe.done():
+                    error = probe.result() if probe_started > healed_at else None  # older: about what was healed
+                    probe, next_probe = None, time.monotonic() + self.interval_s
+                    if error is None:
+                        failures = 0
+                    else:
+                        failures += 1
+                        log.warning("health probe failed (%d): %s", failures, error)
+                        dead |= self.dead_models(error) or (
+                            set(self.reloadable) if failures >= FAILURES_BEFORE_FULL_RELOAD else set()
+                        )
+                if dead:
+                    self.heal(dead)
+                    healed_at, failures = time.monotonic(), 0
+                elif probe is None and time.monotonic() >= next_probe:
+                    probe, probe_started = prober.submit(self.server.probe), time.monotonic()
+        finally:
+            prober.shutdown(wait=False, cancel_futures=True)  # a probe in flight ends on its own time-out
