@@ -295,7 +295,7 @@ def test_triton_pod_defaults(rendered):
     assert "--model-repository=/opt/triton-ocr/model_repository" in container["args"]
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     assert "tolerations" not in pod["spec"]
-    from triton_ocr.serving.server.install import MALLOC_SETTINGS
+    from triton_ocr.heap import MALLOC_SETTINGS
 
     for name in (TRITON, GATEWAY):
         environment = find(docs, "ConfigMap", name)["data"]

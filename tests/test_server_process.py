@@ -166,7 +166,7 @@ def test_a_dead_stub_is_healed_while_a_slow_probe_runs():
 
 MALLOC_PROBE = """
 import ctypes, os, sys
-from triton_ocr.serving.server.install import apply_malloc_settings
+from triton_ocr.heap import apply_malloc_settings
 for name in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"):
     os.environ.pop(name, None)
 applied = apply_malloc_settings() if sys.argv[1] == "applied" else {}

@@ -219,7 +219,7 @@ def test_unreachable_server_is_a_typed_error(scheme):
 
 
 def test_server_and_stubs_run_with_the_malloc_settings(server):
-    from triton_ocr.serving.server.install import MALLOC_SETTINGS
+    from triton_ocr.heap import MALLOC_SETTINGS
 
     pids = [server.pid, *server.stub_processes().values()]
     for pid in pids:

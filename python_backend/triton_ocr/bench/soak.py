@@ -185,7 +185,7 @@ def start_gateway(triton_url: str, out: Path) -> tuple[subprocess.Popen, str]:
     """``triton-ocr gateway`` in a process of its own (its RSS is measured apart), with the chart's glibc settings."""
     import httpx
 
-    from triton_ocr.serving.server.install import MALLOC_SETTINGS
+    from triton_ocr.heap import MALLOC_SETTINGS
     from triton_ocr.serving.server.launcher import free_ports
 
     (port,) = free_ports(1)

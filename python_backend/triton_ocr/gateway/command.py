@@ -60,7 +60,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from triton_ocr.gateway.server import GatewayServer
-    from triton_ocr.serving.server.install import apply_malloc_settings
+    from triton_ocr.heap import apply_malloc_settings
 
     settings = settings_from_args(args)
     apply_malloc_settings()

