@@ -54,27 +54,39 @@ def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, lis
 
 
 def rss_summary(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
-    """RSS per group (stubs summed by model) just after ``warmup`` and at the end, each the median of the samples
-    in a span of 10 % of the run (at least 60 s; one sample swings with the request in flight: OpenVINO buffers,
-    a stub just restarted), the peak, and the growth between the two."""
+    """RSS per group (stubs summed by model) after ``warmup``: the medians of a span of 10 % of the run (at least
+    60 s) just after it and at the end, the peak, and the growth — the least-squares line through every sample
+    after ``warmup``, its rise over that time as a percentage of its value at the start (one sample swings with
+    the request in flight: OpenVINO's buffers, a stub just restarted; a leak rises through all of them)."""
     series = [{"t": s["t"], **grouped(s["rss_mib"])} for s in samples]
     if not series:
         return {"series": [], "groups": []}
     end = series[-1]["t"]
     span = max(60.0, 0.1 * end)
-    early = [s for s in series if warmup <= s["t"] <= warmup + span] or series[-1:]
-    late = [s for s in series if s["t"] >= max(end - span, early[-1]["t"])] or series[-1:]
+    measured = [s for s in series if s["t"] >= warmup] or series[-1:]
+    early = [s for s in measured if s["t"] <= measured[0]["t"] + span]
+    late = [s for s in measured if s["t"] >= max(end - span, early[-1]["t"])] or series[-1:]
     groups = sorted({key for s in series for key in s if key != "t"})
     table = {g: {"warm": median_of(early, g), "final": median_of(late, g),
-                 "peak": max(s.get(g, 0.0) for s in series)} for g in [*groups, "total"]}
-    for row in table.values():
-        row["growth"] = round(row["final"] - row["warm"], 1)
-        row["growth_pct"] = round(100 * row["growth"] / row["warm"], 1) if row["warm"] else None
+                 "peak": max(s.get(g, 0.0) for s in series),
+                 "growth_pct": None if g == "leaked stubs" else trend_pct(measured, g)}  # those: none at the end
+             for g in [*groups, "total"]}
     shm = [{"t": s["t"], **s.get("shm_mib", {})} for s in samples]
     shm_warm = next((s for s in shm if s["t"] >= warmup), shm[-1])
-    return {"warmup_s": early[0]["t"], "warm_until_s": early[-1]["t"], "final_from_s": late[0]["t"], "end_s": end,
-            "groups": groups, "table": table, "series": series,
+    return {"warmup_s": measured[0]["t"], "warm_until_s": early[-1]["t"], "final_from_s": late[0]["t"],
+            "end_s": end, "groups": groups, "table": table, "series": series,
             "shm": {"warm": shm_warm, "final": shm[-1], "series": shm}}
+
+
+def trend_pct(series: list[dict[str, float]], group: str) -> float | None:
+    """The rise of the least-squares line through ``series`` over its time span, in % of its start value."""
+    t = np.array([s["t"] for s in series])
+    y = np.array([s.get(group, 0.0) for s in series])
+    if len(series) < 2 or t[-1] == t[0]:
+        return None
+    slope, intercept = np.polyfit(t, y, 1)
+    start = slope * t[0] + intercept
+    return round(float(100 * slope * (t[-1] - t[0]) / start), 1) if start > 0 else None
 
 
 def median_of(series: list[dict[str, float]], group: str) -> float:
@@ -160,10 +172,12 @@ def markdown(report: dict[str, Any]) -> str:
               "| failures in the window |", "|---:|---|---|---:|---:|---|"]
     lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} | {k['recovery_s']} | {k['last_failure_s']} | "
               + (", ".join(f"{s} × {n}" for s, n in k["failures"].items()) or "none") + " |" for k in report["kills"]]
-    lines += ["", f"## RSS (MiB): medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s (after warm-up) "
-              f"and t = {rss.get('final_from_s')}–{rss.get('end_s')} s (end)", "",
-              "| process | warm | end | peak | growth |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | {r['growth']:+} ({r['growth_pct']} %) |"
+    lines += ["", f"## RSS (MiB) after warm-up (t ≥ {rss.get('warmup_s')} s)", "",
+              f"Medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s and t = {rss.get('final_from_s')}–"
+              f"{rss.get('end_s')} s; growth: the least-squares line through every sample after warm-up, its rise "
+              "over that time in % of its start value.", "",
+              "| process | after warm-up | end | peak | growth |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | {r['growth_pct']} % |"
               for g, r in rss.get("table", {}).items()]
     shm = rss.get("shm", {})
     if shm:
