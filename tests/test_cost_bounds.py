@@ -178,3 +178,20 @@ def test_the_gateway_trims_its_heap_after_large_images(monkeypatch):
                 before = len(trims)
                 answer = httpx.post(f"{server.url}/ocr", json={field: data, **extra}, timeout=30)
                 assert answer.status_code == 200 and len(trims) - before == expected, (field, expected)
+
+
+def test_openvino_frees_its_buffers_when_a_large_run_is_overlapped_by_a_small_one():
+    """Under load a large detector input often runs beside a small one that ends later; the buffers stayed at the
+    large size (the soak's text_det wandered between ~500 and ~1300 MiB). Freed once no run is in flight."""
+    from triton_ocr.engine.openvino_engine import RELEASE_ABOVE_ELEMENTS, OpenVINOModel
+    from triton_ocr.models.registry import resolve_model
+
+    compiled = OpenVINOModel(resolve_model("PP-OCRv4_mobile_det").onnx_path, threads=1, precision="fp32").compiled
+    compiled._running = 2  # a large run and a small one in flight; the large one ends first
+    compiled._after_run(RELEASE_ABOVE_ELEMENTS + 1)
+    assert compiled.releases == 0
+    compiled._after_run(3 * 320 * 320)
+    assert compiled.releases == 1
+    compiled._running = 1
+    compiled._after_run(3 * 320 * 320)  # small runs alone keep their buffers
+    assert compiled.releases == 1

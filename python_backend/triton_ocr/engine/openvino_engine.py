@@ -123,6 +123,8 @@ class CompiledModel:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._running = 0
+        self._large_run = False
+        """A run above :data:`RELEASE_ABOVE_ELEMENTS` since the buffers were last freed."""
         self.recompilations = 0
         self.releases = 0
         self._compiled = core().compile_model(self.model, "CPU", self.properties)
@@ -146,15 +148,18 @@ class CompiledModel:
             self._recompile(compiled)
             raise
         finally:
-            self._after_run(compiled, sum(array.size for array in feed.values()))
+            self._after_run(sum(array.size for array in feed.values()))
 
-    def _after_run(self, compiled: ov.CompiledModel, elements: int) -> None:
-        """Count the run as done; after a large one that no other run overlaps, free the intermediate buffers
-        (:data:`RELEASE_ABOVE_ELEMENTS`). Runs wait for the lock, so none starts during the release."""
+    def _after_run(self, elements: int) -> None:
+        """Count the run as done; once no run is in flight after a large one (:data:`RELEASE_ABOVE_ELEMENTS`) —
+        whichever run ends last, a large one overlapped by a smaller one included — free the intermediate buffers.
+        Runs wait for the lock, so none starts during the release."""
         with self._lock:
             self._running -= 1
-            if elements > RELEASE_ABOVE_ELEMENTS and self._running == 0 and compiled is self._compiled:
-                compiled.release_memory()
+            self._large_run |= elements > RELEASE_ABOVE_ELEMENTS
+            if self._large_run and self._running == 0:
+                self._compiled.release_memory()
+                self._large_run = False
                 self.releases += 1
 
     def _recompile(self, failed: ov.CompiledModel) -> None:
