@@ -87,11 +87,11 @@ def test_the_memory_of_killed_stubs_is_given_back(server):
     large pages up to ~180 MiB, in ``tritonserver``); the supervisor gives it back ``RECLAIM_AFTER_S`` after the
     reload. Runs after the kills above."""
     from triton_ocr.serving.server.launcher import RECLAIM_AFTER_S
-    from triton_ocr.serving.server.stubs import SHM_ROOT, live_regions, regions, used_bytes
+    from triton_ocr.serving.server.stubs import SHM_ROOT, orphaned_regions, used_bytes
 
     deadline = time.monotonic() + RECLAIM_AFTER_S + 5
     while True:
-        orphans = regions(server.shm_prefix) - live_regions(server.shm_prefix)
+        orphans = orphaned_regions(server.shm_prefix)
         held = {name: used_bytes(SHM_ROOT / name) for name in orphans if (SHM_ROOT / name).exists()}
         if orphans and not any(held.values()):
             break

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from functools import cache
 
 MALLOC_SETTINGS = {
     "MALLOC_ARENA_MAX": "2",
@@ -22,14 +23,18 @@ MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
 """glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
 
 
+@cache
+def libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None)
+
+
 def apply_malloc_settings() -> dict[str, int]:
     """Give this running process :data:`MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment only at
     start), each unless its variable is set; for the gateway, which ``triton-ocr serve`` runs in-process. Returns
     what was applied."""
-    libc = ctypes.CDLL(None)
     applied = {}
     for name, value in MALLOC_SETTINGS.items():
-        if name not in os.environ and libc.mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:
+        if name not in os.environ and libc().mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:
             applied[name] = int(value)
     return applied
 
@@ -38,4 +43,4 @@ def trim_heap() -> None:
     """Return the heap's free pages to the system (``malloc_trim``: every arena, also pages between blocks in use;
     ~0.5 ms). Measured: the gateway's decoding and drawing of 6000 × 6000 pages in three threads left 113 MiB in
     its heaps with :data:`MALLOC_SETTINGS` applied; one call gave them back."""
-    ctypes.CDLL(None).malloc_trim(0)
+    libc().malloc_trim(0)

@@ -134,16 +134,16 @@ def serving_processes(server: Any, gateway_pid: int) -> dict[str, int]:  # noqa:
 def shm_usage(server: Any) -> dict[str, float]:  # noqa: ANN401 - a TritonServer
     """The memory the server's python-backend regions in /dev/shm hold (MiB): all of them, and those no live stub
     uses (a killed stub's region that the server keeps, until the launcher reclaims it)."""
-    from triton_ocr.serving.server.stubs import SHM_ROOT, live_regions, regions, used_bytes
+    from triton_ocr.serving.server.stubs import SHM_ROOT, orphaned_regions, regions, used_bytes
 
-    live = live_regions(server.shm_prefix)
     sizes = {}
     for name in regions(server.shm_prefix):
         try:
             sizes[name] = used_bytes(SHM_ROOT / name)
         except OSError:
             continue
-    orphaned = sum(size for name, size in sizes.items() if name not in live)
+    orphans = orphaned_regions(server.shm_prefix)
+    orphaned = sum(size for name, size in sizes.items() if name in orphans)
     return {"regions": len(sizes), "total": round(sum(sizes.values()) / MiB, 1),
             "orphaned": round(orphaned / MiB, 1)}
 

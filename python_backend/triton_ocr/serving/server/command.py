@@ -71,9 +71,9 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
+    from triton_ocr.heap import apply_malloc_settings
     from triton_ocr.serving.repository.assemble import assemble_repository, write_render
     from triton_ocr.serving.repository.plan import plan_serving
-    from triton_ocr.heap import apply_malloc_settings
     from triton_ocr.serving.server.install import install_tritonserver, stub_python_bin
 
     if args.install:
@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         health_interval_s=args.health_interval,
     )
     gateway = None
-    apply_malloc_settings()  # the gateway runs in this process; the server gets them in its environment
+    if not args.no_gateway:
+        apply_malloc_settings()  # the gateway runs in this process; the server gets them in its environment
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if server is not None:

@@ -37,7 +37,7 @@ from triton_ocr.serving.server.readiness import run_probes
 from triton_ocr.serving.server.stubs import (
     SHM_PREFIX,
     SHM_ROOT,
-    live_regions,
+    orphaned_regions,
     reclaim_regions,
     regions,
     remove_stale_shm_regions,
@@ -268,8 +268,9 @@ class TritonServer:
         from the second reload of a model on. Unloading first always initialises fresh instances. But the unload
         of a model one of whose stubs is dead leaves the stubs of its other instances running for ever, each with
         its memory (found by ``triton-ocr soak``): they are killed (:meth:`_retire`); and the server keeps the
-        regions of the dead and killed stubs mapped: they are noted, for the supervisor to reclaim (:meth:`reclaim_orphans`). Raises
-        TritonUnavailableError when a model's stubs do not come back within ``timeout_s``.
+        regions of the dead and killed stubs mapped: they are noted, for the supervisor to reclaim
+        (:meth:`reclaim_orphans`). Raises TritonUnavailableError when a model's stubs do not come back within
+        ``timeout_s``.
         """
         from triton_ocr.serving.server.supervisor import model_of
 
@@ -282,25 +283,24 @@ class TritonServer:
                            if model_of(name) == model for pid, _ in stubs}
                 config = json.dumps(client.get_model_config(model))
                 admin = {ADMIN_HEADER: self.admin_key}
-                times = [time.monotonic()]
+                started = time.monotonic()
                 client.unload_model(model, headers=admin)
-                times.append(time.monotonic())
+                unloaded = time.monotonic()
                 client.load_model(model, config=config, headers=admin)
-                times.append(time.monotonic())
+                loaded = time.monotonic()
                 self.reloads += 1
-                self._wait_for_stubs(model, retired, time.monotonic() + timeout_s)
-                times.append(time.monotonic())
+                self._wait_for_stubs(model, retired, loaded + timeout_s)
+                log.warning("reloaded %s: unload %.2f s, load %.2f s, stubs up %.2f s", model, unloaded - started,
+                            loaded - unloaded, time.monotonic() - loaded)
                 self._retire(retired)
                 self.note_orphans(before)
-                unload, load, stubs = (b - a for a, b in zip(times, times[1:]))
-                log.warning("reloaded %s: unload %.2f s, load %.2f s, stubs up %.2f s", model, unload, load, stubs)
         finally:
             client.close()
 
     def note_orphans(self, candidates: set[str]) -> None:
         """Remember the regions among ``candidates`` that still exist with no stub running on them (the server
         unlinks the regions of instances it unloads cleanly; those of dead stubs it keeps mapped)."""
-        orphans = {name for name in (candidates & regions(self.shm_prefix)) - live_regions(self.shm_prefix)
+        orphans = {name for name in candidates & orphaned_regions(self.shm_prefix)
                    if name not in self._orphans and used_bytes(SHM_ROOT / name)}
         self._orphans.update(dict.fromkeys(orphans, time.monotonic()))
 

@@ -22,6 +22,8 @@ SHM_PREFIX = "triton_ocr_"
 STUB = "triton_python_backend_stub"
 INSTANCE_NAME = re.compile(r"[A-Za-z][\w.-]*_\d+_\d+")
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+"""``fallocate`` mode: free the pages of a range, keep the file's size."""
 
 
 def stub_processes(shm_prefix: str) -> dict[str, int]:
@@ -62,6 +64,11 @@ def live_regions(shm_prefix: str) -> set[str]:
     return {region for stubs in stub_instances(shm_prefix).values() for _, region in stubs}
 
 
+def orphaned_regions(shm_prefix: str) -> set[str]:
+    """The regions no running stub uses: a killed stub's, which the server keeps (or one just being unlinked)."""
+    return regions(shm_prefix) - live_regions(shm_prefix)
+
+
 def used_bytes(path: Path) -> int:
     """The memory a region holds (its allocated blocks: a reclaimed region keeps its size but holds none)."""
     return path.stat().st_blocks * 512
@@ -84,11 +91,12 @@ def reclaim_regions(names: Iterable[str], root: Path = SHM_ROOT) -> dict[str, in
             continue
         try:
             held = used_bytes(path)
-            mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-            if held and libc.fallocate(fd, mode, ctypes.c_long(0), ctypes.c_long(os.fstat(fd).st_size)) != 0:
-                log.warning("could not free region %s: %s", name, os.strerror(ctypes.get_errno()))
-            elif held:
+            if not held:
+                continue
+            if libc.fallocate(fd, PUNCH_HOLE, ctypes.c_long(0), ctypes.c_long(os.fstat(fd).st_size)) == 0:
                 freed[name] = held
+            else:
+                log.warning("could not free region %s: %s", name, os.strerror(ctypes.get_errno()))
         finally:
             os.close(fd)
     return freed
