@@ -160,12 +160,18 @@ def test_the_readiness_check_fails_while_a_stub_is_dead(server, capsys):
     url = f"127.0.0.1:{server.http_port}"
     assert readiness(["--url", url]) == 0
     client = OCRClient.from_url(server.grpc_url)
-    for pid in stub_pids(server, contract.TEXT_REC):
-        os.kill(pid, signal.SIGKILL)
-    assert readiness(["--url", url, "--timeout", "5"]) == 1
-    assert "not ready" in capsys.readouterr().err
-    outage(server, client, [], text_image(1), limit_s=30.0)
-    assert readiness(["--url", url]) == 0
+    for _ in range(3):  # the supervisor heals within ~1 s: on a busy machine it may beat the check to it
+        for pid in stub_pids(server, contract.TEXT_REC):
+            os.kill(pid, signal.SIGKILL)
+        failed = readiness(["--url", url, "--timeout", "5"]) == 1
+        outage(server, client, [], text_image(1), limit_s=30.0)
+        if failed:
+            break
+    assert failed and "not ready" in capsys.readouterr().err
+    deadline = time.monotonic() + 15  # requests routed to the unloaded instance may fail a few seconds more
+    while readiness(["--url", url]) != 0:
+        assert time.monotonic() < deadline, "still not ready 15 s after the heal"
+        time.sleep(0.5)
     client.close()
 
 
