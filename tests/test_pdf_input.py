@@ -1,5 +1,6 @@
 """PDF input: one result per page with its page_index, the page limit, and clear errors for bad PDFs; in-process,
-in the CLI and in the Triton client's requests (pages go to the server as images)."""
+in the CLI and in the Triton client's requests (pages go to the server as images). Pages are rendered by a worker
+process (``steps/pdf_worker.py``; hostile PDFs: ``tests/test_pdf_hostile.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from triton_ocr import cli
 from triton_ocr.config import ImageConfig
 from triton_ocr.errors import ImageTooLargeError, InputNotFoundError, InvalidImageError
 from triton_ocr.inputs import iter_inputs
-from triton_ocr.steps.pdf_pages import pdf_info, pdf_pages
+from triton_ocr.steps.pdf_worker import PdfWorker, pdf_pages
 
 PAGE_TEXTS = ["Page one 1111", "Page two 2222", "Page three 3333"]
 
@@ -32,7 +33,8 @@ def test_pages_render_at_the_stated_dpi():
     pages = list(pdf_pages(raw_pdf(200, 100), ImageConfig()))
     assert [page.shape for page in pages] == [(200, 400, 3)]  # 144 dpi: 2 pixels per point
     assert pages[0].dtype == np.uint8 and (pages[0] == 255).all()  # an empty page is white
-    assert pdf_info(raw_pdf(200, 100), ImageConfig(pdf_dpi=72)).page_sizes == [(200, 100)]
+    with PdfWorker(raw_pdf(200, 100), ImageConfig(pdf_dpi=72)) as pdf:
+        assert pdf.info.page_sizes == [(200, 100)]
 
 
 def test_a_three_page_pdf_gives_three_results_with_page_indices(pipeline, three_pages, tmp_path):
@@ -65,13 +67,16 @@ def test_a_twelve_page_pdf_stops_at_the_page_limit(caplog):
         (raw_pdf(encrypted=True), InvalidImageError, "x.pdf is encrypted (password-protected); send it decrypted"),
         (b"%PDF-1.7\nnot really a pdf", InvalidImageError, "x.pdf is damaged or not a PDF: Failed to load document"),
         (raw_pdf(10000, 10000), ImageTooLargeError, "x.pdf page 1 would render at 20000×20000 = 400000000 pixels "
-         "(144 dpi); the limit is 40000000"),
+         "(144 dpi); the limit is 40000000 (image.max_pixels)"),
+        (pdf_from_images([np.full((40, 80, 3), 255, np.uint8)] * 2), ImageTooLargeError,
+         "x.pdf's 2 pages read would render at 25600 pixels in all (144 dpi); the limit is 20000 "
+         "(image.pdf_max_total_pixels)"),
     ],
-    ids=["encrypted", "corrupt", "huge-page"],
+    ids=["encrypted", "corrupt", "huge-page", "pages-in-all"],
 )
 def test_bad_pdfs_get_clear_errors(data, error, message):
     with pytest.raises(error) as raised:
-        list(pdf_pages(data, ImageConfig(), "x.pdf"))
+        list(pdf_pages(data, ImageConfig(pdf_max_total_pixels=20000), "x.pdf"))
     assert str(raised.value).startswith(message)
 
 

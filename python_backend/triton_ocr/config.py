@@ -35,6 +35,19 @@ class ImageConfig(_Section):
     url_timeout_s: float = Field(10.0, gt=0, description="connect/read time-out when the input is a URL")
     pdf_dpi: int = Field(144, ge=36, le=600, description="PDF pages render at this resolution (144: PaddleX's)")
     pdf_max_pages: int = Field(10, ge=1, description="only the first pages of a PDF are read (10: PaddleX's cap)")
+    pdf_max_total_pixels: int = Field(
+        100_000_000, gt=0, description="largest width × height of a PDF's pages read, all together (checked on the "
+        "page sizes before rendering; each page is also within max_pixels)"
+    )
+    pdf_max_memory_mb: int = Field(
+        1024, ge=256, description="address space of the process rendering a PDF (RLIMIT_AS); a PDF needing more is "
+        "refused"
+    )
+    pdf_max_cpu_s: int = Field(20, ge=1, description="CPU seconds the process rendering a PDF may use (RLIMIT_CPU)")
+    pdf_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait for a PDF's pages to render, all pages together (the renderer is "
+        "killed then)"
+    )
 
 
 class DetConfig(_Section):

@@ -2,7 +2,8 @@
 image or page — ``prunedResult`` (the pipeline's result without ``input_path``, as PaddleX prunes it),
 ``ocrImage``, ``docPreprocessingImage``, ``inputImage`` — and ``dataInfo`` describing the file.
 
-The CPU-heavy functions here (PDF rendering, drawing, JSON) are plain functions the app runs in its thread pool.
+The CPU-heavy functions here (drawing, JSON) are plain functions the app runs in its thread pool; PDF pages come
+from :class:`~triton_ocr.steps.pdf_worker.PdfWorker`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from triton_ocr.config import ImageConfig
 from triton_ocr.errors import InvalidImageError
 from triton_ocr.gateway.images import downscaled
 from triton_ocr.result import OCRResult
+from triton_ocr.steps import pdf_pages
 from triton_ocr.steps.image_loading import decode_image
-from triton_ocr.steps.pdf_pages import is_pdf, pdf_info, pdf_pages
 from triton_ocr.visualize import draw_ocr_result
 
 FILE_TYPES = {0: "pdf", 1: "image"}
@@ -65,18 +66,16 @@ class OCRResponseV3(BaseModel):
 
 def file_kind(data: bytes, file_type: int | None) -> Literal["pdf", "image"]:
     """The file's kind from its content; a ``fileType`` that says otherwise is an error naming both."""
-    kind: Literal["pdf", "image"] = "pdf" if is_pdf(data) else "image"
+    kind: Literal["pdf", "image"] = "pdf" if pdf_pages.is_pdf(data) else "image"
     if file_type is not None and FILE_TYPES[file_type] != kind:
         actual = "a PDF" if kind == "pdf" else "not a PDF"
         raise InvalidImageError(f"fileType is {file_type} ({FILE_TYPES[file_type]}) but the file is {actual}")
     return kind
 
 
-def pdf_file_pages(data: bytes, limits: ImageConfig) -> tuple[list[np.ndarray], PdfInfo]:
-    """A PDF → its pages read (BGR uint8) and its ``dataInfo``."""
-    info = pdf_info(data, limits, "file")
-    pages = list(pdf_pages(data, limits, "file"))
-    return pages, PdfInfo(numPages=info.num_pages, pages=[PageInfo(width=w, height=h) for w, h in info.page_sizes])
+def pdf_data_info(info: pdf_pages.PdfInfo) -> PdfInfo:
+    """A PDF's ``dataInfo``."""
+    return PdfInfo(numPages=info.num_pages, pages=[PageInfo(width=w, height=h) for w, h in info.page_sizes])
 
 
 def image_file_info(data: bytes, limits: ImageConfig) -> tuple[np.ndarray, ImageInfo]:

@@ -25,7 +25,8 @@ from triton_ocr.errors import (
     InputNotFoundError,
     InvalidImageError,
 )
-from triton_ocr.steps.pdf_pages import is_pdf, pdf_pages
+from triton_ocr.steps.pdf_pages import is_pdf
+from triton_ocr.steps.pdf_worker import pdf_pages
 
 ImageSource = bytes | bytearray | memoryview | str | Path | np.ndarray
 
