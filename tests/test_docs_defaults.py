@@ -37,3 +37,19 @@ def test_docs_name_the_default_precision_the_config_has():
     assert len(claims) >= 5, claims
     wrong = [where for where, precision in claims if precision != RuntimeConfig().precision]
     assert wrong == [], f"the default precision is {RuntimeConfig().precision}"
+
+
+def test_every_gateway_setting_is_in_the_http_api_table_with_its_default():
+    """Each :class:`GatewaySettings` field is named in docs/http_api.md's settings table, and where the table gives
+    a plain number as its default, it is the field's."""
+    from triton_ocr.gateway.settings import GatewaySettings
+
+    text = (ROOT / "docs" / "http_api.md").read_text(encoding="utf-8")
+    table = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    fields = GatewaySettings.model_fields
+    assert [name for name in fields if f"`{name}`" not in table] == []
+    numbers = re.findall(r"^\| `(\w+)`[^|]*\| ([0-9][0-9 ]*(?:\.[0-9]+)?) \|", table, re.M)
+    assert len(numbers) >= 10, numbers
+    wrong = [(name, default) for name, default in numbers
+             if float(default.replace(" ", "")) != float(fields[name].default)]
+    assert wrong == []

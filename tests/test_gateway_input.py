@@ -8,6 +8,7 @@ if the gateway's own policy failed — and the tests assert the policy refused f
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import ipaddress
@@ -480,6 +481,9 @@ class FakeBackend:
     async def start(self) -> None:
         pass
 
+    async def serving(self) -> bool:
+        return self.error is None
+
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: dict) -> Recognition:
         import asyncio
 
@@ -564,6 +568,66 @@ def test_engine_failures_map_to_503_and_504(valid_png: bytes) -> None:
                 assert answer["logId"] in answer["errorMsg"]
     with fake_gateway(FakeBackend(hold_s=5.0), inference_timeout_s=0.3) as server:
         assert_error(httpx.post(f"{server.url}/ocr", json=body, timeout=30), 504, "longer than")
+
+
+def test_no_failure_answers_a_bare_500(valid_png: bytes) -> None:
+    """A ``ConfigError`` from the engine is a 422 in the envelope (it once reached the envelope as an exception
+    object: a text/plain 500), and a bug outside the OCR route is a 500 in the envelope naming its logId."""
+    from triton_ocr.errors import ConfigError
+
+    with fake_gateway(FakeBackend(error=ConfigError("textDetThresh: out of range"))) as server:
+        response = httpx.post(f"{server.url}/ocr", json={"image": b64(valid_png)}, timeout=30)
+        assert_error(response, 422, "textDetThresh: out of range")
+
+        async def broken() -> None:
+            raise RuntimeError("a bug")
+
+        server.app.add_api_route("/broken", broken)
+        response = httpx.get(f"{server.url}/broken", timeout=30)
+        answer = assert_error(response, 500, "internal error (RuntimeError)")
+        assert response.headers["content-type"] == "application/json" and answer["logId"] in answer["errorMsg"]
+
+
+def test_unknown_keys_are_refused_naming_them_and_the_accepted_keys(valid_png: bytes) -> None:
+    with fake_gateway(FakeBackend()) as server:
+        nested = {"image": b64(valid_png), "inferenceParams": {"maxLongSide": 960, "maxSideLen": 960}}
+        assert_error(httpx.post(f"{server.url}/ocr", json=nested, timeout=30), 422,
+                     "inferenceParams.maxSideLen: unknown key", "accepted keys: maxLongSide")
+        top = {"image": b64(valid_png), "textDetTresh": 0.2}
+        assert_error(httpx.post(f"{server.url}/ocr", json=top, timeout=30), 422,
+                     "textDetTresh: unknown key (did you mean textDetThresh,", "accepted keys: image, inferenceParams")
+
+
+def test_echoed_values_are_cut(valid_png: bytes) -> None:
+    """No message repeats more than the first 100 characters of what a caller sent (with its length)."""
+    from triton_ocr.gateway.fetch import URLRefusedError, parse_url, shown_url
+
+    huge = "x" * (8 << 20)
+    with fake_gateway(FakeBackend()) as server:
+        for body, fragment in (({"image": b64(valid_png), "modelSet": huge}, "modelSet: value error, unknown model set"),
+                               ({"image": b64(valid_png), huge: 1}, "unknown key; accepted keys")):
+            answer = assert_error(httpx.post(f"{server.url}/ocr", json=body, timeout=30), 422, fragment)
+            assert "x" * 100 + "…" in answer["errorMsg"] and f"({len(huge)} characters)" in answer["errorMsg"]
+            assert len(answer["errorMsg"]) < 600
+        content_type = "text/" + "p" * 5000
+        response = httpx.post(f"{server.url}/ocr", content=b"{}", headers={"Content-Type": content_type}, timeout=30)
+        assert len(assert_error(response, 415, "5005 characters")["errorMsg"]) < 300
+    with pytest.raises(URLRefusedError, match=r"…' \(4999 characters\) is not allowed"):
+        parse_url("gopher" * 833 + "s://x/")
+    assert shown_url(httpx.URL("http://example.com/" + "a" * 5000)).endswith("… (5019 characters)")
+
+
+def test_readiness_drops_at_once_when_the_engine_stops_answering() -> None:
+    """A recent successful inference keeps /health/ready at 200 for ``ready_cache_s`` only while the engine
+    answers its cheap health call: a Triton that died (``serve`` restarts it in a few seconds) is not ready at
+    once, and ready again once it answers."""
+    backend = FakeBackend()
+    with fake_gateway(backend, ready_cache_s=60) as server:
+        assert httpx.get(f"{server.url}/health/ready", timeout=30).status_code == 200
+        backend.serving = lambda: asyncio.sleep(0, result=False)  # type: ignore[method-assign]
+        assert_error(httpx.get(f"{server.url}/health/ready", timeout=30), 503, "does not answer its health check")
+        del backend.serving
+        assert httpx.get(f"{server.url}/health/ready", timeout=30).status_code == 200
 
 
 def test_unreachable_triton_is_503_and_not_ready(valid_png: bytes) -> None:

@@ -88,7 +88,7 @@ def test_image_requests_keep_the_3_0_beta_answer(client):
         ({"file": None, "image": "aGVsbG8=", "returnWordBox": True},
          "returnWordBox goes with file: the words come in PaddleX 3.x's answer (prunedResult.text_word)"),
         ({"fileType": 0}, "fileType is 0 (pdf) but the file is not a PDF"),
-        ({"textDetTresh": 0.2}, "textDetTresh: Extra inputs are not permitted"),
+        ({"textDetTresh": 0.2}, "textDetTresh: unknown key (did you mean textDetThresh, "),
         ({"image": "aGVsbG8="}, "give the image in exactly one of image (PaddleX 3.0-beta) or file (PaddleX 3.x)"),
     ],
     ids=["unwarping", "word-box", "file-type", "unknown-field", "image-and-file"],

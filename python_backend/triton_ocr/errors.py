@@ -39,3 +39,17 @@ class InvalidModelInputError(OCRError, ValueError):
 
 class DeviceUnavailableError(ConfigError):
     """The configured device (``--device`` / ``runtime.device``, e.g. ``gpu:1``) is not present on this machine."""
+
+
+SHOWN_CHARS = 100
+"""How much of a caller's value an error message repeats."""
+
+
+def shown(value: str, *, quoted: bool = True, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as an error message repeats it: quoted (``repr``) unless ``quoted`` is false, and beyond ``limit``
+    characters cut, with an ellipsis and its length (``'aaaa…' (8388608 characters)``): an 8 MB field sent back in
+    full would cost the service and the log far more than the caller."""
+    if len(value) <= limit:
+        return repr(value) if quoted else value
+    cut = value[:limit] + "…"
+    return f"{repr(cut) if quoted else cut} ({len(value)} characters)"

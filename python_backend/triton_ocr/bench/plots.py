@@ -7,7 +7,12 @@ from pathlib import Path
 
 
 def _pyplot():  # noqa: ANN202
-    import matplotlib
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "the plots need matplotlib, which the loadtest extra installs: pip install -e '.[loadtest]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,6 +1,6 @@
 """The FastAPI app: ``POST /ocr``, ``GET /health``, ``GET /health/ready``, and ``/docs`` + ``/openapi.json``.
 
-Data flow of ``POST /ocr``: admission (:mod:`~triton_ocr.gateway.middleware`) → body read with a size cap →
+Data flow of ``POST /ocr``: admission and the body's arrival (:mod:`~triton_ocr.gateway.middleware`) →
 JSON validated (:class:`~triton_ocr.gateway.schemas.OCRRequest`) → image bytes (base64, or a guarded download:
 :mod:`~triton_ocr.gateway.fetch`) → decoded and checked (thread pool) → backend inference → lines and, unless
 ``visualize`` is false, the picture (thread pool) → the PaddleX envelope. Every failure becomes
@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from email.message import Message
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
@@ -33,7 +32,7 @@ from triton_ocr.gateway.backends import OCRBackend, Recognition
 from triton_ocr.gateway.docs import add_docs_routes
 from triton_ocr.gateway.errors import HTTPError, http_error
 from triton_ocr.gateway.fetch import Resolver, URLFetcher, system_resolver
-from triton_ocr.errors import ImageTooLargeError
+from triton_ocr.errors import SHOWN_CHARS, ImageTooLargeError, shown
 from triton_ocr.gateway.images import (
     classify_image_field,
     decode_base64,
@@ -43,15 +42,17 @@ from triton_ocr.gateway.images import (
 )
 from triton_ocr.gateway.paddlex3 import (
     OCRResponseV3,
+    PdfInfo,
     envelope,
     file_kind,
     image_file_info,
     page_result,
-    pdf_file_pages,
+    pdf_data_info,
 )
-from triton_ocr.gateway.middleware import GatewayMiddleware, InFlight, error_body
+from triton_ocr.gateway.middleware import BodyLimits, GatewayMiddleware, Slots, error_body
 from triton_ocr.gateway.schemas import (
     ERROR_RESPONSES,
+    REQUEST_OBJECTS,
     RETRY_AFTER,
     ErrorResponse,
     HealthResponse,
@@ -60,8 +61,10 @@ from triton_ocr.gateway.schemas import (
 )
 from triton_ocr.gateway.settings import GatewaySettings
 from triton_ocr.heap import trim_heap
+from triton_ocr.paddlex_compat import close_matches
 from triton_ocr.probe import probe_image
 from triton_ocr.steps.image_loading import decode_image
+from triton_ocr.steps.pdf_worker import PdfWorker
 from triton_ocr_client.errors import InferenceTimeoutError, ServerUnavailableError
 
 log = logging.getLogger("triton_ocr.gateway")
@@ -104,9 +107,17 @@ class Readiness:
         return time.monotonic() - self.last_success < self.cache_s
 
     async def check(self) -> str | None:
-        """``None`` when ready, else why not."""
+        """``None`` when ready, else why not. A recent inference counts only while the engine still answers its
+        cheap health call (a restarted Triton would otherwise read ready for ``cache_s`` after it died)."""
         if self.fresh():
-            return None
+            try:
+                serving = await asyncio.wait_for(self.backend.serving(), self.timeout_s)
+            except asyncio.TimeoutError:
+                serving = False
+            if serving:
+                return None
+            self.failed()
+            return "the engine does not answer its health check"
         async with self.lock:
             if self.fresh():
                 return None
@@ -121,7 +132,7 @@ class Readiness:
 
 
 class Gateway:
-    """The app's state: settings, backend, thread pool, URL fetcher, readiness."""
+    """The app's state: settings, backend, thread pool, URL fetcher, readiness, PDF renderer slots."""
 
     def __init__(self, settings: GatewaySettings, backend: OCRBackend, resolver: Resolver) -> None:
         self.settings = settings
@@ -132,7 +143,9 @@ class Gateway:
             self.limits, settings.url_allow, settings.url_max_redirects, settings.url_deadline_s, resolver
         )
         self.readiness = Readiness(backend, settings.ready_cache_s, settings.ready_timeout_s)
-        self.in_flight = InFlight(settings.max_in_flight)
+        self.in_flight = Slots(settings.max_in_flight)
+        self.receiving = Slots(settings.max_receiving_bodies)
+        self.pdf_slots = asyncio.Semaphore(settings.pdf_workers)
 
     async def cpu(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` in the thread pool."""
@@ -146,30 +159,8 @@ class Gateway:
     # --- POST /ocr, step by step ---
 
     async def read_body(self, request: Request) -> bytes:
-        content_type = request.headers.get("content-type")
-        if content_type:
-            media = Message()
-            media["content-type"] = content_type
-            subtype = media.get_content_subtype()
-            if media.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
-                raise HTTPError(415, f"the body must be JSON (Content-Type: application/json), not {content_type}")
-        limit = self.settings.max_body_bytes
-        chunks: list[bytes] = []
-
-        async def receive() -> None:
-            total = 0
-            async for chunk in request.stream():
-                total += len(chunk)
-                if total > limit:
-                    raise HTTPError(413, f"the request body is larger than the limit of {limit} bytes")
-                chunks.append(chunk)
-
-        timeout = self.settings.body_timeout_s
-        try:
-            await asyncio.wait_for(receive(), timeout)
-        except asyncio.TimeoutError:
-            raise HTTPError(408, f"the request body took longer than {timeout:g} s to arrive") from None
-        return b"".join(chunks)
+        """The body, already received in full by the middleware (its type, size and arrival rate checked there)."""
+        return b"".join([chunk async for chunk in request.stream() if chunk])  # one chunk: joined without a copy
 
     async def parse(self, body: bytes) -> OCRRequest:
         if not body.strip():
@@ -243,27 +234,47 @@ class Gateway:
         to the backend as its own request (on Triton, through dynamic batching)."""
         data = await self.file_bytes(parsed.file or "")
         if file_kind(data, parsed.fileType) == "pdf":
-            pages, info = await self.cpu(pdf_file_pages, data, self.limits)
-            indexed: list[tuple[int | None, bytes | None, np.ndarray]] = [(i, None, p) for i, p in enumerate(pages)]
+            entries, info = await self.pdf_entries(data, parsed)
         else:
             image, info = await self.cpu(image_file_info, data, self.limits)
-            indexed = [(None, data, image)]
-        visualize = parsed.visualize is not False
-        entries = []
-        for page_index, encoded, page in indexed:
-            recognition = await self.infer(encoded, page, parsed)
-            result = recognition.result.for_page(page_index, page)
-            entries.append(await self.cpu(
-                page_result, result, visualize, self.settings.jpeg_quality, self.settings.picture_max_side
-            ))
-        trim_after([page for _, _, page in indexed])
+            entries = [await self.page_entry(None, data, image, parsed)]
+            trim_after([image])
         return Response(envelope(request.state.log_id, entries, info), media_type="application/json")
+
+    async def pdf_entries(self, data: bytes, parsed: OCRRequest) -> tuple[list[dict[str, Any]], PdfInfo]:
+        """A PDF's ``ocrResults`` and ``dataInfo``: its pages rendered by a worker process, each read as it comes
+        (the worker renders the next one meanwhile); at most ``pdf_workers`` PDFs at once, beyond that a 503."""
+        if self.pdf_slots.locked():
+            raise HTTPError(
+                503, f"{self.settings.pdf_workers} PDFs are being rendered (pdf_workers), retry later",
+                {"Retry-After": str(self.settings.retry_after_s)},
+            )
+        entries = []
+        async with self.pdf_slots, PdfWorker(data, self.limits, "the PDF") as pdf:
+            async for page in pdf:
+                entries.append(await self.page_entry(len(entries), None, page, parsed))
+                trim_after([page])
+                del page  # one page in memory at a time
+            assert pdf.info is not None
+            return entries, pdf_data_info(pdf.info)
+
+    async def page_entry(
+        self, page_index: int | None, encoded: bytes | None, page: np.ndarray, parsed: OCRRequest
+    ) -> dict[str, Any]:
+        """One image or page through the backend → its ``ocrResults`` entry."""
+        recognition = await self.infer(encoded, page, parsed)
+        result = recognition.result.for_page(page_index, page)
+        return await self.cpu(
+            page_result, result, parsed.visualize is not False, self.settings.jpeg_quality,
+            self.settings.picture_max_side,
+        )
 
     async def ocr(self, request: Request) -> Response:
         body = await self.read_body(request)
         parsed = await self.parse(body)
         del body
         if parsed.file is not None:
+            request.state.input_field = "file"  # names the field in the input's error messages
             return await self.ocr_file(request, parsed)
         visualize = parsed.visualize is not False
         # Pixels only where they are used: the picture, or an in-process backend (Triton decodes by itself).
@@ -293,13 +304,20 @@ def package_version() -> str:
 
 
 def validation_message(exc: ValidationError) -> str:
-    """Pydantic errors as ``field.path: message; ...`` (the body itself is ``body``)."""
+    """Pydantic errors as ``field.path: message; ...`` (the body itself is ``body``); an unknown key as
+    ``path.key: unknown key (did you mean ...?); accepted keys: ...``. Keys are cut by :func:`shown`."""
     parts = []
     for error in exc.errors(include_url=False)[:5]:
         if error["type"] == "json_invalid":
             parts.append(f"the body is not valid JSON: {error.get('ctx', {}).get('error', error['msg'])}")
             continue
-        location = ".".join(str(p) for p in error["loc"]) or "body"
+        location = ".".join(shown(str(p), quoted=False) for p in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            *parent, key = (str(p) for p in error["loc"])
+            accepted = list(REQUEST_OBJECTS[tuple(parent)].model_fields)
+            hint = close_matches(key, accepted) if len(key) <= SHOWN_CHARS else ""
+            parts.append(f"{location}: unknown key{hint}; accepted keys: {', '.join(accepted)}")
+            continue
         parts.append(f"{location}: {error['msg']}")
     return "; ".join(parts)
 
@@ -341,7 +359,8 @@ def create_app(settings: GatewaySettings, backend: OCRBackend, *, resolver: Reso
         GatewayMiddleware,
         api_key=settings.api_key_value(),
         in_flight=gateway.in_flight,
-        max_body_bytes=settings.max_body_bytes,
+        receiving=gateway.receiving,
+        body=BodyLimits.of(settings),
         retry_after_s=settings.retry_after_s,
     )
 
@@ -383,7 +402,7 @@ def add_ocr_route(app: FastAPI, gateway: Gateway, settings: GatewaySettings) -> 
         try:
             return await gateway.ocr(request)
         except Exception as exc:  # noqa: BLE001 - every failure answers in the envelope
-            error = http_error(exc, settings.retry_after_s)
+            error = http_error(exc, settings.retry_after_s, getattr(request.state, "input_field", "image"))
             if error is None:
                 log.exception("logId %s: internal error", request.state.log_id)
                 error = HTTPError(500, f"internal error ({type(exc).__name__}); logId {request.state.log_id}")

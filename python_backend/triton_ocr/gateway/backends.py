@@ -41,6 +41,10 @@ class OCRBackend(Protocol):
 
     async def start(self) -> None: ...
 
+    async def serving(self) -> bool:
+        """A cheap health check (no inference): the engine is up with its models loaded."""
+        ...
+
     needs_pixels: bool
     """Whether :meth:`recognise` needs ``image``; else it gets ``None`` unless the gateway decoded it anyway."""
 
@@ -67,6 +71,9 @@ class TritonBackend:
     async def start(self) -> None:
         # tritonclient's asyncio channel binds to the running loop: open it here, once, for every request.
         await self.client.open()
+
+    async def serving(self) -> bool:
+        return await self.client.is_ready()
 
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
         request = next(self.client.prepare(encoded if encoded is not None else image, **overrides))  # a PDF page
@@ -96,6 +103,9 @@ class LocalBackend:
 
     async def start(self) -> None:
         return None
+
+    async def serving(self) -> bool:
+        return True
 
     async def recognise(self, encoded: bytes, image: np.ndarray | None, overrides: Overrides) -> Recognition:
         overrides = dict(overrides)

@@ -30,6 +30,7 @@ FLAGS: dict[str, dict[str, Any]] = {
                     "help": "let URL inputs reach this non-public network (repeatable)"},
     "--local-workers": {"type": int, "help": "inferences at once with --engine local (default 1)"},
     "--cpu-workers": {"type": int, "help": "threads for decoding and drawing (default min(4, CPUs))"},
+    "--pdf-workers": {"type": int, "help": "PDFs rendered at once, each in a killable process (default 2)"},
 }
 
 

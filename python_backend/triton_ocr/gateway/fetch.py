@@ -24,7 +24,7 @@ import httpx
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 from triton_ocr.config import ImageConfig
-from triton_ocr.errors import ImageFetchError, ImageTooLargeError
+from triton_ocr.errors import ImageFetchError, ImageTooLargeError, shown
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
@@ -142,8 +142,9 @@ class AddressPolicy:
             return
         reason = refusal_reason(address)
         if reason:
-            shown = host if host == str(address) else f"{host} ({address})"
-            raise URLRefusedError(f"refused to fetch from {shown}: {reason}")
+            named = shown(host, quoted=False)
+            where = named if host == str(address) else f"{named} ({address})"
+            raise URLRefusedError(f"refused to fetch from {where}: {reason}")
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -151,7 +152,7 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise ImageFetchError(f"cannot resolve host {host!r}: {exc}") from None
+        raise ImageFetchError(f"cannot resolve host {shown(host)}: {shown(str(exc), quoted=False)}") from None
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 
@@ -162,7 +163,7 @@ async def resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
         pass
     addresses = await resolver(host, port)
     if not addresses:
-        raise ImageFetchError(f"host {host!r} has no address")
+        raise ImageFetchError(f"host {shown(host)} has no address")
     return addresses
 
 
@@ -203,8 +204,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 def shown_url(url: httpx.URL) -> str:
-    """A URL for messages: without credentials, query or fragment."""
-    return str(url.copy_with(username=None, password=None, query=None, fragment=None))
+    """A URL for messages: without credentials, query or fragment, cut by :func:`~triton_ocr.errors.shown`."""
+    return shown(str(url.copy_with(username=None, password=None, query=None, fragment=None)), quoted=False)
 
 
 def parse_url(text: str) -> httpx.URL:
@@ -212,10 +213,10 @@ def parse_url(text: str) -> httpx.URL:
     try:
         url = httpx.URL(text)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise URLRefusedError(f"not a valid URL: {exc}") from None
+        raise URLRefusedError(f"not a valid URL: {shown(str(exc), quoted=False)}") from None
     if url.scheme not in SCHEMES:
         scheme = url.scheme or text.split(":", 1)[0]
-        raise URLRefusedError(f"URL scheme {scheme!r} is not allowed: only http and https")
+        raise URLRefusedError(f"URL scheme {shown(scheme)} is not allowed: only http and https")
     if not url.host:
         raise URLRefusedError("the URL has no host")
     return url
@@ -274,7 +275,9 @@ class URLFetcher:
         except httpcore.TimeoutException:
             raise ImageFetchError(f"{shown_url(url)} timed out (limit {timeout:g} s)") from None
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
-            raise ImageFetchError(f"cannot download {shown_url(url)}: {exc or type(exc).__name__}") from None
+            raise ImageFetchError(
+                f"cannot download {shown_url(url)}: {shown(str(exc), quoted=False) or type(exc).__name__}"
+            ) from None
 
     async def _read(self, url: httpx.URL, response: httpcore.Response, length: str | None) -> bytes:
         limit = self.limits.max_bytes

@@ -20,7 +20,9 @@ MAX_SIDE = 8192
 
 
 class InferenceParams(BaseModel):
-    """PaddleX's ``inferenceParams``."""
+    """PaddleX's ``inferenceParams`` (3.0-beta declares ``maxLongSide`` only). An unknown key is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
 
     maxLongSide: int | None = Field(
         None,
@@ -157,6 +159,10 @@ class OCRRequest(BaseModel):
         return None
 
 
+REQUEST_OBJECTS: dict[tuple[str, ...], type[BaseModel]] = {(): OCRRequest, ("inferenceParams",): InferenceParams}
+"""The JSON objects of a ``POST /ocr`` body by their location: which keys each accepts."""
+
+
 Point = Annotated[list[int], Field(min_length=2, max_length=2, description="[x, y] in image pixels")]
 
 
@@ -202,8 +208,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "body, download or image (bytes or pixels) too large"},
     415: {"model": ErrorResponse, "description": "the body is not sent as application/json"},
     422: {"model": ErrorResponse, "description": "invalid field, not JSON, not a decodable image, refused URL"},
-    503: {"model": ErrorResponse, "description": "too many requests in flight, or the OCR server is unavailable "
-          "or overloaded", "headers": RETRY_AFTER},
+    503: {"model": ErrorResponse, "description": "too many requests in flight or bodies being received, or the OCR "
+          "server is unavailable or overloaded", "headers": RETRY_AFTER},
     504: {"model": ErrorResponse, "description": "inference timed out"},
     500: {"model": ErrorResponse, "description": "a bug, logged with the logId"},
 }

@@ -36,10 +36,22 @@ class GatewaySettings(BaseSettings):
         32 * 1024 * 1024, gt=0, description="largest request body; a base64 image is 4/3 of its file size"
     )
     max_in_flight: int = Field(
-        64, ge=1, description="POST /ocr requests processed at once; beyond it a fast 503 with Retry-After"
+        64, ge=1, description="POST /ocr requests processed at once, counted from the end of their body; beyond it "
+        "a fast 503 with Retry-After"
     )
-    body_timeout_s: float = Field(
-        30.0, gt=0, description="longest time to receive a request body (slow senders get 408 and free their slot)"
+    max_receiving_bodies: int = Field(
+        default_factory=lambda data: 2 * data["max_in_flight"],
+        ge=1,
+        description="POST /ocr bodies being received at once (they hold at most this × max_body_bytes; default "
+        "2 × max_in_flight); beyond it a fast 503 with Retry-After",
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="longest time to receive a request body (then 408)")
+    body_min_rate_bytes_s: float = Field(
+        10_000.0, ge=0, description="after body_rate_grace_s, a body must have arrived at this average rate since "
+        "its headers (bytes/s), or 408; 0: no minimum"
+    )
+    body_rate_grace_s: float = Field(
+        2.0, ge=0, description="time a body has before body_min_rate_bytes_s applies"
     )
     header_timeout_s: float = Field(
         10.0, gt=0, description="a connection whose request line and headers are not complete this long after it "
@@ -69,6 +81,10 @@ class GatewaySettings(BaseSettings):
         description="threads decoding base64 and images and drawing result pictures",
     )
     local_workers: int = Field(1, ge=1, description="inferences run at once by the local engine")
+    pdf_workers: int = Field(
+        2, ge=1, description="PDFs rendered at once, each by its own process (limits: image.pdf_*); beyond it a fast "
+        "503 with Retry-After"
+    )
     jpeg_quality: int = Field(85, ge=10, le=100, description="quality of the returned result picture")
     picture_max_side: int = Field(
         2048, ge=64, description="result pictures (visualize) of larger images are drawn on a copy scaled to this "

