@@ -64,3 +64,52 @@ def test_openvino_parameters_follow_the_native_backend():
     )
     with pytest.raises(ValueError, match="HINT_BF16"):
         openvino_properties({"HINT_BF16": "NO"})
+
+
+def test_a_batch_item_beyond_the_served_bound_never_reaches_the_engine():
+    """A client calling ``text_rec`` directly gets no more than the pipeline sends: ``max_item_elements`` (rendered
+    from ``text_rec.max_width``) refuses a wider line, naming the setting; the bound itself still runs."""
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.errors import InvalidModelInputError
+    from triton_ocr.serving.repository.catalog import rec_item_limit
+    from triton_ocr.serving.repository.plan import plan_serving
+    from triton_ocr.serving.repository.profiles import get_profile
+
+    plan = plan_serving(OCRConfig(), get_profile("cpu"), ())
+    limit, setting = rec_item_limit(plan)
+    width = plan.config.text_rec.max_width
+    assert (limit, setting) == (3 * 48 * width, "text_rec.max_width")
+    path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
+    config = {
+        "max_batch_size": 8,
+        "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": ["3", "48", "-1"]}],
+        "output": [{"name": OnnxIO.of(path).output}],
+    }
+    parameters = {"INFERENCE_NUM_THREADS": "1", "max_item_elements": str(limit), "item_limit_setting": setting}
+    runner = RUNNERS["openvino"](config, parameters, path.parent.parent, path.parent.name)
+    wide, bound = np.zeros((1, 3, 48, width + 1), np.float32), np.zeros((2, 3, 48, width), np.float32)
+    results = runner.run([{"x": wide}, {"x": bound}])
+    assert isinstance(results[0], InvalidModelInputError)
+    assert f"limit is {limit} (set by text_rec.max_width)" in str(results[0])
+    assert len(results[1][runner.output_names[0]]) == 2
+
+
+def test_the_detector_bound_covers_what_the_pipeline_sends():
+    """``text_det``'s bound admits the largest input the resize can give (padded to the profile's multiple) and
+    refuses the 4096² input an attacker sent."""
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.serving.repository.catalog import det_item_limit
+    from triton_ocr.serving.repository.plan import plan_serving
+    from triton_ocr.serving.repository.profiles import get_profile
+    from triton_ocr.steps.det_padding import padded_size
+    from triton_ocr.steps.det_resize import det_input_size
+
+    for profile in ("cpu", "gpu"):
+        plan = plan_serving(OCRConfig(), get_profile(profile), ())
+        limit, setting = det_item_limit(plan)
+        assert setting == "text_det.max_input_pixels"
+        det, multiple = plan.config.text_det, plan.profile.det_size_multiple
+        for height, width in ((32, 200_000), (5000, 5000), (9000, 4000), (64, 64), (1, 50_000)):
+            size = padded_size(*det_input_size(height, width, det), multiple)
+            assert 3 * size[0] * size[1] <= limit, (profile, height, width, size)
+        assert 3 * 4096 * 4096 > limit

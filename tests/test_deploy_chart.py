@@ -269,11 +269,13 @@ def test_triton_pod_defaults(rendered):
     container = triton_container(docs)
     assert container["image"] == "nvcr.io/nvidia/tritonserver:24.10-py3"
     startup = container["startupProbe"]
-    assert startup["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert startup["grpc"] == {"port": 8001}  # Triton serves grpc.health.v1; its HTTP is on the pod's loopback
+    assert "--http-address=127.0.0.1" in container["args"]
+    assert [p["name"] for p in container["ports"]] == ["grpc", "metrics"]
     assert startup["failureThreshold"] * startup["periodSeconds"] >= 600
     # ready and live: a real inference (a dead stub leaves /v2/health/ready green), run by the model image's Python
     probe = ["/opt/triton-ocr/venv/bin/python", "-m", "triton_ocr.serving.server.readiness",
-             "--url", "127.0.0.1:8000", "--timeout", "10"]
+             "--url", "127.0.0.1:8001", "--timeout", "10"]
     for kind in ("readinessProbe", "livenessProbe"):
         assert container[kind]["exec"]["command"] == probe
         assert container[kind]["timeoutSeconds"] > 2 * 10  # two inferences of up to 10 s each
@@ -343,7 +345,7 @@ def test_triton_is_cluster_internal_and_fenced(rendered):
     docs = documents(rendered("default"))
     service = find(docs, "Service", TRITON)
     assert service["spec"]["type"] == "ClusterIP"
-    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"grpc": 8001, "metrics": 8002}
     policy = find(docs, "NetworkPolicy", TRITON)["spec"]
     triton_labels = triton_pod(docs)["metadata"]["labels"]
     gateway_labels = find(docs, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
@@ -357,12 +359,44 @@ def test_triton_is_cluster_internal_and_fenced(rendered):
     assert [p["port"] for p in from_prometheus["ports"]] == ["metrics"]
 
 
-def test_model_control_is_refused_or_needs_the_admin_key(helm, helm_env, rendered):
-    """none (default) and poll: Triton refuses load/unload; explicit: only with the admin key from a Secret."""
+def entrypoint_arguments(container: dict, tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """What ``tritonserver`` receives when the container's entrypoint runs (a stand-in prints its arguments)."""
+    fake = tmp_path / "bin" / "tritonserver"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\nenv | grep -c TRITON_OCR_ADMIN_KEY || true\n')
+    fake.chmod(0o755)
+    script = container["command"][2].replace("PATH=/opt/triton-ocr/venv/bin:$PATH", f"PATH={fake.parent}:$PATH")
+    done = subprocess.run([*container["command"][:2], script, *container["command"][3:], *container["args"]],
+                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, check=True)
+    *arguments, variables = done.stdout.splitlines()
+    assert variables == "0"  # the key variable is not left to the python stubs
+    return arguments
+
+
+def test_compose_starts_triton_as_the_chart_does(rendered):
+    compose = yaml.safe_load((ROOT / "deploy" / "docker" / "compose.yaml").read_text())
+    entrypoint = [part.replace("$$", "$") for part in compose["services"]["triton"]["entrypoint"]]
+    assert entrypoint == triton_container(documents(rendered("default")))["command"]
+
+
+def test_restricted_apis_need_the_admin_key_in_every_mode(helm, helm_env, rendered, tmp_path):
+    """Every API but inference, health and metadata wants the header triton-ocr-admin-key: none and poll (Triton
+    refuses load/unload anyway) with a key drawn at each start, explicit with adminKeySecret's."""
+    from triton_ocr.serving.server.launcher import ADMIN_HEADER, RESTRICTED_APIS
+
+    apis = ",".join(RESTRICTED_APIS)
+    keys = []
     for name in ("default", "pvc"):
-        args = triton_container(documents(rendered(name)))["args"]
-        assert not any(a.startswith("--load-model") or "restricted" in a for a in args)
-        assert not any(a == "--model-control-mode=explicit" for a in args)
+        container = triton_container(documents(rendered(name)))
+        assert not any(a.startswith("--load-model") or a == "--model-control-mode=explicit" for a in container["args"])
+        assert "env" not in container
+        arguments = entrypoint_arguments(container, tmp_path, {})
+        (http,) = [a for a in arguments if a.startswith("--http-restricted-api=")]
+        (grpc,) = [a for a in arguments if a.startswith("--grpc-restricted-protocol=")]
+        key = http.split(f"={apis}:{ADMIN_HEADER}=", 1)[1]
+        assert grpc == f"--grpc-restricted-protocol={apis}:{ADMIN_HEADER}={key}" and len(key) == 48
+        keys.append(key)
+    assert keys[0] != keys[1]  # drawn at each start
     refused = template(helm, helm_env, *value_args(), "--set", "triton.modelControlMode=explicit")
     assert refused.returncode != 0 and "adminKeySecret" in refused.stderr
     done = template(helm, helm_env, *value_args(), "--set", "triton.modelControlMode=explicit",
@@ -371,14 +405,12 @@ def test_model_control_is_refused_or_needs_the_admin_key(helm, helm_env, rendere
     docs = documents(done.stdout)
     assert not schema_errors(docs)
     container = triton_container(docs)
-    restricted = "model-repository:triton-ocr-admin-key=$(TRITON_OCR_ADMIN_KEY)"
-    assert f"--http-restricted-api={restricted}" in container["args"]
-    assert f"--grpc-restricted-protocol={restricted}" in container["args"]
-    from triton_ocr.serving.server.launcher import ADMIN_HEADER
-
-    assert ADMIN_HEADER == "triton-ocr-admin-key"  # the header the launcher uses too
+    assert "--load-model=*" in container["args"]
     assert container["env"] == [{"name": "TRITON_OCR_ADMIN_KEY", "valueFrom": {
         "secretKeyRef": {"name": "triton-admin", "key": "admin-key"}}}]
+    arguments = entrypoint_arguments(container, tmp_path, {"TRITON_OCR_ADMIN_KEY": "from-the-secret"})
+    assert f"--http-restricted-api={apis}:{ADMIN_HEADER}=from-the-secret" in arguments
+    assert f"--grpc-restricted-protocol={apis}:{ADMIN_HEADER}=from-the-secret" in arguments
 
 
 @pytest.mark.parametrize(

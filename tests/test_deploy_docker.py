@@ -43,7 +43,15 @@ def test_compose_services_and_wiring():
     assert services["gateway"]["ports"] == ["8080:8080"]
     probe = services["triton"]["healthcheck"]["test"]  # a real inference, as the chart's readiness probe
     assert probe[:4] == ["CMD", "/opt/triton-ocr/venv/bin/python", "-m", "triton_ocr.serving.server.readiness"]
+    assert probe[probe.index("--url") + 1] == "127.0.0.1:8001"  # gRPC: HTTP is on the container's loopback only
     assert "--model-control-mode=explicit" not in services["triton"]["command"]  # none: Triton refuses load/unload
+    assert "--http-address=127.0.0.1" in services["triton"]["command"]
+    from triton_ocr.serving.server.launcher import RESTRICTED_APIS
+
+    script = services["triton"]["entrypoint"][2]
+    for flag in ("--http-restricted-api", "--grpc-restricted-protocol"):
+        assert f'"{flag}={",".join(RESTRICTED_APIS)}:triton-ocr-admin-key=$$key"' in script
+    # the entrypoint equals the chart's: tests/test_deploy_chart.py::test_compose_starts_triton_as_the_chart_does
 
 
 def test_compose_gpu_overlay_reserves_a_gpu_and_the_gpu_repository():
@@ -59,13 +67,6 @@ def test_one_triton_release_everywhere():
     assert arg_default("model-repository.Dockerfile", "TRITON_VERSION") == version
     assert compose()["services"]["triton"]["image"] == "nvcr.io/nvidia/tritonserver:${TRITON_VERSION:-%s}-py3" % version
     assert compose()["services"]["model-repository"]["build"]["args"]["TRITON_VERSION"] == "${TRITON_VERSION:-%s}" % version
-
-
-def test_triton_start_command_matches_the_chart():
-    chart_template = (ROOT / "deploy" / "helm" / "triton-ocr" / "templates" / "triton-deployment.yaml").read_text()
-    (chart_command,) = re.findall(r"^\s+command: (\[\"/bin/sh\".*\])$", chart_template, re.M)
-    compose_entrypoint = [part.replace("$$", "$") for part in compose()["services"]["triton"]["entrypoint"]]
-    assert compose_entrypoint == yaml.safe_load(chart_command)
 
 
 def test_gateway_command_line_is_the_same_assumption_everywhere():

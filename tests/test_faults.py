@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 
@@ -23,7 +24,7 @@ RECOVERY_S = 5.0
 
 @pytest.fixture(scope="module")
 def server():
-    yield from start_server(health_interval_s=1.0)
+    yield from start_server(health_interval_s=1.0, http=True)
 
 
 def outage(server, client: OCRClient, victims: list[int], image: bytes, limit_s: float) -> tuple[float, Counter]:  # noqa: ANN001
@@ -131,23 +132,120 @@ def test_poisoning_inputs_are_refused_and_the_model_keeps_serving(server):
     client.close()
 
 
+def restricted_calls(client) -> dict[str, object]:  # noqa: ANN001 - a tritonclient http or grpc client
+    """One call of each restricted API group (Triton 2.51's), by name: each takes ``headers``."""
+    return {
+        "model-config": lambda h: client.get_model_config(contract.TEXT_REC, headers=h),
+        "model-repository index": lambda h: client.get_model_repository_index(headers=h),
+        "model-repository unload": lambda h: client.unload_model(contract.TEXT_REC, headers=h),
+        "statistics": lambda h: client.get_inference_statistics(headers=h),
+        "shared-memory status": lambda h: client.get_system_shared_memory_status(headers=h),
+        "cuda shared-memory status": lambda h: client.get_cuda_shared_memory_status(headers=h),
+        "shared-memory register": lambda h: client.register_system_shared_memory("x", "/x", 64, headers=h),
+        "trace": lambda h: client.get_trace_settings(headers=h),
+        "logging": lambda h: client.get_log_settings(headers=h),
+        "logging update": lambda h: client.update_log_settings({"log_verbose_level": 1}, headers=h),
+    }
+
+
 @pytest.mark.triton
-def test_model_control_needs_the_launchers_key(server):
-    """Whoever reaches Triton's ports may infer, but not unload a model (HTTP and gRPC): the repository API wants
-    the launcher's per-launch key, which its supervisor sends when it heals."""
+def test_only_inference_health_and_metadata_answer_without_the_key(server):
+    """On HTTP and gRPC alike every other API is refused without the launcher's key and with a wrong one (or the
+    placeholder /proc shows); with the key they answer (the supervisor's reloads use it)."""
     import tritonclient.grpc as grpc
     import tritonclient.http as http
 
-    from triton_ocr.serving.server.launcher import ADMIN_HEADER
+    from triton_ocr.serving.server.launcher import ADMIN_HEADER, GRPC_ADMIN_HEADER
+    from triton_ocr.serving.server.server_guard import ADMIN_KEY_PLACEHOLDER
 
-    for client in (http.InferenceServerClient(f"127.0.0.1:{server.http_port}"),
-                   grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")):
-        for headers in (None, {ADMIN_HEADER: "wrong"}):
-            with pytest.raises(Exception, match="restricted|not authorized|denied|header") as refused:
-                client.unload_model(contract.TEXT_REC, headers=headers)
-            print(type(client).__module__, refused.value)
-        assert client.is_model_ready(contract.TEXT_REC)
+    for client, header in ((http.InferenceServerClient(f"127.0.0.1:{server.http_port}"), ADMIN_HEADER),
+                           (grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}"), GRPC_ADMIN_HEADER)):
+        for name, call in restricted_calls(client).items():
+            for headers in (None, {header: "wrong"}, {header: ADMIN_KEY_PLACEHOLDER}):
+                with pytest.raises(Exception, match="restricted") as refused:
+                    call(headers)
+                print(type(client).__module__, name, refused.value)
+        assert client.get_inference_statistics(headers={header: server.admin_key})
+        assert client.is_server_live() and client.is_model_ready(contract.TEXT_REC)
+        assert client.get_model_metadata(contract.OCR)
         client.close()
+    assert next(iter(OCRClient.from_url(server.grpc_url).predict(text_image(1))))["rec_text"]
+
+
+@pytest.mark.triton
+def test_the_shared_memory_attacks_get_nothing(server):
+    """Issue 20's attack A: a client registers the python backend's own region (its name is on the stub's command
+    line) to read a previous request's image, or to write into it. Registration is refused on both protocols; the
+    region is its owner's alone (0600: the server guard drops boost's 0644); the server keeps answering right."""
+    import tritonclient.grpc as grpc
+    import tritonclient.http as http
+
+    client = OCRClient.from_url(server.grpc_url)
+    image = text_image(5, lines=2)
+    expected = next(iter(client.predict(image)))["rec_text"]
+    stub = stub_pids(server, contract.DET_PREPROCESS)[0]
+    region = next(arg for arg in open(f"/proc/{stub}/cmdline", "rb").read().decode().split("\0")
+                  if arg.startswith(server.shm_prefix))
+    size = os.stat(f"/dev/shm/{region}").st_size
+    for raw in (http.InferenceServerClient(f"127.0.0.1:{server.http_port}"),
+                grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")):
+        with pytest.raises(Exception, match="restricted"):
+            raw.register_system_shared_memory("stolen", f"/{region}", size)
+        with pytest.raises(Exception, match="restricted"):
+            raw.register_system_shared_memory("stolen", f"/{region}", size, offset=0)
+        raw.close()
+    modes = {name: os.stat(f"/dev/shm/{name}").st_mode & 0o777 for name in os.listdir("/dev/shm")
+             if name.startswith(server.shm_prefix)}
+    assert modes and set(modes.values()) == {0o600}, modes
+    assert server.process.poll() is None
+    assert next(iter(client.predict(image)))["rec_text"] == expected
+    client.close()
+
+
+def as_nobody(*command: str) -> subprocess.CompletedProcess:
+    """``command`` run as another local user (uid/gid 65534, no groups)."""
+    return subprocess.run(command, user=65534, group=65534, extra_groups=[], capture_output=True, timeout=30)
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root (CI runs as root)")
+def test_another_local_user_cannot_read_the_key_or_the_images(server):
+    """The key is given to Triton through its environment (owner-only, wiped at start) and the server guard
+    puts it into the arguments in place of a placeholder: /proc/PID/cmdline shows the placeholder, environ and the
+    shared-memory regions cannot be opened by another user."""
+    cmdline = as_nobody("cat", f"/proc/{server.pid}/cmdline")
+    assert cmdline.returncode == 0 and b"@TRITON_OCR_ADMIN_KEY@" in cmdline.stdout
+    assert server.admin_key.encode() not in cmdline.stdout
+    assert server.admin_key.encode() not in open(f"/proc/{server.pid}/environ", "rb").read()  # wiped, even for root
+    environ = as_nobody("cat", f"/proc/{server.pid}/environ")
+    assert environ.returncode != 0 and b"Permission denied" in environ.stderr
+    for stub in stub_pids(server, contract.TEXT_REC):
+        assert server.admin_key.encode() not in open(f"/proc/{stub}/environ", "rb").read()
+    region = next(name for name in os.listdir("/dev/shm") if name.startswith(server.shm_prefix))
+    read = as_nobody("head", "-c", "16", f"/dev/shm/{region}")
+    assert read.returncode != 0 and b"Permission denied" in read.stderr
+
+
+@pytest.mark.triton
+def test_internal_models_answer_bad_sizes_as_bad_input(server):
+    """``ocr_postprocess`` called directly with a negative ``det_input_size`` (an INTERNAL OpenCV error before):
+    INVALID_ARG naming the input; the model keeps serving."""
+    import tritonclient.grpc as grpc
+
+    raw = grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    tensors = {contract.PROB_MAP: np.zeros((1, 1, 64, 64), np.float32),
+               contract.DECODED_IMAGE: np.zeros((64, 64, 3), np.uint8),
+               contract.DET_INPUT_SIZE: np.array([-5, 40], np.int32),
+               contract.DOC_ANGLE.name: np.array([-1], np.int32)}
+    inputs = []
+    for name, array in tensors.items():
+        inputs.append(grpc.InferInput(name, list(array.shape), {"float32": "FP32", "uint8": "UINT8"}.get(
+            str(array.dtype), "INT32")))
+        inputs[-1].set_data_from_numpy(array)
+    with pytest.raises(Exception, match="det_input_size must be two sizes") as caught:
+        raw.infer(contract.OCR_POSTPROCESS, inputs)
+    assert "INVALID_ARG" in str(caught.value) or "StatusCode.INVALID_ARGUMENT" in str(caught.value)
+    raw.close()
     assert next(iter(OCRClient.from_url(server.grpc_url).predict(text_image(1))))["rec_text"]
 
 
@@ -157,7 +255,7 @@ def test_the_readiness_check_fails_while_a_stub_is_dead(server, capsys):
     /v2/health/ready stays green for a dead stub); healed, it passes again."""
     from triton_ocr.serving.server.readiness import main as readiness
 
-    url = f"127.0.0.1:{server.http_port}"
+    url = f"127.0.0.1:{server.grpc_port}"
     assert readiness(["--url", url]) == 0
     client = OCRClient.from_url(server.grpc_url)
     for _ in range(3):  # the supervisor heals within ~1 s: on a busy machine it may beat the check to it

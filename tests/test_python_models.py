@@ -195,3 +195,27 @@ def test_a_bad_request_does_not_fail_the_others():
 def test_python_model_reads_its_parameters():
     config = json.dumps({"parameters": {"ocr_config": {"string_value": OCRConfig().model_dump_json()}}})
     assert pipeline_config(model_parameters(json.loads(config))) == OCRConfig()
+
+
+@pytest.mark.parametrize(
+    ("size", "map_hw", "image_hw", "error", "message"),
+    [
+        ((-5, 40), (64, 64), (64, 64), "InvalidModelInputError", "det_input_size must be two sizes within"),
+        ((64, 96), (64, 64), (64, 64), "InvalidModelInputError", "det_input_size must be two sizes within"),
+        ((3000, 3000), (3008, 3008), (64, 64), "ImageTooLargeError", "text_det.max_input_pixels"),
+        ((32, 32), (32, 32), (1, 50_000_000), "ImageTooLargeError", "the limit is"),
+    ],
+)
+def test_ocr_postprocess_refuses_inputs_the_ensemble_never_sends(pipeline, size, map_hw, image_hw, error, message):
+    """A client calling ``ocr_postprocess`` directly: negative or oversized sizes are a bad-input error (before
+    OpenCV sees them), within the same cost bounds as the ensemble."""
+    post = OCRPostprocess(pipeline.config, LineModels(recognise=None, charset=pipeline.charset))  # type: ignore[arg-type]
+    inputs = {
+        contract.PROB_MAP: np.zeros((1, 1, *map_hw), np.float32),
+        contract.DECODED_IMAGE: np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (*image_hw, 3)),
+        contract.DET_INPUT_SIZE: np.array(size, np.int32),
+        contract.DOC_ANGLE.name: np.array([-1], np.int32),
+    }
+    with pytest.raises(Exception, match=message) as caught:
+        asyncio.run(post(inputs))
+    assert type(caught.value).__name__ == error and isinstance(caught.value, ValueError)

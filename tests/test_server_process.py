@@ -75,8 +75,9 @@ def test_stale_shared_memory_of_dead_launchers_is_removed(tmp_path):
 
 
 def test_serve_on_every_interface_keeps_triton_on_loopback(monkeypatch):
-    """``serve --host 0.0.0.0`` opens the gateway, not Triton (``--triton-host``, default 127.0.0.1); Triton's
-    command line restricts its model-repository API (load, unload) to the launcher's key on HTTP and gRPC."""
+    """``serve --host 0.0.0.0`` opens the gateway, not Triton (``--triton-host``, default 127.0.0.1); Triton's HTTP
+    frontend is off unless ``--triton-http``; every API but inference, health and metadata needs the launcher's key
+    on HTTP and gRPC, and the command line (world-readable in /proc) holds a placeholder, not the key."""
     import argparse
 
     import triton_ocr.serving.server.command as command
@@ -95,15 +96,19 @@ def test_serve_on_every_interface_keeps_triton_on_loopback(monkeypatch):
     primary = OCRConfig().model_set
     parser = argparse.ArgumentParser()
     command.configure(parser)
-    for argv, triton_host in ((["--host", "0.0.0.0"], "127.0.0.1"),
-                              (["--host", "0.0.0.0", "--triton-host", "10.1.2.3"], "10.1.2.3")):
+    apis = "shared-memory,model-config,model-repository,statistics,trace,logging"
+    for argv, triton_host, http in ((["--host", "0.0.0.0"], "127.0.0.1", "false"),
+                                    (["--host", "0.0.0.0", "--triton-host", "10.1.2.3"], "10.1.2.3", "false"),
+                                    (["--triton-http"], "127.0.0.1", "true")):
         assert command.run(parser.parse_args([*argv, "--models", primary])) == 0
         assert seen["triton"] == triton_host
         flags = [f for f in seen["command"] if "-address=" in f]
         assert flags == [f"--{kind}-address={triton_host}" for kind in ("http", "grpc", "metrics")]
+        assert f"--allow-http={http}" in seen["command"]
         restricted = [f for f in seen["command"] if "restricted" in f]
         assert [f.split("=", 1)[0] for f in restricted] == ["--http-restricted-api", "--grpc-restricted-protocol"]
-        assert all(f.endswith(f"=model-repository:{launcher.ADMIN_HEADER}={seen['key']}") for f in restricted)
+        assert all(f.endswith(f"={apis}:{launcher.ADMIN_HEADER}=@TRITON_OCR_ADMIN_KEY@") for f in restricted)
+        assert not any(str(seen["key"]) in f for f in seen["command"])
         assert len(str(seen["key"])) >= 32
 
 
@@ -190,9 +195,9 @@ print(applied, before - rss())
 
 
 @pytest.mark.parametrize("mode, returned", [("applied", True), ("default", False)])
-def test_the_in_process_gateway_gives_large_buffers_back(mode, returned):
-    """``triton-ocr serve`` runs the gateway in its own process, whose environment glibc read before the command
-    could set MALLOC_*: the settings are applied with ``mallopt``. 64 MiB of 4 MiB buffers go back when freed;
+def test_the_gateway_gives_large_buffers_back(mode, returned):
+    """``triton-ocr gateway`` may start without MALLOC_* in its environment (glibc reads it before the command
+    runs): the settings are applied with ``mallopt``. 64 MiB of 4 MiB buffers go back when freed;
     with glibc's defaults (after one large free lifted its threshold) they stay in the heap."""
     done = subprocess.run([sys.executable, "-c", MALLOC_PROBE, mode], capture_output=True, text=True, check=True)
     applied, freed = done.stdout.rsplit(" ", 1)

@@ -39,7 +39,7 @@ def test_one_server_answers_two_sets_and_keeps_the_users_setting(images):
     v4 = local.with_model_set("PP-OCRv4_mobile")
     assert local.config.text_det.box_thresh == v4.config.text_det.box_thresh == 0.55
     assert (local.config.text_det.limit_type, v4.config.text_det.limit_type) == ("min", "max")
-    for server in start_server(config=USER, model_sets=["PP-OCRv4_mobile"], health_interval_s=3600.0):
+    for server in start_server(config=USER, model_sets=["PP-OCRv4_mobile"], health_interval_s=3600.0, http=True):
         assert server.plan.model_sets == ("PP-OCRv6_small", "PP-OCRv4_mobile")
         with OCRClient.from_url(server.grpc_url, timeout_s=300) as client:
             check_set(client, None, images, local)

@@ -5,7 +5,6 @@ it; upside-down real screenshots and a turned page come back as the in-process p
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from urllib.request import urlopen
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.contract import DOC_ORIENTATION, TEXTLINE_ORIENTATION
 from triton_ocr.steps.image_loading import load_image
 from triton_ocr_client import OCRClient
-from triton_fixtures import assert_same_result, start_server, text_image
+from triton_fixtures import assert_same_result, served_config, start_server, text_image
 
 pytestmark = pytest.mark.triton
 
@@ -39,8 +38,7 @@ def images(shared_data) -> list[np.ndarray]:
 
 def test_the_classifiers_are_models_of_the_server(server):
     for model in (TEXTLINE_ORIENTATION, DOC_ORIENTATION):
-        config = urlopen(f"{server.http_url}/v2/models/{model}/config", timeout=10).read()
-        assert b'"backend":"openvino"' in config
+        assert served_config(server, model)["backend"] == "openvino"
 
 
 @pytest.mark.parametrize(("turns", "angle"), [(0, 0), (1, 270), (3, 90)])

@@ -5,10 +5,8 @@ engine, and the ONNX Runtime backend against in-process OpenVINO fp32 (so the en
 from __future__ import annotations
 
 import asyncio
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
 
@@ -17,7 +15,7 @@ from triton_ocr.inputs import IMAGE_SUFFIXES
 from triton_ocr.result import OCRResult
 from triton_ocr.contract import TEXT_DET, TEXT_REC
 from triton_ocr_client import AsyncOCRClient, OCRClient
-from triton_fixtures import assert_same_result, data_folder, start_server
+from triton_fixtures import assert_same_result, data_folder, served_config, start_server
 
 pytestmark = pytest.mark.triton
 
@@ -43,7 +41,7 @@ def expected(dataset, pipeline) -> dict[str, OCRResult]:
 
 @pytest.fixture(scope="module")
 def server():
-    yield from start_server(health_interval_s=5.0)
+    yield from start_server(health_interval_s=5.0, http=True)
 
 
 def check(expected: dict[str, OCRResult], results: list[OCRResult], dataset: list[str]) -> None:
@@ -54,8 +52,7 @@ def check(expected: dict[str, OCRResult], results: list[OCRResult], dataset: lis
 
 def served_backends(server) -> set[str]:
     """The backends the server reports for the two inference models."""
-    configs = [json.loads(urlopen(f"{server.http_url}/v2/models/{name}/config", timeout=10).read()) for name in MODELS]
-    return {config["backend"] for config in configs}
+    return {served_config(server, name)["backend"] for name in MODELS}
 
 
 def test_grpc_results_equal_in_process_results(server, dataset, expected):

@@ -45,7 +45,7 @@ PROBE = text_image(7, lines=2)
 
 @pytest.fixture(scope="module")
 def server():
-    yield from start_server(config=CONFIG, health_interval_s=1.0)
+    yield from start_server(config=CONFIG, health_interval_s=1.0, http=True)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,10 @@ def raw_grpc(server) -> grpcclient.InferenceServerClient:
     return grpcclient.InferenceServerClient(server.grpc_url.split("://")[1])
 
 
-def model_counts(raw: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
-    """(successful requests, executions) of ``model`` so far."""
-    stats = raw.get_inference_statistics(model, as_json=True)["model_stats"][0]
+def model_counts(raw: grpcclient.InferenceServerClient, model: str, headers: dict[str, str]) -> tuple[int, int]:
+    """(successful requests, executions) of ``model`` so far (``headers``: the launcher's key, which the
+    statistics API needs)."""
+    stats = raw.get_inference_statistics(model, as_json=True, headers=headers)["model_stats"][0]
     return int(stats["inference_stats"]["success"].get("count", 0)), int(stats.get("execution_count", 0))
 
 
@@ -137,11 +138,12 @@ def test_concurrent_requests_are_merged_without_cross_talk(server, local):
     images = [text_image(seed, size=(640, 360), lines=3, max_words=1, vocabulary=numbers) for seed in range(32)]
     expected = [next(local.predict(image)) for image in images]
     raw = raw_grpc(server)
-    before = {model: model_counts(raw, model) for model in (contract.OCR, contract.TEXT_DET, contract.TEXT_REC)}
+    before = {model: model_counts(raw, model, server.admin_headers)
+              for model in (contract.OCR, contract.TEXT_DET, contract.TEXT_REC)}
     with OCRClient.from_url(server.grpc_url, timeout_s=120) as client, ThreadPoolExecutor(32) as pool:
         results = list(pool.map(client.ocr, images))
     time.sleep(0.5)  # statistics are updated just after the responses leave
-    after = {model: model_counts(raw, model) for model in before}
+    after = {model: model_counts(raw, model, server.admin_headers) for model in before}
     requests = {model: after[model][0] - before[model][0] for model in before}
     executions = {model: after[model][1] - before[model][1] for model in before}
     assert executions[contract.TEXT_DET] < len(images) <= requests[contract.TEXT_DET], (requests, executions)

@@ -43,6 +43,17 @@ def start_server(**kwargs: object) -> Iterator[TritonServer]:
         server.stop()
 
 
+def served_config(server: TritonServer, model: str) -> dict:
+    """A served model's config, read over gRPC with the launcher's key (the model-config API is restricted)."""
+    import tritonclient.grpc as grpc
+
+    client = grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    try:
+        return client.get_model_config(model, headers=server.admin_headers, as_json=True)["config"]
+    finally:
+        client.close()
+
+
 def assert_same_result(expected: OCRResult, actual: OCRResult, label: object = "") -> None:
     """Same texts in the same order, every polygon corner within 1 px."""
     assert actual["rec_text"] == expected["rec_text"], label

@@ -30,8 +30,8 @@ def libc() -> ctypes.CDLL:
 
 def apply_malloc_settings() -> dict[str, int]:
     """Give this running process :data:`MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment only at
-    start), each unless its variable is set; for the gateway, which ``triton-ocr serve`` runs in-process. Returns
-    what was applied."""
+    start), each unless its variable is set: ``triton-ocr gateway`` started without them. Returns what was
+    applied."""
     applied = {}
     for name, value in MALLOC_SETTINGS.items():
         if name not in os.environ and libc().mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:

@@ -104,5 +104,14 @@ maxUnavailable: {{ .maxUnavailable }}
 {{/* Triton's readiness and liveness check: a real inference through every entry (triton_ocr.serving.server.readiness,
      in the model image's environment): the exec command as a YAML list. */}}
 {{- define "triton-ocr.triton.inferenceProbe" -}}
-{{- list "/opt/triton-ocr/venv/bin/python" "-m" "triton_ocr.serving.server.readiness" "--url" (printf "127.0.0.1:%d" (int .Values.triton.ports.http)) "--timeout" "10" | toYaml }}
+{{- list "/opt/triton-ocr/venv/bin/python" "-m" "triton_ocr.serving.server.readiness" "--url" (printf "127.0.0.1:%d" (int .Values.triton.ports.grpc)) "--timeout" "10" | toYaml }}
+{{- end }}
+
+{{/* Triton's entrypoint: the packed environment first on PATH (the python stub's interpreter), and every API but
+inference, health and metadata (serving.server.launcher.RESTRICTED_APIS) behind the header triton-ocr-admin-key,
+on HTTP and gRPC, with $TRITON_OCR_ADMIN_KEY (adminKeySecret) or else a key drawn at start. */}}
+{{- define "triton-ocr.triton.entrypoint" -}}
+{{- $apis := "shared-memory,model-config,model-repository,statistics,trace,logging" }}
+{{- $script := printf "key=\"${TRITON_OCR_ADMIN_KEY:-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \\n')}\"; unset TRITON_OCR_ADMIN_KEY; PATH=/opt/triton-ocr/venv/bin:$PATH exec tritonserver \"$@\" \"--http-restricted-api=%s:triton-ocr-admin-key=$key\" \"--grpc-restricted-protocol=%s:triton-ocr-admin-key=$key\"" $apis $apis }}
+{{- list "/bin/sh" "-c" $script "tritonserver" | toYaml }}
 {{- end }}

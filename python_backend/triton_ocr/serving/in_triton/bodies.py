@@ -14,7 +14,7 @@ import numpy as np
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
-from triton_ocr.errors import ConfigError, InvalidImageError
+from triton_ocr.errors import ConfigError, ImageTooLargeError, InvalidImageError, InvalidModelInputError
 from triton_ocr.models.charset import load_charset
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.stages import (
@@ -153,11 +153,27 @@ class OCRPostprocess:
         metadata = dict(session.get_modelmeta().custom_metadata_map)
         return load_charset(metadata, files.charset_path, use_space_char)
 
+    @staticmethod
+    def checked(inputs: Tensors, cfg: OCRConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(the probability map cut to ``det_input_size``, the image), or InvalidModelInputError /
+        ImageTooLargeError for inputs the ensemble never sends: a client may call this model directly, and gets
+        no more than ``text_det.max_input_pixels`` of map and ``image.max_pixels`` of image."""
+        prob_map, image = inputs[contract.PROB_MAP], inputs[contract.DECODED_IMAGE]
+        size = inputs[contract.DET_INPUT_SIZE].reshape(-1)
+        if size.size != 2 or not all(1 <= int(v) <= limit for v, limit in zip(size, prob_map.shape[-2:])):
+            raise InvalidModelInputError(
+                f"{contract.DET_INPUT_SIZE} must be two sizes within the {contract.PROB_MAP} shape "
+                f"{list(prob_map.shape)}, got {size.tolist()[:4]}"
+            )
+        if int(size[0]) * int(size[1]) > cfg.text_det.max_input_pixels:
+            raise ImageTooLargeError(f"{contract.DET_INPUT_SIZE} {size.tolist()} is over text_det.max_input_pixels "
+                                     f"({cfg.text_det.max_input_pixels})")
+        load_image(image, cfg.image)  # the size limits: raises without copying a valid BGR image
+        return unpad_prob_map(prob_map, (int(size[0]), int(size[1]))), image
+
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
-        valid_hw = tuple(int(v) for v in inputs[contract.DET_INPUT_SIZE].reshape(-1)[:2])
-        prob_map = unpad_prob_map(inputs[contract.PROB_MAP], valid_hw)
-        image = inputs[contract.DECODED_IMAGE]
+        prob_map, image = self.checked(inputs, cfg)
         lines = await read_lines(image, prob_map, cfg, self.models)
         angle = int(scalar(inputs.get(contract.DOC_ANGLE.name, np.array([-1])), contract.DOC_ANGLE.name))
         if angle >= 0:  # the image is the page turned upright: lines go back to the input image's pixels

@@ -13,6 +13,7 @@ OpenVINO reads the native OpenVINO backend's ``INFERENCE_NUM_THREADS``, ``NUM_ST
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ class ModelRunner:
         self.output_names = [spec["name"] for spec in model_config["output"]]
         self.input_specs = {spec["name"]: InputSpec.of(spec) for spec in model_config["input"]}
         self.model_name = model_config.get("name") or model_dir.name
+        self.max_item_elements = int(parameters.get("max_item_elements", 0)) or None
+        self.item_limit_setting = parameters.get("item_limit_setting", "")
         self.load(model_config, parameters)
         self.check_shapes = self.shape_check()
 
@@ -84,12 +87,20 @@ class ModelRunner:
         return ShapeCheck.of_file(self.path, self.model_name)
 
     def validate(self, inputs: Inputs) -> None:
-        """InvalidModelInputError unless every configured input is there with its dtype, rank and fixed dims, and
+        """InvalidModelInputError unless every configured input is there with its dtype, rank and fixed dims, each
+        batch item within ``max_item_elements`` (the pipeline's own cost bound, from the config's parameters), and
         the model's shape inference can run the shapes (the engine never sees an input it cannot run)."""
         for name, spec in self.input_specs.items():
             if name not in inputs:
                 raise InvalidModelInputError(f"{self.model_name}: input {name!r} is missing")
             spec.check(self.model_name, name, inputs[name], self.batched)
+            item = inputs[name].shape[1:] if self.batched else inputs[name].shape
+            if self.max_item_elements and math.prod(item) > self.max_item_elements:
+                raise InvalidModelInputError(
+                    f"{self.model_name}: input {name!r} of shape {list(inputs[name].shape)} holds "
+                    f"{math.prod(item)} elements per item; the limit is {self.max_item_elements} (set by "
+                    f"{self.item_limit_setting or 'the served config'})"
+                )
         self.check_shapes({name: inputs[name].shape for name in self.input_names})
 
     def infer(self, feed: Inputs) -> list[np.ndarray]:

@@ -84,6 +84,10 @@ class InferenceModel:
     serving: Mapping[str, BatchedModel]
     chunk: Callable[[OCRConfig], int] | None = None
     """For a model fed in pipeline chunks: the chunk size (its batches count in chunks, see BatchedModel)."""
+    item_limit: Callable[[ServingPlan], tuple[int, str]] | None = None
+    """The most input elements one batch item may hold and the setting that sets it, for inputs whose dims the
+    config leaves open: what the pipeline itself can send, so that a client calling the model directly gets no more
+    (enforced by this project's runners, :mod:`~triton_ocr.serving.in_triton.model_runner`)."""
 
     def batch_sizes(self, config: OCRConfig, settings: BatchedModel) -> tuple[int, tuple[int, ...]]:
         """Triton's ``max_batch_size`` and preferred batch sizes for this model under ``settings``."""
@@ -114,6 +118,7 @@ class InferenceModel:
             plan.config.runtime,
             plan.profile.execution_accelerators,
             (inputs, outputs),
+            self.item_limit(plan) if self.item_limit else None,
         )
 
 
@@ -133,6 +138,20 @@ def bls_parameters(plan: ServingPlan, role: str, model: InferenceModel) -> dict[
     io = plan.io[model.name]
     outputs = ",".join(spec.name for spec in model.outputs(io))
     return {f"{role}_model": plan.name(model.name), f"{role}_input": io.input, f"{role}_outputs": outputs}
+
+
+def det_item_limit(plan: ServingPlan) -> tuple[int, str]:
+    """3 × the largest padded detector input :func:`~triton_ocr.steps.det_resize.det_input_size` can give: at most
+    ``max_input_pixels``, each side at most ``max_side_limit`` + 32, then padded to the profile's multiple."""
+    det, multiple = plan.config.text_det, plan.profile.det_size_multiple
+    pixels = det.max_input_pixels + 2 * multiple * (det.max_side_limit + 32) + multiple**2
+    return 3 * pixels, "text_det.max_input_pixels"
+
+
+def rec_item_limit(plan: ServingPlan) -> tuple[int, str]:
+    """One line: 3 × ``image_height`` × ``max_width`` (wider lines are squeezed to it)."""
+    rec = plan.config.text_rec
+    return 3 * rec.image_height * rec.max_width, "text_rec.max_width"
 
 
 def det_preprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
@@ -170,6 +189,7 @@ TEXT_DET = InferenceModel(
     files=lambda models: models.det,
     input_dims=lambda config: (3, -1, -1),
     outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (1, -1, -1)),),
+    item_limit=det_item_limit,
     serving={
         "cpu": BatchedModel(
             instances=1, intra_op_threads=2, max_batch_size=4, preferred_batch_sizes=(2, 4),
@@ -191,6 +211,7 @@ TEXT_REC = InferenceModel(
         contract.TensorSpec(best_path.CONFIDENCES, "FP32", (-1,)),
     ),
     chunk=lambda config: config.text_rec.batch_size,
+    item_limit=rec_item_limit,
     serving={
         "cpu": BatchedModel(instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000),
         "gpu": BatchedModel(

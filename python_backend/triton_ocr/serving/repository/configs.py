@@ -79,6 +79,10 @@ def dynamic_batching(settings: BatchedModel, preferred: Sequence[int]) -> dict[s
     return batching
 
 
+MAX_ITEM_ELEMENTS = "max_item_elements"
+ITEM_LIMIT_SETTING = "item_limit_setting"
+
+
 def inference_model(
     name: str,
     settings: BatchedModel,
@@ -87,10 +91,13 @@ def inference_model(
     runtime: RuntimeConfig,
     accelerators: Mapping[str, list[dict[str, Any]]],
     io: tuple[list, list],
+    item_limit: tuple[int, str] | None = None,
 ) -> dict:
     """A standard config of the ``runtime.engine`` backend (``onnxruntime`` or ``openvino``) for ``model.onnx``:
     served by the native backends on NGC images, by this project's python-based ones here (``torch``: python-based
-    only). ``batch``: the max and preferred batch sizes; ``io``: the input and output tensor entries. On GPUs,
+    only). ``batch``: the max and preferred batch sizes; ``io``: the input and output tensor entries;
+    ``item_limit``: the most input elements per batch item and the setting that sets it (parameters
+    :data:`MAX_ITEM_ELEMENTS` and :data:`ITEM_LIMIT_SETTING`, which native backends ignore). On GPUs,
     ``runtime.device`` ``gpu:N`` pins the instances to GPU N (``gpu``: every GPU gets the instances)."""
     if runtime.engine == "openvino" and kind != "KIND_CPU":
         raise ConfigError(f"{name} runs on {kind}: the openvino engine serves CPUs only")
@@ -106,7 +113,10 @@ def inference_model(
         "output": io[1],
         "instance_group": [group],
         "dynamic_batching": dynamic_batching(settings, batch[1]),
-        "parameters": string_parameters(engine_parameters(runtime.engine, runtime.precision, settings)),
+        "parameters": string_parameters(
+            engine_parameters(runtime.engine, runtime.precision, settings)
+            | ({MAX_ITEM_ELEMENTS: item_limit[0], ITEM_LIMIT_SETTING: item_limit[1]} if item_limit else {})
+        ),
     }
     if accelerators and runtime.engine == "onnxruntime":
         config["optimization"] = {

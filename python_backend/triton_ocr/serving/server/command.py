@@ -1,9 +1,11 @@
-"""``triton-ocr serve``: run the supervised Triton server and the HTTP gateway, or render the model repository.
+"""``triton-ocr serve``: run the supervised Triton server and the HTTP gateway, each a process of its own that is
+restarted when it dies, or render the model repository.
 
     triton-ocr serve [--pipeline OCR.yaml] [--profile cpu|gpu] [--host 127.0.0.1] [--http-port 8000] ...
     triton-ocr serve --host 0.0.0.0                   # the gateway on every interface, Triton still on 127.0.0.1
     triton-ocr serve --models PP-OCRv4_mobile,PP-OCRv6_small   # these sets only (default: every installed set)
     triton-ocr serve --no-gateway                     # Triton only
+    triton-ocr serve --triton-http                    # Triton's HTTP frontend too (off by default: see --help)
     triton-ocr serve --no-triton --triton-url grpc://HOST:8001   # the gateway only (same as `triton-ocr gateway`)
     triton-ocr serve --build-repo model_repository [--profile cpu|gpu] [--pipeline OCR.yaml]
     triton-ocr serve --build-repo DIR --with-weights  # a loadable repository (weights linked in): image builds
@@ -42,7 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--triton-host", default="127.0.0.1",
                         help="Triton's address (HTTP, gRPC, metrics); keep it on loopback unless other machines "
                         "must reach Triton itself (its model-control API needs a per-launch key either way)")
-    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--triton-http", action="store_true",
+                        help="also open Triton's HTTP frontend on --triton-host:--http-port; it is off by default "
+                        "because Triton 2.51 aborts on one crafted JSON request there (gRPC is not affected): open "
+                        "it only where no untrusted client can reach it")
+    parser.add_argument("--http-port", type=int, default=8000, help="Triton's HTTP port (with --triton-http)")
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--wheel-dir", type=Path, help="folder holding the nvidia-pytriton wheel (offline machines)")
@@ -71,14 +77,16 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
-    from triton_ocr.heap import apply_malloc_settings
     from triton_ocr.serving.repository.assemble import assemble_repository, write_render
     from triton_ocr.serving.repository.plan import plan_serving
     from triton_ocr.serving.server.install import install_tritonserver, stub_python_bin
+    from triton_ocr.serving.server.server_guard import build_server_guard
 
     if args.install:
         install = install_tritonserver(wheel_dir=args.wheel_dir)
-        print(f"tritonserver in {install.root} (python stub environment: {stub_python_bin(install).parent})")
+        guard = build_server_guard(install.root)
+        print(f"tritonserver in {install.root} (python stub environment: {stub_python_bin(install).parent}; "
+              f"server guard {guard.name})")
         return 0
 
     config = load_config(args.pipeline)
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         model_sets=model_sets_argument(args.models, default=None),
         repository=args.repository,
         host=args.triton_host,
+        http=args.triton_http,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         metrics_port=args.metrics_port,
@@ -110,13 +119,12 @@ def run(args: argparse.Namespace) -> int:
         health_interval_s=args.health_interval,
     )
     gateway = None
-    if not args.no_gateway:
-        apply_malloc_settings()  # the gateway runs in this process; the server gets them in its environment
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if server is not None:
             server.start()
-            print(f"serving OCR: gRPC {server.grpc_url}, HTTP {server.http_url} (Ctrl-C stops)", flush=True)
+            http = f", Triton HTTP {server.http_url}" if server.http else ""
+            print(f"serving OCR: gRPC {server.grpc_url}{http} (Ctrl-C stops)", flush=True)
         if not args.no_gateway:
             gateway = start_gateway(args, server.grpc_url if server else args.triton_url)
             print(f"HTTP gateway: POST {gateway.url}/ocr", flush=True)
@@ -132,14 +140,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_gateway(args: argparse.Namespace, triton_url: str | None):
-    """The PaddleX-compatible HTTP gateway in a thread of this process, in front of ``triton_url``."""
-    from triton_ocr.gateway.server import GatewayServer
-    from triton_ocr.gateway.settings import GatewaySettings
+def start_gateway(args: argparse.Namespace, triton_url: str | None):  # noqa: ANN201 - SupervisedGateway
+    """The PaddleX-compatible HTTP gateway in a supervised process of its own, in front of ``triton_url``."""
+    from triton_ocr.serving.server.gateway_process import SupervisedGateway
 
     if triton_url is None:
         raise ConfigError("--no-triton needs --triton-url grpc://HOST:PORT")
-    settings = GatewaySettings(
-        engine="triton", triton_url=triton_url, host=args.host, port=args.port, pipeline=str(args.pipeline)
-    )
-    return GatewayServer(settings).start()
+    arguments = ["--engine", "triton", "--triton-url", triton_url, "--pipeline", str(args.pipeline)]
+    return SupervisedGateway(args.host, args.port, arguments).start()

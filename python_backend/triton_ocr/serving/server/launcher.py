@@ -6,6 +6,12 @@ starts the server on its ports with a private ``/dev/shm`` prefix, and is ready 
 through every entry has succeeded. A :class:`~triton_ocr.serving.server.supervisor.Supervisor` thread then keeps
 it serving (reloads models whose stub died, restarts a dead server).
 
+What a client of Triton's ports reaches is inference, health and metadata: every other API (shared memory, model
+configuration and repository, statistics, trace, logging) needs the per-launch admin key, which the server guard
+(:mod:`~triton_ocr.serving.server.server_guard`) keeps out of ``/proc``. Triton's HTTP frontend is off unless asked
+for (``http=True``): in 2.51 one crafted JSON request aborts the whole server there (a shape of 10¹² elements ends
+in ``std::bad_alloc``), while gRPC checks the byte size first; the launcher's own calls go over gRPC.
+
     with TritonServer.on_free_ports() as server:
         client = OCRClient.from_url(server.grpc_url)
 """
@@ -34,6 +40,7 @@ from triton_ocr.serving.repository.plan import plan_serving
 from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
 from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver, server_environment
 from triton_ocr.serving.server.readiness import run_probes
+from triton_ocr.serving.server.server_guard import ADMIN_KEY_PLACEHOLDER, build_server_guard, guard_environment
 from triton_ocr.serving.server.stubs import (
     SHM_PREFIX,
     SHM_ROOT,
@@ -53,8 +60,13 @@ RECLAIM_AFTER_S = 10.0
 """How long a dead stub's region is left alone after its model's reload: a request that was inside the dead instance
 waits on it until the server sees the stub dead (~1 s); freed at once, such a request hung for 60 s."""
 ADMIN_HEADER = "triton-ocr-admin-key"
-"""The header Triton's model-repository API (load, unload, index) requires, with the launcher's per-launch key:
-whoever reaches Triton's ports can infer, but not unload the models."""
+"""The header Triton's restricted APIs require, with the launcher's per-launch key: whoever reaches Triton's ports
+can infer, but not read shared memory or unload the models."""
+GRPC_ADMIN_HEADER = f"triton-grpc-protocol-{ADMIN_HEADER}"
+"""The same header as gRPC metadata: Triton's gRPC frontend expects restricted protocols' headers with this prefix."""
+RESTRICTED_APIS = ("shared-memory", "model-config", "model-repository", "statistics", "trace", "logging")
+"""Everything but ``health``, ``metadata`` and ``inference`` (Triton 2.51's API groups; system and CUDA shared memory
+are one group)."""
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -88,6 +100,7 @@ class TritonServer:
         http_port: int = 8000,
         grpc_port: int = 8001,
         metrics_port: int = 8002,
+        http: bool = False,
         log_file: Path | None = None,
         log_to_console: bool = False,
         wheel_dir: Path | None = None,
@@ -100,6 +113,7 @@ class TritonServer:
         self.source_repository = repository
         self.host = host
         self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
+        self.http = http
         self.log_file = log_file
         self.log_to_console = log_to_console
         self.wheel_dir = wheel_dir
@@ -140,6 +154,11 @@ class TritonServer:
         return f"grpc://{self.client_host}:{self.grpc_port}"
 
     @property
+    def admin_headers(self) -> dict[str, str]:
+        """The gRPC metadata that opens Triton's restricted APIs (:data:`RESTRICTED_APIS`) for this launch."""
+        return {GRPC_ADMIN_HEADER: self.admin_key}
+
+    @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
@@ -157,8 +176,9 @@ class TritonServer:
             f"--http-port={self.http_port}",
             f"--grpc-port={self.grpc_port}",
             f"--metrics-port={self.metrics_port}",
-            f"--http-restricted-api=model-repository:{ADMIN_HEADER}={self.admin_key}",
-            f"--grpc-restricted-protocol=model-repository:{ADMIN_HEADER}={self.admin_key}",
+            f"--allow-http={str(self.http).lower()}",
+            f"--http-restricted-api={','.join(RESTRICTED_APIS)}:{ADMIN_HEADER}={ADMIN_KEY_PLACEHOLDER}",
+            f"--grpc-restricted-protocol={','.join(RESTRICTED_APIS)}:{ADMIN_HEADER}={ADMIN_KEY_PLACEHOLDER}",
             "--exit-timeout-secs=10",
             "--log-verbose=0",
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
@@ -176,7 +196,7 @@ class TritonServer:
         self.workdir = Path(tempfile.mkdtemp(prefix="triton-ocr-"))
         repository = assemble_repository(self.workdir / "models", self.plan, self.source_repository)
         self._command = self.command(install.binary, install.backend_dir, repository)
-        self._env = server_environment(install)
+        self._env = server_environment(install) | guard_environment(build_server_guard(install.root), self.admin_key)
         try:
             self._launch()
             self._wait_until_serving(self.startup_timeout_s)
@@ -219,20 +239,18 @@ class TritonServer:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def _client(self, timeout_s: float = 30.0):  # noqa: ANN202 - tritonclient is imported lazily
-        import tritonclient.http as http
+    def _client(self):  # noqa: ANN202 - tritonclient is imported lazily
+        import tritonclient.grpc as grpc
 
-        return http.InferenceServerClient(
-            f"{self.client_host}:{self.http_port}", connection_timeout=timeout_s, network_timeout=timeout_s
-        )
+        return grpc.InferenceServerClient(f"{self.client_host}:{self.grpc_port}")
 
     def probe(self, timeout_s: float = 30.0) -> str | None:
         """One real OCR inference through every entry (the probe image has a text line, so every model runs):
         ``None``, or the first error."""
         try:
-            client = self._client(timeout_s)
+            client = self._client()
             try:
-                run_probes(client, self.plan.probes)
+                run_probes(client, self.plan.probes, timeout_s)
             finally:
                 client.close()
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
@@ -251,9 +269,30 @@ class TritonServer:
             error = self.probe(timeout_s=10.0)
             if error is None:
                 self.instances = set(self.stub_processes())
+                self.check_guard()
                 return
             time.sleep(0.25)
         raise TritonUnavailableError(f"no successful OCR inference within {timeout_s:.0f} s ({error}):\n{self.log_tail()}")
+
+    def check_guard(self) -> None:
+        """Raise TritonUnavailableError unless the server guard took effect: the restricted APIs refuse the
+        placeholder that ``/proc`` shows and take the key, and no shared-memory region is open to other users."""
+        from tritonclient.utils import InferenceServerException
+
+        client = self._client()
+        try:
+            try:
+                client.get_inference_statistics(headers={GRPC_ADMIN_HEADER: ADMIN_KEY_PLACEHOLDER})
+            except InferenceServerException:
+                pass
+            else:
+                raise TritonUnavailableError("the server guard is not loaded: the admin key is the placeholder")
+            client.get_inference_statistics(headers=self.admin_headers)
+        finally:
+            client.close()
+        exposed = [name for name in regions(self.shm_prefix) if (SHM_ROOT / name).stat().st_mode & 0o077]
+        if exposed:
+            raise TritonUnavailableError(f"shared-memory regions readable by other users: {sorted(exposed)}")
 
     def stub_processes(self) -> dict[str, int]:
         """This server's live python stubs: ``{instance name: pid}`` (e.g. ``text_rec_0_0``)."""
@@ -281,12 +320,11 @@ class TritonServer:
                 before = regions(self.shm_prefix)
                 retired = {pid for name, stubs in stub_instances(self.shm_prefix).items()
                            if model_of(name) == model for pid, _ in stubs}
-                config = json.dumps(client.get_model_config(model))
-                admin = {ADMIN_HEADER: self.admin_key}
+                config = json.dumps(client.get_model_config(model, headers=self.admin_headers, as_json=True)["config"])
                 started = time.monotonic()
-                client.unload_model(model, headers=admin)
+                client.unload_model(model, headers=self.admin_headers)
                 unloaded = time.monotonic()
-                client.load_model(model, config=config, headers=admin)
+                client.load_model(model, config=config, headers=self.admin_headers)
                 loaded = time.monotonic()
                 self.reloads += 1
                 self._wait_for_stubs(model, retired, loaded + timeout_s)
