@@ -34,6 +34,16 @@ OTHERS = {("alpha 1000",): "good_0", ("bravo 1010",): "good_1"}
         (Case("bad", "corrupt", b""), "200", (), "unexpected"),  # a corrupt file answered
         (Case("poison", "poison", None), "answered", None, "unexpected"),
         (Case("big", "amplifying", b""), "200", (), "ok"),
+        (Case("pdf", "pdf", b""), "413", None, "ok"),
+        (Case("pdf", "pdf", b""), "422", None, "ok"),
+        (Case("pdf", "pdf", b""), "503", None, "ok"),  # every PDF worker busy: shed, as configured
+        (Case("pdf", "pdf", b""), "500", None, "unexpected"),
+        (Case("pdf", "pdf", b""), "no answer", None, "unexpected"),  # the gateway died
+        (Case("api", "restricted", "statistics"), "refused", None, "ok"),
+        (Case("api", "restricted", "statistics"), "answered", None, "unexpected"),
+        (Case("shape", "oversize", None), "BadInputError", None, "ok"),
+        (Case("shape", "oversize", None), "answered", None, "unexpected"),
+        (Case("shape", "oversize", None), "ServerUnavailableError", None, "transient"),
     ],
 )
 def test_each_answer_is_judged(case, status, texts, verdict):
@@ -52,6 +62,39 @@ def test_transient_failures_count_only_inside_a_fault_window():
     counts, problems = verdicts(outcomes, [window])
     assert counts == {"transient_in_window": 3, "ok": 1, "transient_outside_window": 1}
     assert [p.end for p in problems] == [30.0]
+
+
+def test_recovery_is_judged_by_the_last_failure_after_a_kill():
+    """A kill whose first good answer comes at once but whose new requests keep failing 6.5 s later has not
+    recovered within 5 s; a request in flight at the kill that fails late is reported apart; good images answered
+    meanwhile (by the model's other instances) are counted."""
+    from triton_ocr.bench.soak_report import sibling_service, slow_recoveries
+
+    def outcome(start, end, verdict):
+        return Outcome(start, end, "grpc", "good_0", "good", "ok" if verdict == "ok" else "503", verdict)
+
+    outcomes = [outcome(10.1, 10.8, "ok"), outcome(10.2, 11.0, "transient"), outcome(10.9, 12.0, "ok"),
+                outcome(12.0, 16.5, "transient"), outcome(9.5, 17.5, "transient"), outcome(16.6, 17.0, "ok")]
+    kill = {"t": 10.0, "model": "ocr_postprocess", "instance": "ocr_postprocess_0_1", "instances": 3}
+    (window,) = fault_windows(outcomes, [kill], 10.0, 60.0)
+    assert (window["recovery_s"], window["last_failure_s"], window["last_victim_s"]) == (0.8, 6.5, 7.5)
+    assert (window["served_while_healing"], window["failed_while_healing"]) == (2, 2)
+    assert slow_recoveries([window], 5.0) == [10.0] and slow_recoveries([window], 7.0) == []
+    assert sibling_service([window]) == {"kills": 1, "served": 2, "failed": 2, "healing_s": [6.5]}
+
+
+def test_the_attacks_go_to_the_channel_that_reaches_them():
+    import random
+
+    from triton_ocr.bench.soak_inputs import attack_cases, draw
+
+    cases = [GOOD, *attack_cases(3200)]
+    kinds = {channel: {draw(cases, random.Random(i), channel).kind for i in range(400)}
+             for channel in ("grpc", "gateway")}
+    assert kinds == {"grpc": {"good", "restricted", "oversize"}, "gateway": {"good", "pdf"}}
+    names = {case.name for case in cases}
+    assert {"pdf_forms_1e8", "pdf_flate_bomb", "pdf_page_tree_loop", "restricted_register_stub_region",
+            "raw_declares_1e12_pixels"} <= names
 
 
 def test_rss_growth_past_the_limit_fails_the_run():

@@ -88,10 +88,11 @@ class ModelStats:
         return self.ns.get(key, 0) / max(self.requests, 1) / 1e6
 
 
-def statistics_snapshot(client: Any) -> dict[str, ModelStats]:
-    """Every loaded model's cumulative statistics (``tritonclient.grpc`` client)."""
+def statistics_snapshot(client: Any, headers: dict[str, str]) -> dict[str, ModelStats]:
+    """Every loaded model's cumulative statistics (``tritonclient.grpc`` client; ``headers``: the launcher's admin
+    key, which the statistics API needs)."""
     snapshot = {}
-    for model in client.get_inference_statistics(as_json=True).get("model_stats", []):
+    for model in client.get_inference_statistics(as_json=True, headers=headers).get("model_stats", []):
         stats = model.get("inference_stats", {})
         snapshot[model["name"]] = ModelStats(
             requests=int(stats.get("success", {}).get("count", 0)),
@@ -123,7 +124,7 @@ class TritonTarget:
         self.client.ocr(image.data)
 
     def statistics(self) -> dict[str, ModelStats]:
-        return statistics_snapshot(self.admin)
+        return statistics_snapshot(self.admin, self.server.admin_headers)
 
     def close(self) -> None:
         self.client.close()

@@ -8,7 +8,7 @@ inputs (:mod:`~triton_ocr.bench.soak_inputs`), every ``--kill-every`` seconds on
 SIGKILL, and the RSS of the server, each stub and the gateway is sampled. Every answer is judged
 (:mod:`~triton_ocr.bench.soak_clients`): a good image must get its own texts, hostile input its 4xx, and a failure
 may only be transient (503 and the like) inside a fault window — from a kill to the first good answer sent after
-it, plus ``--grace``. Writes ``soak.json``, ``soak.md`` and ``soak.png`` (:mod:`~triton_ocr.bench.soak_report`);
+it, plus ``--grace`` —, and a kill has recovered when its last failure came within ``--max-recovery``. Writes ``soak.json``, ``soak.md`` and ``soak.png`` (:mod:`~triton_ocr.bench.soak_report`);
 exits 1 when any answer was lost, crossed, unexpected, or a transient failure fell outside the fault windows.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 from triton_ocr.bench.processes import MiB, rss
 from triton_ocr.bench.soak_clients import GatewayClient, GrpcClient, Outcome, run_case
-from triton_ocr.bench.soak_inputs import Case, draw, good_cases, hostile_cases
+from triton_ocr.bench.soak_inputs import Case, attack_cases, draw, good_cases, hostile_cases
 from triton_ocr.errors import OCRError
 
 
@@ -114,8 +114,9 @@ def killer_loop(soak: Soak, server: Any, seed: int) -> None:  # noqa: ANN401 - a
             os.kill(stubs[instance], signal.SIGKILL)
         except ProcessLookupError:
             continue
+        instances = sum(model_of(name) == model for name in stubs)
         with soak.lock:
-            soak.kills.append({"t": round(soak.now(), 3), "model": model, "instance": instance})
+            soak.kills.append({"t": round(soak.now(), 3), "model": model, "instance": instance, "instances": instances})
         next_kill += every
 
 
@@ -239,7 +240,8 @@ def soak_run(args: argparse.Namespace) -> dict[str, Any]:
     gateway = None
     try:
         server.start()
-        cases = baseline(good_cases(args.images, args.seed) + hostile_cases(args.seed), server.grpc_url, args.timeout)
+        hostile = hostile_cases(args.seed) + attack_cases(server.config.text_rec.max_width)
+        cases = baseline(good_cases(args.images, args.seed) + hostile, server.grpc_url, args.timeout)
         others = {case.expected: case.name for case in cases if case.kind == "good"}
         gateway, gateway_url = start_gateway(server.grpc_url, args.out)
         soak = Soak(args, cases, others)

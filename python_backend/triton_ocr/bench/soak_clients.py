@@ -40,7 +40,7 @@ def judge(case: Case, status: str, texts: tuple[str, ...] | None, others: dict[t
     """The verdict for ``case`` answered with ``status`` (``"200"``/``"ok"`` or an HTTP status / error class) and,
     on success, ``texts``; ``others``: every good case's expected texts → its name."""
     success = status in ("200", "ok")
-    if not success and (status == "503" or status in TRANSIENT_ERRORS):
+    if not success and case.kind != "pdf" and (status == "503" or status in TRANSIENT_ERRORS):
         return "transient"
     if status in ("timeout", "no answer"):
         return "lost" if case.kind == "good" else "unexpected"
@@ -52,7 +52,11 @@ def judge(case: Case, status: str, texts: tuple[str, ...] | None, others: dict[t
         return "crossed" if texts in others and others[texts] != case.name else "lost"
     if case.kind == "amplifying":
         return "ok" if success else "unexpected"
+    if case.kind == "restricted":
+        return "ok" if status == "refused" else "unexpected"
     refused = status in CLIENT_ERRORS or (status.isdigit() and 400 <= int(status) < 500)
+    if case.kind == "pdf" and status == "503":
+        return "ok"  # every PDF worker busy: shed with Retry-After, as configured
     return "ok" if refused else "unexpected"
 
 
@@ -71,7 +75,7 @@ class GatewayClient:
         """(status, texts on success, detail)."""
         import httpx
 
-        body = {"image": base64.b64encode(case.data).decode("ascii"), "visualize": False, **case.body}
+        body = {case.field: base64.b64encode(case.data).decode("ascii"), "visualize": False, **case.body}
         try:
             response = self.http.post(f"{self.url}/ocr", json=body)
         except httpx.TimeoutException:
@@ -106,9 +110,14 @@ class GrpcClient:
         from triton_ocr_client.errors import ClientError, classify
 
         try:
+            if case.kind == "restricted":
+                return self._restricted(case.data)
             if case.kind == "poison":
                 self._poison(*case.data)
                 return "ok", None, "answered"  # a poisoning input must not be answered
+            if case.kind == "oversize":
+                self._oversize(*case.data)
+                return "ok", None, "answered"
             request = next(iter(self.client.prepare(case.data, **case.overrides)))
             reply = self.client.infer(request, extra_outputs=("det_input_size",))
         except ClientError as exc:
@@ -128,6 +137,51 @@ class GrpcClient:
                                  else "FP32")
         tensor.set_data_from_numpy(array)
         self.raw.infer(model, [tensor])
+
+    def _oversize(self, model: str, tensors: dict[str, Any]) -> None:
+        """One raw request of ``tensors`` (an array, or a declared shape with raw bytes that do not fill it)."""
+        import grpc
+        from tritonclient.grpc import service_pb2
+        from tritonclient.grpc._utils import raise_error_grpc
+        from tritonclient.utils import np_to_triton_dtype
+
+        request = service_pb2.ModelInferRequest(model_name=model)
+        for name, value in tensors.items():
+            if not name:
+                name = self.input_names.setdefault(model, self.raw.get_model_metadata(model).inputs[0].name)
+            shape, data = value if isinstance(value, tuple) else (value.shape, value.tobytes())
+            datatype = "UINT8" if isinstance(value, tuple) else np_to_triton_dtype(value.dtype)
+            tensor = request.inputs.add(name=name, datatype=datatype)
+            tensor.shape.extend(shape)
+            request.raw_input_contents.append(data)
+        try:
+            self.raw._client_stub.ModelInfer(request, timeout=60)
+        except grpc.RpcError as exc:
+            raise_error_grpc(exc)
+
+    def _restricted(self, api: str) -> tuple[str, None, str]:
+        """A restricted API called without the key: ``refused`` if Triton says so, else ``answered``."""
+        from tritonclient.utils import InferenceServerException
+
+        calls = {
+            "register_stub_region": lambda: self.raw.register_system_shared_memory("stolen", *self._stub_region()),
+            "statistics": lambda: self.raw.get_inference_statistics(),
+            "unload_model": lambda: self.raw.unload_model("text_rec"),
+            "log_settings": lambda: self.raw.get_log_settings(),
+        }
+        try:
+            calls[api]()
+        except InferenceServerException as exc:
+            return ("refused" if "restricted" in str(exc) else "answered"), None, str(exc)[:200]
+        return "answered", None, f"{api} answered without the key"
+
+    @staticmethod
+    def _stub_region() -> tuple[str, int]:
+        """A live python stub's shared-memory region (its name is on the stub's command line) and its size."""
+        from triton_ocr.serving.server.stubs import SHM_PREFIX, SHM_ROOT
+
+        region = next(path for path in SHM_ROOT.glob(f"{SHM_PREFIX}*"))
+        return f"/{region.name}", region.stat().st_size
 
     def close(self) -> None:
         self.client.close()

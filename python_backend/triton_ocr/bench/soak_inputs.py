@@ -12,6 +12,14 @@ Kinds (``Case.kind``):
 - ``poison``: shapes the models cannot run, sent through Triton's own API — ``ocr_raw`` images of 1×2 and 3×3
   pixels, a 2 px wide line to ``text_rec``, a 31×33 input to ``text_det``: INVALID_ARGUMENT, and the models keep
   serving.
+- ``pdf``: the hostile PDFs of :mod:`~triton_ocr.bench.hostile_pdfs` in the gateway's ``file`` field (nested forms,
+  a FlateDecode bomb, huge pages, a looping page tree): a 4xx within the PDF limits (or a 503 when every PDF worker
+  is busy), and the gateway survives.
+- ``restricted``: Triton's restricted APIs called without the key over gRPC — registering the python backend's own
+  shared-memory region (the read attack of issue 20), statistics, unloading a model, the log settings: refused.
+- ``oversize``: shapes that once crashed a process or ran unbounded, over gRPC — an ``ocr_raw`` image declaring
+  1000000 × 1000000 × 3 (a ``std::bad_alloc`` abort over Triton's HTTP JSON), a line wider than ``text_rec`` ever
+  gets, a negative ``det_input_size`` to ``ocr_postprocess``: INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from triton_ocr.fonts import find_font
 
-Kind = Literal["good", "corrupt", "amplifying", "poison"]
+Kind = Literal["good", "corrupt", "amplifying", "poison", "pdf", "restricted", "oversize"]
 WORDS = ("alpha", "bravo", "delta", "echo", "golf", "hotel", "kilo", "lima", "mike", "oscar", "romeo", "sierra",
          "tango", "victor", "whisky", "zulu")
 
@@ -45,6 +53,8 @@ class Case:
     expected: tuple[str, ...] = ()
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    field: Literal["image", "file"] = "image"
+    """The gateway field the file goes in (``file``: PaddleX 3.x's, which takes PDFs)."""
 
 
 def png(image: Image.Image) -> bytes:
@@ -88,6 +98,25 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * (3 * width + 1)))
 
 
+def attack_cases(max_width: int) -> list[Case]:
+    """The pdf, restricted and oversize inputs (see the module docstring); ``max_width``: ``text_rec.max_width``.
+    An oversize case's data is ``(model, {input name: array or (declared shape, raw bytes)})``, ``""`` naming the
+    model's only input."""
+    from triton_ocr.bench.hostile_pdfs import HOSTILE_PDFS
+
+    pdfs = [Case(f"pdf_{name}", "pdf", make(), field="file", body={"fileType": 0}) for name, make in HOSTILE_PDFS.items()]
+    restricted = [Case(f"restricted_{api}", "restricted", api)
+                  for api in ("register_stub_region", "statistics", "unload_model", "log_settings")]
+    postprocess = {"prob_map": np.zeros((1, 1, 64, 64), np.float32), "decoded_image": np.zeros((64, 64, 3), np.uint8),
+                   "det_input_size": np.array([-5, 40], np.int32), "doc_angle": np.array([-1], np.int32)}
+    oversize = [
+        Case("raw_declares_1e12_pixels", "oversize", ("ocr_raw", {"image_array": ((1000000, 1000000, 3), b"\0" * 27)})),
+        Case("rec_wider_than_served", "oversize", ("text_rec", {"": np.zeros((1, 3, 48, max_width + 1), np.float32)})),
+        Case("postprocess_negative_size", "oversize", ("ocr_postprocess", postprocess)),
+    ]
+    return pdfs + restricted + oversize
+
+
 def hostile_cases(seed: int) -> list[Case]:
     """The corrupt, amplifying and poison inputs (see the module docstring)."""
     rng = np.random.default_rng(seed)
@@ -110,13 +139,20 @@ def hostile_cases(seed: int) -> list[Case]:
     ]
 
 
-WEIGHTS: dict[Kind, float] = {"good": 0.7, "corrupt": 0.12, "amplifying": 0.06, "poison": 0.12}
+WEIGHTS: dict[Kind, float] = {"good": 0.66, "corrupt": 0.1, "amplifying": 0.05, "poison": 0.08, "pdf": 0.03,
+                               "restricted": 0.04, "oversize": 0.04}
 """How often each kind is drawn."""
+CHANNELS: dict[str, frozenset[Kind]] = {
+    "grpc": frozenset({"good", "corrupt", "amplifying", "poison", "restricted", "oversize"}),
+    "gateway": frozenset({"good", "corrupt", "amplifying", "pdf"}),
+}
+"""The kinds each channel sends: Triton's own API gets the model-level attacks, the gateway the PDFs."""
 
 
 def draw(cases: list[Case], rng: random.Random, channel: str) -> Case:
-    """A random case: a kind by :data:`WEIGHTS`, then a case of that kind (``poison`` only on the gRPC channel:
-    it talks to Triton's own API)."""
-    kinds = [kind for kind in WEIGHTS if kind != "poison" or channel == "grpc"]
+    """A random case: a kind by :data:`WEIGHTS` among the channel's (:data:`CHANNELS`) that have cases, then a case
+    of that kind."""
+    present = {case.kind for case in cases}
+    kinds = [kind for kind in WEIGHTS if kind in CHANNELS[channel] and kind in present]
     kind = rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0]
     return rng.choice([case for case in cases if case.kind == kind])

@@ -4,6 +4,7 @@ as JSON, markdown and a PNG plot."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,45 @@ def group_of(label: str) -> str:
 
 def fault_windows(outcomes: list[Outcome], kills: list[dict[str, Any]], grace: float, end: float) -> list[dict]:
     """Each kill with its recovery: the first good answer to a request sent after it (seconds after the kill), the
-    window [kill, that answer + ``grace``] and the failures that ended inside it by status."""
+    window [kill, that answer + ``grace``], the failures that ended inside it by status, and two last failures:
+    ``last_failure_s``, of the requests sent after the kill — the recovery time the run is judged by: until then
+    a new request could still fail — and ``last_victim_s``, of those already in flight at the kill (a request inside
+    the killed stub, or one still in a step before it, fails whenever it gets there: seconds later for a large
+    image). And the good images answered right while it healed (from the kill to ``last_failure_s``: where the killed
+    model has other instances, what they served meanwhile)."""
     windows = []
     for kill in kills:
         answers = [o.end for o in outcomes if o.kind == "good" and o.verdict == "ok" and o.start >= kill["t"]]
         recovered = min(answers) if answers else None
         until = (recovered + grace) if recovered is not None else end
         failed = [o for o in outcomes if o.verdict != "ok" and kill["t"] <= o.end <= until]
+        after = [o.end for o in failed if o.start >= kill["t"]]
+        victims = [o.end for o in failed if o.start < kill["t"]]
+        healed = max(after) if after else kill["t"]
+        served = [o for o in outcomes if o.kind == "good" and o.verdict == "ok" and kill["t"] <= o.end <= healed]
         windows.append({**kill, "recovery_s": None if recovered is None else round(recovered - kill["t"], 2),
-                        "last_failure_s": round(max(o.end for o in failed) - kill["t"], 2) if failed else None,
-                        "window": [kill["t"], round(until, 2)], "failures": dict(Counter(o.status for o in failed))})
+                        "last_failure_s": round(healed - kill["t"], 2) if after else None,
+                        "last_victim_s": round(max(victims) - kill["t"], 2) if victims else None,
+                        "window": [kill["t"], round(until, 2)], "failures": dict(Counter(o.status for o in failed)),
+                        "served_while_healing": len(served),
+                        "failed_while_healing": sum(o.kind == "good" and o.start >= kill["t"] for o in failed)})
     return windows
+
+
+def slow_recoveries(windows: list[dict], max_recovery_s: float) -> list[float]:
+    """The kills (their times) that never saw a good answer again, or whose last failure came after
+    ``max_recovery_s``."""
+    return [w["t"] for w in windows
+            if w["recovery_s"] is None or (w["last_failure_s"] or 0.0) > max_recovery_s]
+
+
+def sibling_service(windows: list[dict]) -> dict[str, Any]:
+    """For kills of one instance of a model that has several: the good images answered right and those failed
+    while it healed (what the other instances served meanwhile)."""
+    several = [w for w in windows if w.get("instances", 1) > 1]
+    return {"kills": len(several), "served": sum(w["served_while_healing"] for w in several),
+            "failed": sum(w["failed_while_healing"] for w in several),
+            "healing_s": sorted(w["last_failure_s"] or 0.0 for w in several)}
 
 
 def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, list[Outcome]]:
@@ -130,7 +159,7 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
     for o in outcomes:
         by_kind[f"{o.channel}/{o.kind}"][o.status] += 1
     rss = rss_summary(soak.samples, warmup)
-    slow = [w["t"] for w in windows if w["recovery_s"] is None or w["recovery_s"] > args.max_recovery]
+    slow = slow_recoveries(windows, args.max_recovery)
     grown = grown_groups(rss.get("table", {}), args.max_growth)
     passed = not problems and not slow and not grown
     return {
@@ -144,10 +173,11 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
             "server_restarts": restarts, "model_reloads": reloads},
         "statuses": {kind: dict(c) for kind, c in sorted(by_kind.items())},
         "kills": windows,
+        "siblings": sibling_service(windows),
         "latency": latencies(outcomes),
         "rss_mib": rss,
         "problems": [o.__dict__ for o in problems[:50]],
-        "timeline": [[round(o.end, 2), o.channel, o.kind, o.status, o.verdict] for o in outcomes],
+        "timeline": [[round(o.start, 2), round(o.end, 2), o.channel, o.kind, o.status, o.verdict] for o in outcomes],
     }
 
 
@@ -161,16 +191,24 @@ def markdown(report: dict[str, Any]) -> str:
              f"| {v['ok']} | {v['transient_in_window']} | {v['transient_outside_window']} | {v['crossed']} | "
              f"{v['lost']} | {v['unexpected']} | {v['kills']} | {v['recovered']} | {v['model_reloads']} | "
              f"{v['server_restarts']} |", "",
-             f"- recovery within {settings['max_recovery']} s: {v['recovered'] - len(v['slow_recoveries'])} of "
-             f"{v['kills']} kills" + (f" (slower: t = {v['slow_recoveries']})" if v["slow_recoveries"] else ""),
+             f"- recovery (the last failure of a request sent after a kill) within {settings['max_recovery']} s: "
+             f"{v['kills'] - len(v['slow_recoveries'])} of {v['kills']} kills"
+             + (f" (slower: t = {v['slow_recoveries']})" if v["slow_recoveries"] else ""),
+             f"- kills of one of several instances: {report['siblings']['kills']}; while each healed, good images "
+             f"answered {report['siblings']['served']}, failed {report['siblings']['failed']} (healing times "
+             f"{report['siblings']['healing_s']} s)",
              f"- RSS growth after warm-up within {settings['max_growth']} %: "
              + (f"no ({', '.join(v['rss_grown'])})" if v["rss_grown"] else "yes, every process group"),
              "", "## Answers by channel/kind and status", ""]
     lines += [f"- {kind}: " + ", ".join(f"{s} × {n}" for s, n in sorted(c.items())) for kind, c in
               report["statuses"].items()]
-    lines += ["", "## Kills", "", "| t (s) | model | instance | first good answer after (s) | last failure after (s) "
-              "| failures in the window |", "|---:|---|---|---:|---:|---|"]
-    lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} | {k['recovery_s']} | {k['last_failure_s']} | "
+    lines += ["", "## Kills", "", "Recovery: the last failure of a request sent after the kill; requests already in "
+              "flight at the kill fail when they reach the dead stub (last such failure: its own column).", "",
+              "| t (s) | model | instance (of) | first good answer after (s) | last failure after (s) | last in-flight "
+              "failure after (s) | good answered / failed while healing | failures in the window |",
+              "|---:|---|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} ({k.get('instances', 1)}) | {k['recovery_s']} | "
+              f"{k['last_failure_s']} | {k['last_victim_s']} | {k['served_while_healing']} / {k['failed_while_healing']} | "
               + (", ".join(f"{s} × {n}" for s, n in k["failures"].items()) or "none") + " |" for k in report["kills"]]
     lines += ["", f"## RSS (MiB) after warm-up (t ≥ {rss.get('warmup_s')} s)", "",
               f"Medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s and t = {rss.get('final_from_s')}–"
@@ -214,7 +252,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     top.legend(fontsize=7, ncol=3)
     top.set_title("soak: RSS per process (red: stub kills)")
     buckets: dict[str, Counter] = defaultdict(Counter)
-    for end, _, _, _, verdict in report["timeline"]:
+    for _, end, _, _, _, verdict in report["timeline"]:
         buckets[verdict][int(end // 10) * 10] += 1
     for verdict, counter in sorted(buckets.items()):
         xs = sorted(counter)
@@ -229,8 +267,13 @@ def plot(report: dict[str, Any], path: Path) -> Path:
 
 
 def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
-    """``soak.json``, ``soak.md``, ``soak.png`` in ``out``."""
+    """``soak.json``, ``soak.md`` and, where matplotlib is installed (the loadtest extra), ``soak.png`` in ``out``;
+    without it a warning says so and the run's verdict stands."""
     json_path, md_path = out / "soak.json", out / "soak.md"
     json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     md_path.write_text(markdown(report), encoding="utf-8")
-    return [json_path, md_path, plot(report, out / "soak.png")]
+    try:
+        return [json_path, md_path, plot(report, out / "soak.png")]
+    except ModuleNotFoundError as exc:
+        warnings.warn(f"no soak.png: {exc}", stacklevel=2)
+        return [json_path, md_path]
