@@ -227,6 +227,29 @@ def test_another_local_user_cannot_read_the_key_or_the_images(server):
 
 
 @pytest.mark.triton
+def test_a_shape_of_a_trillion_pixels_does_not_reach_the_server_over_grpc(server):
+    """Issue 20's D: an ``ocr_raw`` image declaring 1000000 × 1000000 × 3 aborted Triton over HTTP JSON (off
+    where ``serve`` runs it); over gRPC, the port ``serve`` and the chart expose, it is INVALID_ARGUMENT before any
+    allocation, and the server keeps serving."""
+    import tritonclient.grpc as grpc
+    from tritonclient.grpc import service_pb2
+
+    restarts, pid = server.restarts, server.pid
+    raw = grpc.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    request = service_pb2.ModelInferRequest(model_name=contract.OCR_RAW)
+    tensor = request.inputs.add(name=contract.IMAGE, datatype="UINT8")
+    tensor.shape.extend([1000000, 1000000, 3])
+    request.raw_input_contents.append(b"\0" * 27)
+    for _ in range(3):
+        with pytest.raises(Exception, match=r"(?s)INVALID_ARGUMENT.*byte size mismatch for input 'image' "
+                           r"for model 'ocr_raw'\. Expected 3000000000000, got 27"):
+            raw._client_stub.ModelInfer(request, timeout=30)
+    raw.close()
+    assert server.process.poll() is None and (server.restarts, server.pid) == (restarts, pid)
+    assert next(iter(OCRClient.from_url(server.grpc_url).predict(text_image(1))))["rec_text"]
+
+
+@pytest.mark.triton
 def test_internal_models_answer_bad_sizes_as_bad_input(server):
     """``ocr_postprocess`` called directly with a negative ``det_input_size`` (an INTERNAL OpenCV error before):
     INVALID_ARG naming the input; the model keeps serving."""

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from triton_ocr import contract
 from triton_ocr.fonts import find_font
 
 Kind = Literal["good", "corrupt", "amplifying", "poison", "pdf", "restricted", "oversize"]
@@ -107,10 +108,13 @@ def attack_cases(max_width: int) -> list[Case]:
     pdfs = [Case(f"pdf_{name}", "pdf", make(), field="file", body={"fileType": 0}) for name, make in HOSTILE_PDFS.items()]
     restricted = [Case(f"restricted_{api}", "restricted", api)
                   for api in ("register_stub_region", "statistics", "unload_model", "log_settings")]
-    postprocess = {"prob_map": np.zeros((1, 1, 64, 64), np.float32), "decoded_image": np.zeros((64, 64, 3), np.uint8),
-                   "det_input_size": np.array([-5, 40], np.int32), "doc_angle": np.array([-1], np.int32)}
+    postprocess = {contract.PROB_MAP: np.zeros((1, 1, 64, 64), np.float32),
+                   contract.DECODED_IMAGE: np.zeros((64, 64, 3), np.uint8),
+                   contract.DET_INPUT_SIZE: np.array([-5, 40], np.int32),
+                   contract.DOC_ANGLE.name: np.array([-1], np.int32)}
     oversize = [
-        Case("raw_declares_1e12_pixels", "oversize", ("ocr_raw", {"image_array": ((1000000, 1000000, 3), b"\0" * 27)})),
+        Case("raw_declares_1e12_pixels", "oversize",
+             (contract.OCR_RAW, {contract.IMAGE: ((1000000, 1000000, 3), b"\0" * 27)})),
         Case("rec_wider_than_served", "oversize", ("text_rec", {"": np.zeros((1, 3, 48, max_width + 1), np.float32)})),
         Case("postprocess_negative_size", "oversize", ("ocr_postprocess", postprocess)),
     ]

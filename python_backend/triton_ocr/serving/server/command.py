@@ -53,7 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--wheel-dir", type=Path, help="folder holding the nvidia-pytriton wheel (offline machines)")
     parser.add_argument("--health-interval", type=float, default=2.0, help="seconds between health inferences")
-    parser.add_argument("--port", type=int, default=8080, help="the HTTP gateway's port (PaddleX serving's default)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="the HTTP gateway's port (PaddleX serving's default; 0: a free one, printed)")
     parser.add_argument("--no-gateway", action="store_true", help="run Triton only")
     parser.add_argument("--no-triton", action="store_true", help="run the gateway only, against --triton-url")
     parser.add_argument("--triton-url", default=None, help="with --no-triton: the Triton server's gRPC URL")
@@ -146,5 +147,8 @@ def start_gateway(args: argparse.Namespace, triton_url: str | None):  # noqa: AN
 
     if triton_url is None:
         raise ConfigError("--no-triton needs --triton-url grpc://HOST:PORT")
+    from triton_ocr.serving.server.launcher import free_ports
+
     arguments = ["--engine", "triton", "--triton-url", triton_url, "--pipeline", str(args.pipeline)]
-    return SupervisedGateway(args.host, args.port, arguments).start()
+    port = args.port or free_ports(1)[0]  # free on loopback: the port the gateway then binds on --host
+    return SupervisedGateway(args.host, port, arguments).start()
