@@ -36,6 +36,7 @@ import psutil
 from PIL import Image, ImageDraw, ImageFont
 
 from triton_ocr.bench.hostile_pdfs import HOSTILE_PDFS
+from triton_ocr.subprocesses import end_process
 
 MiB = 1 << 20
 GOOD_TEXTS = ["pressure 4096", "answered 2718"]
@@ -88,12 +89,7 @@ class Gateway:
         return len(psutil.Process(self.process.pid).children(recursive=True))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_process(self.process)
         self.log.close()
         Path(self.log.name).unlink()  # kept only when the gateway failed to start (the error names it)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from triton_ocr.bench.data import BenchImage
 from triton_ocr import contract
+from triton_ocr.subprocesses import end_process
 
 STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
 
@@ -192,13 +193,7 @@ class GatewayProcess:
             raise RuntimeError(f"gateway answered {response.status_code}: {response.text[:200]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process)
         self.log.close()
 
 

@@ -21,6 +21,7 @@ import httpx
 
 from triton_ocr.heap import MALLOC_SETTINGS
 from triton_ocr.serving.server.launcher import die_with_parent
+from triton_ocr.subprocesses import end_process
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,5 @@ class SupervisedGateway:
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.join()
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process, grace_s=15)
