@@ -181,3 +181,92 @@ class FakeServerError(Exception):
 def test_client_errors_are_typed(exc, kind):
     assert type(classify(exc)) is kind
     assert issubclass(BadInputError, InvalidImageError)
+
+
+class FlakyServer:
+    """A tritonclient stand-in whose ``infer`` raises ``errors`` in turn, then answers "ok"."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls: list[float] = []
+
+    def infer(self, **arguments: object) -> SimpleNamespace:
+        import time
+
+        self.calls.append(time.monotonic())
+        if self.errors:
+            raise self.errors.pop(0)
+        return fake_response(["ok"])
+
+
+def offline_client(server: FlakyServer, recovery_wait_s: float, timeout_s: float = 60.0) -> OCRClient:
+    client = OCRClient.__new__(OCRClient)
+    client.config, client.model_set, client.module = OCRConfig(), None, FAKE_MODULE
+    client.endpoint, client.timeout_s, client.recovery_wait_s = Endpoint("grpc", "h:1"), timeout_s, recovery_wait_s
+    client.client = server
+    return client
+
+
+HEALING = FakeServerError("Stub process 'text_det_0_0' is not healthy", "StatusCode.INTERNAL")
+
+
+def test_a_request_is_sent_again_while_its_model_heals():
+    server = FlakyServer(HEALING, FakeServerError("Model 'text_det' is not ready.", "StatusCode.INTERNAL"))
+    client = offline_client(server, recovery_wait_s=5.0)
+    request, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    reply = client.infer(request)
+    assert reply.result["rec_text"] == ["ok"] and reply.attempts == 3
+    pauses = np.diff(server.calls)
+    assert 0.2 <= pauses[0] <= 0.3 and 0.4 <= pauses[1] <= 0.6  # 0.25 s, then 0.5 s (±20 %)
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 0.6])
+def test_the_wait_for_a_healing_model_is_bounded(wait_s):
+    server = FlakyServer(*[HEALING] * 20)
+    client = offline_client(server, wait_s)
+    request, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ModelRecoveringError, match="not healthy"):
+        client.infer(request)
+    assert len(server.calls) == (1 if wait_s == 0 else 2)  # 0.25 s fits in 0.6 s; 0.25 + 0.5 does not
+    assert server.calls[-1] - server.calls[0] <= wait_s
+
+
+def test_the_wait_for_a_healing_model_ends_at_the_time_out():
+    server = FlakyServer(*[HEALING] * 20)
+    client = offline_client(server, 10.0, timeout_s=0.5)
+    request, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ModelRecoveringError):
+        client.infer(request)
+    assert len(server.calls) == 2
+
+
+@pytest.mark.parametrize("error", [FakeServerError("cannot decode", "StatusCode.INVALID_ARGUMENT"),
+                                   FakeServerError("Exceeds maximum queue size", "StatusCode.UNAVAILABLE"),
+                                   FakeServerError("failed to connect to all addresses", "StatusCode.UNAVAILABLE")])
+def test_other_failures_are_not_sent_again(error):
+    """Bad input fails alike every time; an overloaded or unreachable server is not helped by more requests."""
+    server = FlakyServer(error)
+    client = offline_client(server, 10.0)
+    request, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(type(classify(error))):
+        client.infer(request)
+    assert len(server.calls) == 1
+
+
+def test_the_async_client_waits_for_a_healing_model_too():
+    import asyncio
+
+    from triton_ocr_client import AsyncOCRClient
+
+    class AsyncFlaky(FlakyServer):
+        async def infer(self, **arguments: object) -> SimpleNamespace:  # type: ignore[override]
+            return FlakyServer.infer(self, **arguments)
+
+    server = AsyncFlaky(HEALING)
+    client = AsyncOCRClient.__new__(AsyncOCRClient)
+    client.config, client.model_set, client.module = OCRConfig(), None, FAKE_MODULE
+    client.endpoint, client.timeout_s, client.recovery_wait_s = Endpoint("grpc", "h:1"), 60.0, 5.0
+    client.client = server
+    request, = client.prepare(np.zeros((8, 8, 3), np.uint8))
+    reply = asyncio.run(client.infer(request))
+    assert reply.attempts == 2 and reply.result["rec_text"] == ["ok"]

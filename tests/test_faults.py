@@ -63,6 +63,23 @@ def test_each_stub_killed_twice_heals_each_time(server, model):
 
 
 @pytest.mark.triton
+def test_a_request_sent_at_a_kill_is_answered_once_the_model_heals(server):
+    """The client library sends a request again while the model it needs reloads (``recovery_wait_s``); without
+    that wait the same request fails with ``ModelRecoveringError``."""
+    image = text_image(5, lines=2)
+    with OCRClient.from_url(server.grpc_url) as client, \
+            OCRClient.from_url(server.grpc_url, recovery_wait_s=0) as impatient:
+        expected = next(iter(client.predict(image)))["rec_text"]
+        request, = client.prepare(image)
+        for pid in stub_pids(server, contract.TEXT_DET):
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ModelRecoveringError):
+            impatient.infer(request)
+        reply = client.infer(request)
+    assert reply.result["rec_text"] == expected and reply.attempts >= 2
+
+
+@pytest.mark.triton
 def test_one_instance_killed_leaves_no_stub_behind(server):
     """Found by ``triton-ocr soak``: reloading a model one of whose three stubs was killed left the other two
     instances' old stubs running for ever (~250 MiB each), and a later kill of a new stub went unseen by the process

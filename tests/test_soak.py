@@ -162,3 +162,32 @@ def test_rss_growth_is_the_trend_not_single_samples():
     assert abs(row["growth_pct"]) < 10.0 and row["peak"] == 1100.0
     leaking = [{"t": s["t"], "rss_mib": {"text_det_0_0": 800.0 + s["t"] / 10}} for s in swinging]
     assert rss_summary(leaking, warmup=360.0)["table"]["text_det"]["growth_pct"] > 10.0
+
+
+def test_private_memory_is_judged_per_life_of_a_restarted_stub():
+    """A killed stub's model reloads: its new process starts small (here 100 MiB for its first 20 s, then 400),
+    which is neither growth nor shrinkage; a leak grows inside one life."""
+    kills = [{"t": 600.0, "model": "text_det"}, {"t": 1000.0, "model": "text_det"}]
+
+    def stub(t: float, leak: float) -> float:
+        born = max(k["t"] for k in [{"t": 0.0}, *kills] if k["t"] <= t)
+        return (100.0 if t - born < 20 else 400.0) + leak * (t - born)
+
+    def samples(leak: float) -> list[dict]:
+        return [{"t": float(t), "rss_mib": {"text_det_0_0": stub(t, leak) + 50, "gateway": 110.0},
+                 "private_mib": {"text_det_0_0": stub(t, leak), "gateway": 100.0 + 30 * (t % 60 == 0)}}
+                for t in range(0, 1800, 5)]
+
+    flat = rss_summary(samples(0.0), warmup=360.0, kills=kills)
+    table = flat["table"]
+    assert table["gateway"] == {**table["gateway"], "growth_pct": 0.0, "lives_judged": 1}
+    assert table["text_det"] == {**table["text_det"], "growth_pct": 0.0, "lives_judged": 3}  # 360–600, 630–1000,
+    assert table["text_det"]["peak"] == 450.0 and table["total"]["growth_pct"] is None  # 1030–1800; by group
+    assert flat["series"][0]["text_det"] == 150.0  # the RSS is reported, the private memory judged
+    without_cuts = rss_summary(samples(0.0), warmup=360.0)["table"]["text_det"]["growth_pct"]
+    assert abs(without_cuts) < 10.0  # the restarts' dips alone, judged as one life, would also pass
+    leaking = rss_summary(samples(0.15), warmup=360.0, kills=kills)["table"]["text_det"]
+    assert leaking["growth_pct"] > 10.0 and leaking["lives_judged"] == 3  # +115 MiB over the last life
+    short = rss_summary(samples(0.15), warmup=360.0, kills=kills + [{"t": 1300.0, "model": "text_det"},
+                                                                    {"t": 1600.0, "model": "text_det"}])
+    assert short["table"]["text_det"]["lives_judged"] == 4  # 270 s lives from 1030, 1330; 1630–1800: short

@@ -13,6 +13,7 @@ from triton_ocr_client.errors import (
     InferenceError,
     InferenceTimeoutError,
     ModelNotServedError,
+    ModelRecoveringError,
     OverloadedError,
     ServerUnavailableError,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "InferenceError",
     "InferenceTimeoutError",
     "ModelNotServedError",
+    "ModelRecoveringError",
     "OCRClient",
     "OverloadedError",
     "Reply",

@@ -15,6 +15,7 @@ URLs read, overrides checked), and ``infer(request, extra_outputs=...)`` sends o
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -29,7 +30,7 @@ from triton_ocr.models.registry import with_model_settings
 from triton_ocr.paddlex_compat import split_call_kwargs
 from triton_ocr.result import OCRResult
 from triton_ocr.steps.image_loading import split_pages
-from triton_ocr_client.errors import classify
+from triton_ocr_client.errors import ClientError, ModelRecoveringError, classify
 from triton_ocr_client.protocol import (
     Endpoint,
     Reply,
@@ -43,6 +44,7 @@ from triton_ocr_client.protocol import (
     tunable_arrays,
     warn_server_side_fields,
 )
+from triton_ocr_client.retry import recovery_delays
 
 Overrides = dict[str, Any]
 
@@ -84,13 +86,17 @@ class _Client:
         config: OCRConfig | None = None,
         timeout_s: float = 60.0,
         model_set: str | None = None,
+        recovery_wait_s: float = 10.0,
     ) -> None:
+        """``timeout_s``: longest wait for one answer; ``recovery_wait_s``: how long a request is sent again while
+        a model it needs is being healed (:mod:`~triton_ocr_client.retry`; 0: never)."""
         self.endpoint = Endpoint.parse(url, protocol)
         self.config = config or OCRConfig()
         explicit = "model_set" in self.config.model_fields_set
         self.model_set = model_set or (self.config.model_set if explicit else None)
         """The set that reads this client's requests (``None``: the server's primary set)."""
         self.timeout_s = timeout_s
+        self.recovery_wait_s = recovery_wait_s
         self.module = tritonclient_module(self.endpoint.protocol, self.asynchronous)
         warn_server_side_fields(self.config)
 
@@ -113,16 +119,23 @@ class _Client:
             self.endpoint.address, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
         )
 
-    def _call_arguments(self, request: Request, extra_outputs: Sequence[str]) -> dict[str, Any]:
-        """Keyword arguments of tritonclient's ``infer`` for ``request``."""
+    def _call_arguments(self, request: Request, extra_outputs: Sequence[str], deadline: float) -> dict[str, Any]:
+        """Keyword arguments of tritonclient's ``infer`` for ``request``, to be answered by ``deadline``
+        (``time.monotonic``; gRPC only: an HTTP client's time-out is its connection's)."""
         arguments: dict[str, Any] = {
             "model_name": request.model,
             "inputs": infer_inputs(self.module, request),
             "outputs": requested_outputs(self.module, extra_outputs),
         }
         if self.is_grpc:
-            arguments["client_timeout"] = self.timeout_s
+            arguments["client_timeout"] = max(0.001, deadline - time.monotonic())
         return arguments
+
+    @staticmethod
+    def _retry(exc: Exception, pauses: Iterator[float]) -> tuple[ClientError, float | None]:
+        """The typed error for a failed attempt, and the pause before the next one (``None``: raise it)."""
+        error = classify(exc)
+        return error, next(pauses, None) if isinstance(error, ModelRecoveringError) else None
 
     def prepare(self, x: Any, model_set: str | None = None, **overrides: Overrides) -> Iterator[Request]:
         """One request per image of ``x`` (the inputs of ``predict``) for ``model_set`` (default: the client's),
@@ -152,12 +165,21 @@ class OCRClient(_Client):
 
     def infer(self, request: Request, extra_outputs: Sequence[str] = ()) -> Reply:
         """Send one prepared request; ``extra_outputs``: names of :data:`triton_ocr.contract.OUTPUTS` beyond the
-        lines. Raises a :class:`~triton_ocr_client.ClientError` subclass on failure."""
-        try:
-            response = self.client.infer(**self._call_arguments(request, extra_outputs))
-        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
-            raise classify(exc) from exc
-        return to_reply(request, response, extra_outputs)
+        lines. Raises a :class:`~triton_ocr_client.ClientError` subclass on failure (a model being healed: after
+        ``recovery_wait_s`` of retries)."""
+        deadline = time.monotonic() + self.timeout_s
+        pauses = recovery_delays(self.recovery_wait_s, deadline)
+        attempt = 1
+        while True:
+            try:
+                response = self.client.infer(**self._call_arguments(request, extra_outputs, deadline))
+                return to_reply(request, response, extra_outputs, attempt)
+            except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
+                error, pause = self._retry(exc, pauses)
+                if pause is None:
+                    raise error from exc
+            time.sleep(pause)
+            attempt += 1
 
     def predict(self, x: Any, **overrides: Overrides) -> Iterator[OCRResult]:
         """Like the in-process ``predict``: arrays, bytes, paths, URLs, folders, ``{"img": ...}`` or lists of them.
@@ -208,11 +230,19 @@ class AsyncOCRClient(_Client):
     async def infer(self, request: Request, extra_outputs: Sequence[str] = ()) -> Reply:
         """Send one prepared request (see :meth:`OCRClient.infer`)."""
         await self.open()
-        try:
-            response = await self.client.infer(**self._call_arguments(request, extra_outputs))
-        except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
-            raise classify(exc) from exc
-        return to_reply(request, response, extra_outputs)
+        deadline = time.monotonic() + self.timeout_s
+        pauses = recovery_delays(self.recovery_wait_s, deadline)
+        attempt = 1
+        while True:
+            try:
+                response = await self.client.infer(**self._call_arguments(request, extra_outputs, deadline))
+                return to_reply(request, response, extra_outputs, attempt)
+            except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
+                error, pause = self._retry(exc, pauses)
+                if pause is None:
+                    raise error from exc
+            await asyncio.sleep(pause)
+            attempt += 1
 
     async def _result(self, request: Request) -> OCRResult:
         return (await self.infer(request)).result

@@ -86,6 +86,8 @@ class Reply:
 
     result: OCRResult
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    attempts: int = 1
+    """How many times it was sent: more than 1 when a model it needs was being healed (:mod:`.retry`)."""
 
 
 def tunable_arrays(config: OCRConfig, explicit: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -203,7 +205,7 @@ def line_words(response: Any, lines: int) -> list[LineWords]:
     return [LineWords(texts[end - n : end], polys[end - n : end]) for n, end in zip(counts, ends)]
 
 
-def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Reply:
+def to_reply(request: Request, response: Any, extra: Sequence[str] = (), attempts: int = 1) -> Reply:
     """A server response → the same :class:`OCRResult` the in-process pipeline returns, and the ``extra`` outputs."""
     texts = [text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)]
     angles = response.as_numpy(contract.LINE_ANGLES.name).reshape(-1).astype(np.int64)
@@ -218,4 +220,4 @@ def to_reply(request: Request, response: Any, extra: Sequence[str] = ()) -> Repl
     )
     result = OCRResult(request.input_path, lines, request.image, config=request.config,
                        page_index=request.page_index, stem=request.stem)
-    return Reply(result, {name: response.as_numpy(name) for name in extra})
+    return Reply(result, {name: response.as_numpy(name) for name in extra}, attempts)

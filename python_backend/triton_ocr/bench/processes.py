@@ -79,6 +79,20 @@ def rss(processes: ProcessMap) -> dict[str, int]:
     return sizes
 
 
+def private_memory(processes: ProcessMap) -> dict[str, int]:
+    """``{label: bytes}`` of each process's private resident memory (Linux ``RssAnon``: its heap and buffers, where
+    a leak grows; not its libraries nor shared-memory regions it maps); processes that vanished are left out."""
+    sizes = {}
+    for label, pid in processes().items():
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                line = next(line for line in status if line.startswith("RssAnon:"))
+        except (OSError, StopIteration):
+            continue
+        sizes[label] = int(line.split()[1]) * 1024
+    return sizes
+
+
 class PeakSampler:
     """Samples the summed RSS of ``processes`` every ``interval_s`` in a thread; :attr:`peak` is the largest sum."""
 

@@ -3,13 +3,15 @@
     triton-ocr soak --minutes 10 [--kill-every 45] [--gateway-clients 2] [--grpc-clients 2] [--out output/soak]
 
 It starts its own supervised Triton (cpu profile, the pipeline's model set) and a ``triton-ocr gateway`` process in
-front of it, then for ``--minutes``: a few clients through the gateway and a few over gRPC send a random mix of
-inputs (:mod:`~triton_ocr.bench.soak_inputs`), every ``--kill-every`` seconds one stub of a random model gets
-SIGKILL, and the RSS of the server, each stub and the gateway is sampled. Every answer is judged
+front of it, then for ``--minutes``: a few clients through the gateway and a few over gRPC (the client library, which
+sends a request again while a model it needs heals) send a random mix of inputs
+(:mod:`~triton_ocr.bench.soak_inputs`), every ``--kill-every`` seconds one stub of a random model gets SIGKILL, and
+the memory of the server, each stub and the gateway is sampled. Every answer is judged
 (:mod:`~triton_ocr.bench.soak_clients`): a good image must get its own texts, hostile input its 4xx, and a failure
 may only be transient (503 and the like) inside a fault window — from a kill to the first good answer sent after
-it, plus ``--grace`` —, and a kill has recovered when its last failure came within ``--max-recovery``. Writes ``soak.json``, ``soak.md`` and ``soak.png`` (:mod:`~triton_ocr.bench.soak_report`);
-exits 1 when any answer was lost, crossed, unexpected, or a transient failure fell outside the fault windows.
+it, plus ``--grace`` —; a kill has recovered when the last failure of a request sent after it came within
+``--max-recovery``; private memory may not grow by more than ``--max-growth`` over any life of a process. Writes
+``soak.json``, ``soak.md`` and ``soak.png`` (:mod:`~triton_ocr.bench.soak_report`); exits 1 when any of that fails.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from triton_ocr.bench.processes import MiB, rss
+from triton_ocr.bench.processes import MiB, private_memory, rss
 from triton_ocr.bench.soak_clients import GatewayClient, GrpcClient, Outcome, run_case
 from triton_ocr.bench.soak_inputs import Case, attack_cases, draw, good_cases, hostile_cases
 from triton_ocr.errors import OCRError
@@ -50,9 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "already routed to the instance being unloaded still fail for a few seconds; default 10)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a request may take before it is lost")
     parser.add_argument("--max-recovery", type=float, default=5.0, metavar="S",
-                        help="a kill whose first good answer comes later fails the run (default 5)")
+                        help="a kill after which a request sent later still fails this many seconds after it fails "
+                        "the run (default 5)")
     parser.add_argument("--max-growth", type=float, default=10.0, metavar="PCT",
-                        help="RSS growth after warm-up (any process group, and in all) that fails the run (default 10)")
+                        help="growth of a process group's private memory over one life after warm-up, in %% of its RSS, "
+                        "that fails the run (default 10)")
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("output/soak"), help="folder for soak.json/.md/.png")
@@ -150,13 +154,15 @@ def shm_usage(server: Any) -> dict[str, float]:  # noqa: ANN401 - a TritonServer
 
 
 def sampler_loop(soak: Soak, processes: Any, server: Any) -> None:  # noqa: ANN401 - a ProcessMap, a TritonServer
-    """RSS of every serving process and the server's /dev/shm regions (MiB) every ``--sample-every`` seconds,
-    until the deadline."""
+    """RSS and private memory of every serving process and the server's /dev/shm regions (MiB) every
+    ``--sample-every`` seconds, until the deadline."""
     while True:
         sizes = {label: round(size / MiB, 1) for label, size in rss(processes).items()}
+        private = {label: round(size / MiB, 1) for label, size in private_memory(processes).items()}
         shm = shm_usage(server)
         with soak.lock:
-            soak.samples.append({"t": round(soak.now(), 2), "rss_mib": sizes, "shm_mib": shm})
+            soak.samples.append({"t": round(soak.now(), 2), "rss_mib": sizes, "private_mib": private,
+                                 "shm_mib": shm})
         if not soak.running():
             return
         time.sleep(min(soak.args.sample_every, max(0.0, soak.deadline - time.monotonic()) + 0.01))
@@ -170,7 +176,7 @@ def baseline(cases: list[Case], grpc_url: str, timeout_s: float) -> list[Case]:
         served = []
         for case in cases:
             if case.kind == "good":
-                status, texts, detail = client.send(case)
+                status, texts, detail, _ = client.send(case)
                 numbers = [line.split()[1] for line in case.expected]
                 if status != "ok" or not all(any(n in text for text in texts or ()) for n in numbers):
                     raise OCRError(f"soak warm-up: {case.name} read {texts!r} ({status} {detail}), "

@@ -34,6 +34,8 @@ class Outcome:
     status: str
     verdict: str
     detail: str = ""
+    attempts: int = 1
+    """Times the client library sent it (gRPC: more than 1 while a model it needed was being healed)."""
 
 
 def judge(case: Case, status: str, texts: tuple[str, ...] | None, others: dict[tuple[str, ...], str]) -> str:
@@ -71,22 +73,22 @@ class GatewayClient:
         self.url = url
         self.http = httpx.Client(timeout=timeout_s)
 
-    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str]:
-        """(status, texts on success, detail)."""
+    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str, int]:
+        """(status, texts on success, detail, attempts: 1 — the gateway's own retries are inside it)."""
         import httpx
 
         body = {case.field: base64.b64encode(case.data).decode("ascii"), "visualize": False, **case.body}
         try:
             response = self.http.post(f"{self.url}/ocr", json=body)
         except httpx.TimeoutException:
-            return "timeout", None, "no answer within the time-out"
+            return "timeout", None, "no answer within the time-out", 1
         except httpx.TransportError as exc:
-            return "no answer", None, f"{type(exc).__name__}: {exc}"
+            return "no answer", None, f"{type(exc).__name__}: {exc}", 1
         status = str(response.status_code)
         if response.status_code != 200:
-            return status, None, response.json().get("errorMsg", "")[:200]
+            return status, None, response.json().get("errorMsg", "")[:200], 1
         texts = tuple(line["text"] for line in response.json()["result"]["texts"])
-        return status, texts, response.headers.get("X-Det-Input-Size", "")
+        return status, texts, response.headers.get("X-Det-Input-Size", ""), 1
 
     def close(self) -> None:
         self.http.close()
@@ -106,27 +108,29 @@ class GrpcClient:
         self.raw = grpc.InferenceServerClient(url.removeprefix("grpc://"))
         self.input_names: dict[str, str] = {}
 
-    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str]:
+    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str, int]:
+        """(status, texts on success, detail, attempts: the library's, for images; raw calls are sent once)."""
         from triton_ocr_client.errors import ClientError, classify
 
         try:
             if case.kind == "restricted":
-                return self._restricted(case.data)
+                return (*self._restricted(case.data), 1)
             if case.kind == "poison":
                 self._poison(*case.data)
-                return "ok", None, "answered"  # a poisoning input must not be answered
+                return "ok", None, "answered", 1  # a poisoning input must not be answered
             if case.kind == "oversize":
                 self._oversize(*case.data)
-                return "ok", None, "answered"
+                return "ok", None, "answered", 1
             request = next(iter(self.client.prepare(case.data, **case.overrides)))
             reply = self.client.infer(request, extra_outputs=("det_input_size",))
         except ClientError as exc:
-            return type(exc).__name__, None, str(exc)[:200]
+            return type(exc).__name__, None, str(exc)[:200], 1
         except Exception as exc:  # noqa: BLE001 - raw tritonclient errors are classified like the library's
             error = classify(exc)
-            return type(error).__name__, None, str(error)[:200]
+            return type(error).__name__, None, str(error)[:200], 1
         size = reply.outputs.get("det_input_size")
-        return "ok", tuple(reply.result["rec_text"]), "" if size is None else "x".join(map(str, size.tolist()))
+        detail = "" if size is None else "x".join(map(str, size.tolist()))
+        return "ok", tuple(reply.result["rec_text"]), detail, reply.attempts
 
     def _poison(self, model: str, array: np.ndarray) -> None:
         import tritonclient.grpc as grpc
@@ -191,10 +195,11 @@ class GrpcClient:
 def run_case(client: Any, case: Case, others: dict[tuple[str, ...], str], origin: float) -> Outcome:
     """Send ``case`` with ``client`` and judge the answer; times relative to ``origin`` (``time.monotonic``)."""
     start = time.monotonic() - origin
-    status, texts, detail = client.send(case)
+    status, texts, detail, attempts = client.send(case)
     if case.kind == "poison" and status == "ok":
         status = "answered"  # judged unexpected below: not a 4xx
     verdict = judge(case, status, texts, others)
     if verdict in ("crossed", "lost"):
         detail = f"answered {texts!r}, expected {case.expected!r}"
-    return Outcome(start, time.monotonic() - origin, client.channel, case.name, case.kind, status, verdict, detail)
+    return Outcome(start, time.monotonic() - origin, client.channel, case.name, case.kind, status, verdict, detail,
+                   attempts)

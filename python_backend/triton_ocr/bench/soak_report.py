@@ -30,7 +30,9 @@ def fault_windows(outcomes: list[Outcome], kills: list[dict[str, Any]], grace: f
     a new request could still fail — and ``last_victim_s``, of those already in flight at the kill (a request inside
     the killed stub, or one still in a step before it, fails whenever it gets there: seconds later for a large
     image). And the good images answered right while it healed (from the kill to ``last_failure_s``: where the killed
-    model has other instances, what they served meanwhile)."""
+    model has other instances, what they served meanwhile); and the requests the client library sent again while
+    the model healed (``retried``) with the last one's answer (``last_retried_answer_s`` after the kill: the
+    heal as a client that waits sees it)."""
     windows = []
     for kill in kills:
         answers = [o.end for o in outcomes if o.kind == "good" and o.verdict == "ok" and o.start >= kill["t"]]
@@ -41,12 +43,15 @@ def fault_windows(outcomes: list[Outcome], kills: list[dict[str, Any]], grace: f
         victims = [o.end for o in failed if o.start < kill["t"]]
         healed = max(after) if after else kill["t"]
         served = [o for o in outcomes if o.kind == "good" and o.verdict == "ok" and kill["t"] <= o.end <= healed]
+        retried = [o.end for o in outcomes if o.attempts > 1 and kill["t"] <= o.end <= until]
         windows.append({**kill, "recovery_s": None if recovered is None else round(recovered - kill["t"], 2),
                         "last_failure_s": round(healed - kill["t"], 2) if after else None,
                         "last_victim_s": round(max(victims) - kill["t"], 2) if victims else None,
                         "window": [kill["t"], round(until, 2)], "failures": dict(Counter(o.status for o in failed)),
                         "served_while_healing": len(served),
-                        "failed_while_healing": sum(o.kind == "good" and o.start >= kill["t"] for o in failed)})
+                        "failed_while_healing": sum(o.kind == "good" and o.start >= kill["t"] for o in failed),
+                        "retried": len(retried),
+                        "last_retried_answer_s": round(max(retried) - kill["t"], 2) if retried else None})
     return windows
 
 
@@ -82,12 +87,23 @@ def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, lis
     return counts, problems
 
 
-def rss_summary(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
-    """RSS per group (stubs summed by model) after ``warmup``: the medians of a span of 10 % of the run (at least
-    60 s) just after it and at the end, the peak, and the growth — the least-squares line through every sample
-    after ``warmup``, its rise over that time as a percentage of its value at the start (one sample swings with
-    the request in flight: OpenVINO's buffers, a stub just restarted; a leak rises through all of them)."""
+BIN_S = 30.0
+"""Private memory is judged on the medians of 30-second bins: one sample swings with the request in flight
+(OpenVINO's buffers for one large input, a base64 body in the gateway); a leak rises through every bin."""
+SETTLE_S = 30.0
+MIN_LIFE_S = 180.0
+"""A stub's life (from the reload after its model's last kill to the next) is judged from ``SETTLE_S`` after it
+starts, and only when at least ``MIN_LIFE_S`` of it remains: a fresh process cannot carry a leak over from its
+predecessor, and its first minutes are its caches filling."""
+
+
+def rss_summary(samples: list[dict[str, Any]], warmup: float,
+                kills: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Memory per group (stubs summed by model) after ``warmup``: RSS medians of a span of 10 % of the run (at least
+    60 s) just after it and at the end, and the peak; and the growth of private memory (:func:`life_growth`: a
+    process's own heap, where a leak grows; the /dev/shm regions it maps are reported apart, as ``shm``)."""
     series = [{"t": s["t"], **grouped(s["rss_mib"])} for s in samples]
+    private = [{"t": s["t"], **grouped(s.get("private_mib", s["rss_mib"]))} for s in samples]
     if not series:
         return {"series": [], "groups": []}
     end = series[-1]["t"]
@@ -96,26 +112,61 @@ def rss_summary(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
     early = [s for s in measured if s["t"] <= measured[0]["t"] + span]
     late = [s for s in measured if s["t"] >= max(end - span, early[-1]["t"])] or series[-1:]
     groups = sorted({key for s in series for key in s if key != "t"})
-    table = {g: {"warm": median_of(early, g), "final": median_of(late, g),
-                 "peak": max(s.get(g, 0.0) for s in series),
-                 "growth_pct": None if g == "leaked stubs" else trend_pct(measured, g)}  # those: none at the end
-             for g in [*groups, "total"]}
+    restarts = defaultdict(list)
+    for kill in kills or []:
+        restarts[kill["model"]].append(kill["t"])
+    table = {}
+    for g in [*groups, "total"]:
+        growth, lives = (None, 0) if g == "leaked stubs" else life_growth(  # those: none at the end
+            private, series, g, measured[0]["t"], end, [] if g == "total" else restarts[g])
+        if g == "total" and any(restarts.values()):
+            growth = None  # the sum spans every restart: judged by group
+        table[g] = {"warm": median_of(early, g), "final": median_of(late, g),
+                    "peak": max(s.get(g, 0.0) for s in series), "growth_pct": growth, "lives_judged": lives}
     shm = [{"t": s["t"], **s.get("shm_mib", {})} for s in samples]
     shm_warm = next((s for s in shm if s["t"] >= warmup), shm[-1])
     return {"warmup_s": measured[0]["t"], "warm_until_s": early[-1]["t"], "final_from_s": late[0]["t"],
-            "end_s": end, "groups": groups, "table": table, "series": series,
+            "end_s": end, "groups": groups, "table": table, "series": series, "private_series": private,
             "shm": {"warm": shm_warm, "final": shm[-1], "series": shm}}
 
 
-def trend_pct(series: list[dict[str, float]], group: str) -> float | None:
-    """The rise of the least-squares line through ``series`` over its time span, in % of its start value."""
+def life_growth(private: list[dict[str, float]], rss: list[dict[str, float]], group: str, start: float, end: float,
+                restarts: list[float]) -> tuple[float | None, int]:
+    """The largest growth of ``group``'s private memory over one life (``None`` if no life is long enough), and how
+    many lives were judged. Lives: ``start``–``end`` cut at ``restarts``, each from ``SETTLE_S`` after a restart,
+    judged when ``MIN_LIFE_S`` long; growth: the rise of the least-squares line through the life's 30-second
+    medians of private memory, in % of the life's median RSS (the process's whole footprint: RSS with the swings
+    of the shared regions it maps taken out)."""
+    cuts = sorted(t for t in restarts if start < t < end)
+    bounds = zip([start, *(t + SETTLE_S for t in cuts)], [*cuts, end])
+    growths = []
+    for first, last in bounds:
+        if last - first < MIN_LIFE_S:
+            continue
+        life = [s for s in private if first <= s["t"] <= last and group in s]
+        footprint = median_of([s for s in rss if first <= s["t"] <= last and group in s], group)
+        rise = rise_mib(binned(life, group, first), group)
+        if rise is not None and footprint > 0:
+            growths.append(round(100 * rise / footprint, 1))
+    return (max(growths) if growths else None), len(growths)
+
+
+def binned(series: list[dict[str, float]], group: str, origin: float) -> list[dict[str, float]]:
+    """The median of ``group`` per :data:`BIN_S` bin from ``origin``, at the bin's middle."""
+    bins: dict[int, list[float]] = defaultdict(list)
+    for s in series:
+        bins[int((s["t"] - origin) // BIN_S)].append(s[group])
+    return [{"t": origin + (i + 0.5) * BIN_S, group: float(np.median(v))} for i, v in sorted(bins.items())]
+
+
+def rise_mib(series: list[dict[str, float]], group: str) -> float | None:
+    """The rise of the least-squares line through ``series`` over its time span."""
     t = np.array([s["t"] for s in series])
     y = np.array([s.get(group, 0.0) for s in series])
     if len(series) < 2 or t[-1] == t[0]:
         return None
-    slope, intercept = np.polyfit(t, y, 1)
-    start = slope * t[0] + intercept
-    return round(float(100 * slope * (t[-1] - t[0]) / start), 1) if start > 0 else None
+    slope, _ = np.polyfit(t, y, 1)
+    return float(slope * (t[-1] - t[0]))
 
 
 def median_of(series: list[dict[str, float]], group: str) -> float:
@@ -158,7 +209,7 @@ def summarise(soak: Any, restarts: int, reloads: int) -> dict[str, Any]:  # noqa
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for o in outcomes:
         by_kind[f"{o.channel}/{o.kind}"][o.status] += 1
-    rss = rss_summary(soak.samples, warmup)
+    rss = rss_summary(soak.samples, warmup, soak.kills)
     slow = slow_recoveries(windows, args.max_recovery)
     grown = grown_groups(rss.get("table", {}), args.max_growth)
     passed = not problems and not slow and not grown
@@ -205,17 +256,24 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Kills", "", "Recovery: the last failure of a request sent after the kill; requests already in "
               "flight at the kill fail when they reach the dead stub (last such failure: its own column).", "",
               "| t (s) | model | instance (of) | first good answer after (s) | last failure after (s) | last in-flight "
-              "failure after (s) | good answered / failed while healing | failures in the window |",
-              "|---:|---|---|---:|---:|---:|---:|---|"]
+              "failure after (s) | good answered / failed while healing | sent again: requests (last answered "
+              "after, s) | failures in the window |",
+              "|---:|---|---|---:|---:|---:|---:|---:|---|"]
     lines += [f"| {k['t']:.1f} | {k['model']} | {k['instance']} ({k.get('instances', 1)}) | {k['recovery_s']} | "
-              f"{k['last_failure_s']} | {k['last_victim_s']} | {k['served_while_healing']} / {k['failed_while_healing']} | "
+              f"{k['last_failure_s']} | {k['last_victim_s']} | "
+              f"{k['served_while_healing']} / {k['failed_while_healing']} | "
+              f"{k.get('retried', 0)} ({k.get('last_retried_answer_s')}) | "
               + (", ".join(f"{s} × {n}" for s, n in k["failures"].items()) or "none") + " |" for k in report["kills"]]
     lines += ["", f"## RSS (MiB) after warm-up (t ≥ {rss.get('warmup_s')} s)", "",
-              f"Medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s and t = {rss.get('final_from_s')}–"
-              f"{rss.get('end_s')} s; growth: the least-squares line through every sample after warm-up, its rise "
-              "over that time in % of its start value.", "",
-              "| process | after warm-up | end | peak | growth |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | {r['growth_pct']} % |"
+              f"RSS medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s and t = "
+              f"{rss.get('final_from_s')}–{rss.get('end_s')} s, and the peak. Growth (judged): the rise of private "
+              f"memory (RssAnon) over one life of the process — the least-squares line through its {BIN_S:.0f} s "
+              "medians — in % of the life's median RSS, the largest over the lives judged (a killed stub's model is "
+              f"reloaded: a new life, judged from {SETTLE_S:.0f} s after its start when {MIN_LIFE_S:.0f} s long).", "",
+              "| process | RSS after warm-up | RSS at the end | RSS peak | private growth | lives judged |",
+              "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {g} | {r['warm']} | {r['final']} | {r['peak']} | "
+              + ("–" if r["growth_pct"] is None else f"{r['growth_pct']} %") + f" | {r.get('lives_judged', 0)} |"
               for g, r in rss.get("table", {}).items()]
     shm = rss.get("shm", {})
     if shm:

@@ -61,12 +61,14 @@ class TritonBackend:
     name = "triton"
     needs_pixels = False
 
-    def __init__(self, url: str, config: OCRConfig | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, config: OCRConfig | None = None, timeout_s: float = 60.0,
+                 recovery_wait_s: float = 10.0) -> None:
         from triton_ocr_client import AsyncOCRClient
 
         self.config = config or OCRConfig()
         self.url = url
-        self.client = AsyncOCRClient.from_url(url, config=self.config, timeout_s=timeout_s)
+        self.client = AsyncOCRClient.from_url(url, config=self.config, timeout_s=timeout_s,
+                                              recovery_wait_s=recovery_wait_s)
 
     async def start(self) -> None:
         # tritonclient's asyncio channel binds to the running loop: open it here, once, for every request.
@@ -123,11 +125,11 @@ class LocalBackend:
 
 
 def make_backend(engine: str, pipeline: str = "OCR", triton_url: str = "grpc://127.0.0.1:8001",
-                 timeout_s: float = 60.0, local_workers: int = 1) -> OCRBackend:
+                 timeout_s: float = 60.0, local_workers: int = 1, recovery_wait_s: float = 10.0) -> OCRBackend:
     """The backend a :class:`~triton_ocr.gateway.settings.GatewaySettings` names."""
     config = load_config(pipeline)
     if engine == "triton":
-        return TritonBackend(triton_url, config, timeout_s)
+        return TritonBackend(triton_url, config, timeout_s, recovery_wait_s)
     if engine == "local":
         return LocalBackend(config, workers=local_workers)
     raise ValueError(f"unknown engine {engine!r}: use triton or local")

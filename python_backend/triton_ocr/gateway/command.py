@@ -26,6 +26,8 @@ FLAGS: dict[str, dict[str, Any]] = {
     "--max-body-bytes": {"type": int, "help": "largest request body (default 32 MiB)"},
     "--max-in-flight": {"type": int, "help": "POST /ocr requests at once before a fast 503 (default 64)"},
     "--inference-timeout": {"type": float, "dest": "inference_timeout_s", "help": "seconds (default 60), then 504"},
+    "--recovery-wait": {"type": float, "dest": "recovery_wait_s",
+                        "help": "seconds an inference is retried while a Triton model heals (default 10), then 503"},
     "--url-allow": {"action": "append", "metavar": "CIDR[:PORT]",
                     "help": "let URL inputs reach this non-public network (repeatable)"},
     "--local-workers": {"type": int, "help": "inferences at once with --engine local (default 1)"},

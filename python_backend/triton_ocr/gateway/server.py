@@ -28,7 +28,7 @@ class GatewayServer:
         self.settings = settings
         self.backend = backend or make_backend(
             settings.engine, settings.pipeline, settings.triton_url, settings.inference_timeout_s,
-            settings.local_workers,
+            settings.local_workers, settings.recovery_wait_s,
         )
         self.app = create_app(settings, self.backend)
         self.socket = self._bind()

@@ -59,6 +59,10 @@ class GatewaySettings(BaseSettings):
     )
     retry_after_s: int = Field(1, ge=0, description="Retry-After of 503 answers (overload, Triton unavailable)")
     inference_timeout_s: float = Field(60.0, gt=0, description="longest wait for one inference (then 504)")
+    recovery_wait_s: float = Field(
+        10.0, ge=0, description="engine triton: how long an inference is sent again while a model it needs is being "
+        "healed (a stub died and the supervisor reloads it), within inference_timeout_s; then 503 (0: at once)"
+    )
 
     url_input: bool = Field(True, description="accept http(s) URLs in `image` (false: base64 only)")
     url_allow: Annotated[list[AllowRuleField], NoDecode] = Field(
