@@ -147,8 +147,9 @@ def test_concurrent_requests_are_merged_without_cross_talk(server, local):
     requests = {model: after[model][0] - before[model][0] for model in before}
     executions = {model: after[model][1] - before[model][1] for model in before}
     assert executions[contract.TEXT_DET] < len(images) <= requests[contract.TEXT_DET], (requests, executions)
+    # the supervisor's probe (every second on this server) adds requests, each maybe run alone: fewer executions
+    # than requests is the merge (fewer than the images failed once, with 8 probe requests in the count)
     assert executions[contract.TEXT_REC] < requests[contract.TEXT_REC], (requests, executions)
-    assert executions[contract.TEXT_REC] < len(images), (requests, executions)
     for index, (want, got) in enumerate(zip(expected, results)):
         assert_same_result(want, got, label=f"image {index}")
 
