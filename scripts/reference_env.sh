@@ -2,8 +2,12 @@
 # A separate, pinned virtual environment with RapidOCR 3.10.0 (it ships PP-OCRv6 small det/rec and the
 # ch_ppocr_mobile_v2.0 cls weights inside the wheel): the reference implementation that parity tests and
 # benchmarks run as a subprocess (python_backend/triton_ocr/eval/rapidocr3_runner.py), never imported by triton_ocr.
+# Beside it the peer faster-paddle 1.0.4 (MIT; Rust with ONNX Runtime 1.28 linked in, PP-OCRv6 tiny and small in its
+# wheel, no Python dependencies), which `triton-ocr bench` and `triton-ocr eval` run the same way
+# (python_backend/triton_ocr/eval/faster_paddle_runner.py).
 #
-#   scripts/reference_env.sh            create .venv-reference in the repo root (skipped if it already has rapidocr 3.10.0)
+#   scripts/reference_env.sh            create .venv-reference in the repo root (skipped if it already has
+#                                       rapidocr 3.10.0 and faster-paddle 1.0.4; an older one is rebuilt)
 #   scripts/reference_env.sh --force    delete it and build it again
 #   PYTHON=/usr/bin/python3.11 scripts/reference_env.sh   another interpreter (default: python3, 3.10-3.12)
 #
@@ -23,16 +27,18 @@ fi
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" - <<'EOF' 2>/dev/null
 import importlib.metadata as md, sys
-sys.exit(0 if md.version("rapidocr") == "3.10.0" else 1)
+sys.exit(0 if md.version("rapidocr") == "3.10.0" and md.version("faster-paddle") == "1.0.4" else 1)
 EOF
 then
-    echo "$venv already has rapidocr 3.10.0: nothing to do (--force rebuilds it)"
+    echo "$venv already has rapidocr 3.10.0 and faster-paddle 1.0.4: nothing to do (--force rebuilds it)"
     exit 0
 fi
 
-# Exact pins of everything that gets installed (rapidocr's requirements, onnxruntime's, requests').
+# Exact pins of everything that gets installed (rapidocr's requirements, onnxruntime's, requests'; faster-paddle
+# has none: its ONNX Runtime is inside its extension, so the onnxruntime pin below is RapidOCR's alone).
 pins=(
     rapidocr==3.10.0
+    faster-paddle==1.0.4
     onnxruntime==1.23.2
     numpy==2.2.6
     opencv-python-headless==4.12.0.88
@@ -61,7 +67,10 @@ pins=(
 rm -rf "$venv"
 "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-# Every pin has a wheel for CPython 3.10-3.12 on manylinux x86_64/aarch64, macOS and Windows: no source builds.
+# No source builds. Every pin has a wheel for CPython 3.10-3.12 on manylinux x86_64/aarch64, macOS and Windows,
+# except faster-paddle 1.0.4: it has wheels for Linux x86_64 with glibc >= 2.34 (manylinux_2_34), macOS arm64 and
+# Windows x86_64 only (checked with pip download --platform), so this environment cannot be built on Linux aarch64,
+# older glibc or Intel macOS.
 "${pip[@]}" install --only-binary=:all: "${pins[@]}"
 "${pip[@]}" check
 
@@ -69,6 +78,7 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 import importlib.metadata as md
 from pathlib import Path
 
+import faster_paddle
 import onnxruntime
 import rapidocr
 
@@ -76,5 +86,6 @@ models = Path(rapidocr.__file__).parent / "models"
 for name in ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx"):
     assert (models / name).is_file(), f"missing shipped model {name}"
 print(f"rapidocr {md.version('rapidocr')}, onnxruntime {onnxruntime.__version__}, models in {models}")
+print(f"faster-paddle {faster_paddle.__version__} ({faster_paddle.__runtime_build__.split(',')[0]})")
 EOF
 echo "reference environment ready: $venv"

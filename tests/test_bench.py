@@ -55,7 +55,9 @@ def test_table_and_goals_from_rows() -> None:
     gateway.add_round(10, 4.2, [1.7] * 10)
     rows = [rapid, ours, single, four, gateway]
     text = table(rows)
-    assert "| triton c=4 | 4 | 2.50 |" in text and "2.50×" in text
+    assert "| triton c=4 | 4 | 2.50 |" in text and "| vs rapidocr | vs ours |" in text
+    assert "| 2.50× | 1.25× |" in text  # triton c=4 against rapidocr and against ours, in the same run
+    assert "vs rapidocr" not in table(rows[1:]) and "| 1.25× |" in table(rows[1:])  # only the baselines it has
     met = goals(rows, "cpu")
     assert "2.50" in met[0] and "met" in met[0]
     assert "1.04" in met[1] and "met" in met[1]

@@ -66,7 +66,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default="rapidocr,ours,ours-fp32,ours-onnxruntime",
                         help="in-process rows, comma-separated: rapidocr, ours (the pipeline's engine), ours-fp32 "
-                             "(OpenVINO fp32), ours-onnxruntime ('' for none)")
+                             "(OpenVINO fp32), ours-onnxruntime, ours:SET:PRECISION, rapidocr3[:SET] (RapidOCR "
+                             "3.10), faster-paddle:small, faster-paddle:tiny (the peer faster-paddle 1.0.4) ('' for "
+                             "none)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="Triton rows")
     parser.add_argument("--no-triton", dest="triton", action="store_false", help="in-process rows only")
     parser.add_argument("--no-gateway", dest="gateway", action="store_false")

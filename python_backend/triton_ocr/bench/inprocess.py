@@ -1,17 +1,18 @@
 """In-process engines, each in a worker process of its own, driven image by image from the benchmark.
 
 A worker holds one engine (RapidOCR; ours with the pipeline's engine, OpenVINO fp32 or ONNX Runtime, or with another
-model set and precision; RapidOCR 3.10 in a child process of its own, see :data:`ENGINES`) and the encoded images;
-asked to run image ``i`` it decodes and recognises it and answers the seconds that took. One process per engine
-keeps each engine's peak RSS its own (RapidOCR 3.10's child process aside; its CPU time counts in its worker's row)
-and keeps the engines and the benchmark's client threads off each other's GIL; the driver runs one engine at a
-time, so interleaving them image by image costs nothing in fairness.
+model set and precision; RapidOCR 3.10 and faster-paddle in a child process of their own, in ``.venv-reference``, see
+:data:`ENGINES`) and the encoded images; asked to run image ``i`` it decodes and recognises it and answers the
+seconds that took (faster-paddle decodes the file itself: it gets the encoded bytes). One process per engine keeps
+each engine's peak RSS and CPU time its own (a child process's count in its worker's row) and keeps the engines and
+the benchmark's client threads off each other's GIL; the driver runs one engine at a time, so interleaving them image
+by image costs nothing in fairness.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import resource
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,9 @@ ENGINES = {
     "rapidocr3": "RapidOCR 3.10.0 with its own defaults (PP-OCRv6 small, angle classifier on), in .venv-reference",
     "rapidocr3:SET": "RapidOCR 3.10.0 with that model set's weights and our settings for it (no long-side cap, no "
     "short-side floor: RapidOCR has neither)",
+    "faster-paddle": "faster-paddle 1.0.4 (MIT) with its own defaults and its bundled PP-OCRv6 small, in "
+    ".venv-reference; it gets the encoded file as it is and decodes it itself",
+    "faster-paddle:SIZE": "the same with its bundled PP-OCRv6 small or tiny",
 }
 RUNTIME_OVERRIDES = {
     "ours": {},
@@ -45,12 +49,17 @@ def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
     if name == "rapidocr" and config.model_set != "PP-OCRv4_mobile":
         name = f"rapidocr3:{config.model_set}"  # RapidOCR 1.4.4 runs PP-OCRv4 only: the reference of newer sets
     kind, _, variant = name.partition(":")
+    threads = config.runtime.intra_op_threads or 2
+    if kind == "faster-paddle":  # it decodes the file itself: the encoded bytes go over as they are
+        from triton_ocr.eval.faster_paddle_process import FasterPaddleProcess
+
+        return FasterPaddleProcess(variant or "small", threads).ocr_encoded
     if kind == "rapidocr3":
         from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
         from triton_ocr.eval.rapidocr3_reference import reference_params
 
         params = reference_params(config.with_overrides(model_set=variant)) if variant else None
-        engine: Callable[[Any], object] = RapidOCR3Process(params, config.runtime.intra_op_threads or 2).ocr
+        engine: Callable[[Any], object] = RapidOCR3Process(params, threads).ocr
     elif kind == "ours" and variant:
         from triton_ocr.pipeline import OCRPipeline
 
@@ -72,8 +81,11 @@ def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
 
 
 def peak_rss() -> int:
-    """This process's peak resident set size in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident set size in bytes of this process plus that of each of its child processes (an engine in
+    ``.venv-reference``): a sum of peaks, so at most the group's true peak."""
+    from triton_ocr.bench.processes import fixed_processes, peak_memory
+
+    return sum(peak_memory(fixed_processes(worker=os.getpid())).values())
 
 
 def worker(connection: Any, name: str, pipeline: str, images: list[bytes]) -> None:

@@ -79,18 +79,29 @@ def rss(processes: ProcessMap) -> dict[str, int]:
     return sizes
 
 
-def private_memory(processes: ProcessMap) -> dict[str, int]:
-    """``{label: bytes}`` of each process's private resident memory (Linux ``RssAnon``: its heap and buffers, where
-    a leak grows; not its libraries nor shared-memory regions it maps); processes that vanished are left out."""
+def _status_bytes(processes: ProcessMap, field: str) -> dict[str, int]:
+    """``{label: bytes}`` of one kB field of each process's ``/proc/PID/status``; processes that vanished are left
+    out."""
     sizes = {}
     for label, pid in processes().items():
         try:
             with open(f"/proc/{pid}/status", encoding="ascii") as status:
-                line = next(line for line in status if line.startswith("RssAnon:"))
+                line = next(line for line in status if line.startswith(f"{field}:"))
         except (OSError, StopIteration):
             continue
         sizes[label] = int(line.split()[1]) * 1024
     return sizes
+
+
+def private_memory(processes: ProcessMap) -> dict[str, int]:
+    """``{label: bytes}`` of each process's private resident memory (Linux ``RssAnon``: its heap and buffers, where
+    a leak grows; not its libraries nor shared-memory regions it maps); processes that vanished are left out."""
+    return _status_bytes(processes, "RssAnon")
+
+
+def peak_memory(processes: ProcessMap) -> dict[str, int]:
+    """``{label: bytes}`` of each process's peak resident set size so far (Linux ``VmHWM``)."""
+    return _status_bytes(processes, "VmHWM")
 
 
 class PeakSampler:

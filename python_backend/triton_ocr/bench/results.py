@@ -67,22 +67,24 @@ def find(rows: list[Row], label: str) -> Row | None:
     return next((r for r in rows if r.label == label), None)
 
 
-def table(rows: list[Row], baseline: str = "rapidocr") -> str:
-    """A Markdown table: images/s (median of rounds, min–max), latency percentiles, peak RSS, ratio to baseline."""
-    base = find(rows, baseline)
+def table(rows: list[Row], baselines: tuple[str, ...] = ("rapidocr", "ours")) -> str:
+    """A Markdown table: images/s (median of rounds, min–max), latency percentiles, peak RSS, and the ratio to each
+    baseline row the run has (RapidOCR, ours: the peers' rows against ours in the same run)."""
+    bases = [base for base in (find(rows, label) for label in baselines) if base and base.images_per_s]
     lines = [
-        f"| row | concurrency | images/s | rounds min–max | p50 ms | p95 ms | peak RSS MiB | vs {baseline} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| row | concurrency | images/s | rounds min–max | p50 ms | p95 ms | peak RSS MiB |"
+        + "".join(f" vs {base.label} |" for base in bases),
+        "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(bases),
     ]
     for row in rows:
         if not row.round_rates:
             continue
-        ratio = f"{row.images_per_s / base.images_per_s:.2f}×" if base and base.images_per_s else "–"
         failed = f" ({row.failures} failed)" if row.failures else ""
         lines.append(
             f"| {row.label}{failed} | {row.concurrency} | {row.images_per_s:.2f} | "
             f"{min(row.round_rates):.2f}–{max(row.round_rates):.2f} | {row.percentile_ms(50):.0f} | "
-            f"{row.percentile_ms(95):.0f} | {row.peak_rss / MiB:.0f} | {ratio} |"
+            f"{row.percentile_ms(95):.0f} | {row.peak_rss / MiB:.0f} |"
+            + "".join(f" {row.images_per_s / base.images_per_s:.2f}× |" for base in bases)
         )
     return "\n".join(lines)
 

@@ -1,6 +1,7 @@
-"""``triton-ocr eval``: accuracy and speed on the labelled development sets, ours and/or RapidOCR.
+"""``triton-ocr eval``: accuracy and speed on the labelled development sets, ours and/or the peers (RapidOCR,
+faster-paddle).
 
-    triton-ocr eval [--data ../shared/data] [--sets a,b] [--engine ours|rapidocr|both] [--limit N] [--json PATH]
+    triton-ocr eval [--data ../shared/data] [--sets a,b] [--engine ours|rapidocr|both|...] [--limit N] [--json PATH]
 
 Prints a Markdown table (one row per set and engine, engines adjacent), a legend of its columns and the caveats of
 the sets whose protocol keeps their numbers from comparing with published ones, and optionally writes every number
@@ -25,6 +26,8 @@ from triton_ocr.eval.runner import SetResult, run_evaluation
 
 ENGINE_CHOICES = {
     "ours": ("ours",), "rapidocr": ("rapidocr",), "rapidocr3": ("rapidocr3",), "both": ("ours", "rapidocr"),
+    "faster-paddle": ("faster-paddle:small",), "faster-paddle:small": ("faster-paddle:small",),
+    "faster-paddle:tiny": ("faster-paddle:tiny",),
 }
 PRECISIONS = ("bf16", "fp32")
 
@@ -76,7 +79,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sets", default=",".join(LOADERS), help=f"comma-separated, default all: {','.join(LOADERS)}")
     parser.add_argument("--engine", default="ours",
                         help="comma-separated: ours, rapidocr (1.4.4, our settings), rapidocr3 (3.10.0, its "
-                             "defaults), both (= ours,rapidocr)")
+                             "defaults), both (= ours,rapidocr), faster-paddle[:small|tiny] (1.0.4, its defaults, "
+                             "small unless named; not on the word-crop set: it has no recogniser-alone call)")
     parser.add_argument("--variants",
                         help="ours with these model sets and OpenVINO precisions instead of the pipeline's: "
                              "SET:PRECISION,... (PP-OCRv6_small:fp32), or 'all' (every set in bf16 and fp32)")

@@ -9,15 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from triton_ocr.config import OCRConfig
-from triton_ocr.errors import ConfigError
+from triton_ocr.eval.reference_process import PYTHON, lines_of, require_reference_env
 from triton_ocr.models.registry import resolve_pipeline_models
 from triton_ocr.stages import OCRLines
 
-ROOT = Path(__file__).resolve().parents[3]
-PYTHON = ROOT / ".venv-reference" / "bin" / "python"
 RUNNER = Path(__file__).with_name("rapidocr3_runner.py")
 
 
@@ -55,18 +51,12 @@ def reference_params(config: OCRConfig) -> dict[str, Any]:
 
 def run_reference(images: Sequence[str], params: dict[str, Any] | None, threads: int = 2) -> dict[str, OCRLines]:
     """RapidOCR 3.10 on ``images`` (paths) with ``params`` (``None``: its own defaults): lines by path."""
-    if not PYTHON.is_file():
-        raise ConfigError(f"no reference environment at {PYTHON.parent.parent}: run scripts/reference_env.sh")
+    require_reference_env()
     request = {"params": params or {}, "images": list(images), "threads": threads, "force_rec_keys": params is not None}
     done = subprocess.run(
         [str(PYTHON), str(RUNNER)], input=json.dumps(request), capture_output=True, text=True, timeout=3600
     )
     if done.returncode != 0:
         raise RuntimeError(f"the RapidOCR 3.10 runner failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    results = {}
-    for line in done.stdout.splitlines():
-        out = json.loads(line)
-        polys = np.array(out["polys"], np.float32).reshape(-1, 4, 2)
-        scores = np.array(out["scores"], np.float32)
-        results[out["path"]] = OCRLines(polys, np.ones(len(polys), np.float32), list(out["texts"]), scores)
-    return results
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    return {answer["path"]: lines_of(answer) for answer in answers}

@@ -1,7 +1,8 @@
 """Run RapidOCR 3.10.0 on images and print one JSON line per image: the reference for parity tests and benchmarks.
 
 This file runs INSIDE the reference environment that ``scripts/reference_env.sh`` builds (``.venv-reference``), as a
-subprocess; it imports nothing but the standard library and what that environment has (rapidocr, numpy, cv2), never
+subprocess; it imports nothing but the standard library, its sibling :mod:`reference_serve` (the request loops it
+shares with the other runners) and what that environment has (rapidocr, numpy, cv2), never the rest of
 ``triton_ocr``. ``rapidocr`` is imported only in :func:`main`, so importing this module elsewhere costs nothing.
 
     .venv-reference/bin/python python_backend/triton_ocr/eval/rapidocr3_runner.py [--params params.json] IMAGE...
@@ -42,6 +43,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+if __package__:  # imported as part of triton_ocr (the tests)
+    from triton_ocr.eval.reference_serve import answer_each, drop_own_folder, serve
+else:  # run as a script in .venv-reference: this folder is sys.path[0]
+    from reference_serve import answer_each, drop_own_folder, serve
 
 _ENUM_KEYS = {"engine_type": "EngineType", "model_type": "ModelType", "ocr_version": "OCRVersion", "task_type": "TaskType"}
 
@@ -179,26 +185,8 @@ def _config_json(cfg) -> str:
     return json.dumps(plain(OmegaConf.to_container(cfg, resolve=True)), ensure_ascii=False, default=str)
 
 
-def serve(runner: Runner) -> int:
-    """Answer ``{"path", "rec_only"}`` requests from stdin, one JSON line each, until stdin ends."""
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            out = runner(request["path"], bool(request.get("rec_only", False)))
-        except Exception as exc:  # the caller reports it; the process stays up for the next request
-            out = {"path": request.get("path"), "error": f"{type(exc).__name__}: {exc}"}
-        out["cpu_seconds"] = time.process_time()
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-    return 0
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    # Run as a script, sys.path[0] is this folder (triton_ocr/eval): drop it so nothing of triton_ocr can be imported.
-    here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
+    drop_own_folder(__file__)
 
     args = _parse_args(argv)
     params: Dict[str, Any] = {}
@@ -223,16 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if images and args.warmup > 0:
         for _ in range(args.warmup):
             runner(images[0])
-
-    status = 0
-    for path in images:
-        try:
-            out = runner(path)
-        except Exception as exc:  # one bad image must not lose the others' results
-            out, status = {"path": path, "error": f"{type(exc).__name__}: {exc}"}, 1
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-    return status
+    return answer_each(runner, images)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 Engines: ``ours`` (the in-process :class:`~triton_ocr.pipeline.OCRPipeline`), ``ours:SET:PRECISION`` (the same with
 another model set and precision), ``rapidocr`` (RapidOCR 1.4.4 with the same parameters,
-:class:`~triton_ocr.eval.rapidocr_reference.RapidOCRReference`) and ``rapidocr3`` (RapidOCR 3.10.0 with its own
-defaults, in its own environment). All take decoded BGR images; on the word-crop set only their recogniser runs, on
-the whole crop as one line.
+:class:`~triton_ocr.eval.rapidocr_reference.RapidOCRReference`), ``rapidocr3`` (RapidOCR 3.10.0 with its own
+defaults) and ``faster-paddle:SIZE`` (faster-paddle 1.0.4, small or tiny, with its own defaults), the last two in the
+reference environment. All take decoded BGR images; on the word-crop set only their recogniser runs, on the whole
+crop as one line (an engine without a recogniser-alone call, faster-paddle, leaves that set out).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,8 +36,11 @@ from triton_ocr.eval.metrics import (
     reading_page_cer_counts,
     word_counts,
 )
+from triton_ocr.eval.reference_process import ReferenceProcess
 from triton_ocr.stages import OCRLines
 from triton_ocr.steps.image_loading import load_image
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class Engine(Protocol):
         """BGR uint8 (H, W, 3) → lines in reading order."""
 
     def recognize(self, crop: np.ndarray) -> str:
-        """BGR uint8 (h, w, 3) line crop → its text, whatever its score."""
+        """BGR uint8 (h, w, 3) line crop → its text, whatever its score. Optional: an engine without it is not run
+        on the recognition-only sets."""
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system, every thread) of the process(es) doing the work, so far."""
@@ -116,16 +122,14 @@ class RapidOCREngine:
         return recognised[0][0]
 
 
-class RapidOCR3Engine:
-    """RapidOCR 3.10.0 with its own defaults (PP-OCRv6 small, its angle classifier on), in a child process; the
-    image hand-over (a ``.npy`` file in ``/dev/shm``, a few ms for a large page) is inside the timed call."""
+class ProcessEngine:
+    """An engine of the reference environment in a child process (:mod:`~triton_ocr.eval.reference_process`); its
+    CPU time is the child's. The image hand-over (a file in ``/dev/shm``, a few ms for a large page) is inside the
+    timed call."""
 
-    name = "rapidocr3"
-
-    def __init__(self, config: OCRConfig) -> None:
-        from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
-
-        self.process = RapidOCR3Process(None, threads=config.runtime.intra_op_threads or 2)
+    def __init__(self, name: str, process: ReferenceProcess) -> None:
+        self.name = name
+        self.process = process
 
     def cpu_seconds(self) -> float:
         return self.process.cpu_seconds
@@ -133,11 +137,33 @@ class RapidOCR3Engine:
     def ocr(self, image: np.ndarray) -> OCRLines:
         return self.process.ocr(image)
 
+    def close(self) -> None:
+        self.process.close()
+
+
+class RapidOCR3Engine(ProcessEngine):
+    """RapidOCR 3.10.0 with its own defaults (PP-OCRv6 small, its angle classifier on); the image goes over as a
+    ``.npy`` file."""
+
+    def __init__(self, config: OCRConfig) -> None:
+        from triton_ocr.eval.rapidocr3_process import RapidOCR3Process
+
+        super().__init__("rapidocr3", RapidOCR3Process(None, threads=config.runtime.intra_op_threads or 2))
+
     def recognize(self, crop: np.ndarray) -> str:
         return self.process.recognize(crop)
 
-    def close(self) -> None:
-        self.process.close()
+
+class FasterPaddleEngine(ProcessEngine):
+    """faster-paddle 1.0.4 with its own defaults, model size ``small`` or ``tiny``. It reads encoded files only:
+    the decoded image goes over as an uncompressed BMP (the same pixels the other engines get; writing and decoding
+    it are inside the timed call). No recogniser-alone call: the word-crop set is left out."""
+
+    def __init__(self, config: OCRConfig, model_size: str = "small") -> None:
+        from triton_ocr.eval.faster_paddle_process import FasterPaddleProcess
+
+        threads = config.runtime.intra_op_threads or 2
+        super().__init__(f"faster-paddle:{model_size}", FasterPaddleProcess(model_size, threads=threads))
 
 
 ENGINES: dict[str, Callable[[OCRConfig], Engine]] = {
@@ -146,12 +172,15 @@ ENGINES: dict[str, Callable[[OCRConfig], Engine]] = {
 
 
 def make_engine(spec: str, config: OCRConfig) -> Engine:
-    """An engine by name, or ``ours:MODEL_SET:PRECISION`` (e.g. ``ours:PP-OCRv6_small:fp32``): ours with that model
-    set and OpenVINO precision, named ``MODEL_SET PRECISION`` in the results."""
+    """An engine by name, ``ours:MODEL_SET:PRECISION`` (e.g. ``ours:PP-OCRv6_small:fp32``): ours with that model
+    set and OpenVINO precision, named ``MODEL_SET PRECISION`` in the results, or ``faster-paddle:SIZE`` (small or
+    tiny), named so."""
     if spec.startswith("ours:"):
         _, model_set, precision = spec.split(":")
         variant = config.with_overrides(model_set=model_set, runtime={"engine": "openvino", "precision": precision})
         return OursEngine(variant, name=f"{model_set} {precision}")
+    if spec.startswith("faster-paddle:"):
+        return FasterPaddleEngine(config, spec.partition(":")[2])
     return ENGINES[spec](config)
 
 
@@ -276,6 +305,9 @@ def run_evaluation(
             keep = limit.get(dataset.name) if isinstance(limit, Mapping) else limit
             subset = Dataset(dataset.name, dataset.samples[:keep])
             for engine in engines:
+                if SCORING[dataset.name].task == "rec" and not hasattr(engine, "recognize"):
+                    log.warning("%s has no recogniser-alone call: %s left out", engine.name, dataset.name)
+                    continue
                 yield evaluate(engine, subset, config.image)
     finally:
         for engine in engines:
