@@ -147,11 +147,11 @@ def test_openvino_frees_its_buffers_after_a_large_input():
     model(np.zeros((1, 3, 320, 320), np.float32))
     base = rss()
     assert model.compiled.releases == 0
-    side = 1600  # 7.7 M elements: well above the bound
+    side = 2048  # 12.6 M elements: well above the bound
     assert 3 * side * side > RELEASE_ABOVE_ELEMENTS
     model(np.zeros((1, 3, side, side), np.float32))
     assert model.compiled.releases == 1
-    assert rss() - base < 200 * 1024 * 1024  # measured: +60–100 MiB; without the release +410 MiB
+    assert rss() - base < 250 * 1024 * 1024  # measured at 1600²: +60–100 MiB; without the release +410 MiB
     out = model(np.zeros((1, 3, 320, 320), np.float32))
     assert out.shape == (1, 1, 320, 320) and model.compiled.releases == 1
 

@@ -297,11 +297,11 @@ def test_triton_pod_defaults(rendered):
     assert "--model-repository=/opt/triton-ocr/model_repository" in container["args"]
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     assert "tolerations" not in pod["spec"]
-    from triton_ocr.heap import MALLOC_SETTINGS
+    from triton_ocr.heap import GATEWAY_MALLOC_SETTINGS, MALLOC_SETTINGS
 
-    for name in (TRITON, GATEWAY):
+    for name, settings in ((TRITON, MALLOC_SETTINGS), (GATEWAY, GATEWAY_MALLOC_SETTINGS)):
         environment = find(docs, "ConfigMap", name)["data"]
-        assert {key: environment.get(key) for key in MALLOC_SETTINGS} == MALLOC_SETTINGS  # as `triton-ocr serve` runs
+        assert {key: environment.get(key) for key in settings} == settings  # as `triton-ocr serve` runs
 
 
 def test_gpu_profile(rendered):

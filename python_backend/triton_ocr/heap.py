@@ -14,10 +14,17 @@ from functools import cache
 
 MALLOC_SETTINGS = {
     "MALLOC_ARENA_MAX": "2",
-    "MALLOC_MMAP_THRESHOLD_": str(1 << 20),
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
 }
-"""Two heaps per process instead of up to eight per core, and every block of 1 MiB or more (images, probability
-maps, recognition outputs) mapped on its own, so that freeing it returns it to the system."""
+"""Two heaps per process instead of up to eight per core, and every block of 32 MiB or more (large pages, their
+detector inputs and probability maps) mapped on its own, so that freeing it returns it to the system. Not lower:
+at 1 MiB every detector input, probability map and recognition chunk was a fresh mapping, its pages faulted in and
+zeroed on every request — the same OpenVINO detector cost 205 instead of 152 CPU ms per image (8 MiB: 198;
+docs/performance.md). 32 MiB is glibc's largest threshold."""
+
+GATEWAY_MALLOC_SETTINGS = {**MALLOC_SETTINGS, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+"""The gateway's: blocks of 1 MiB or more (request bodies, decoded images, result pictures) mapped on their own.
+Its CPU per image is small (~20 ms) and its memory is what a burst of large uploads would keep."""
 
 MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
 """glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
@@ -29,11 +36,11 @@ def libc() -> ctypes.CDLL:
 
 
 def apply_malloc_settings() -> dict[str, int]:
-    """Give this running process :data:`MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment only at
-    start), each unless its variable is set: ``triton-ocr gateway`` started without them. Returns what was
+    """Give this running process :data:`GATEWAY_MALLOC_SETTINGS` (through ``mallopt``: glibc reads the environment
+    only at start), each unless its variable is set: ``triton-ocr gateway`` started without them. Returns what was
     applied."""
     applied = {}
-    for name, value in MALLOC_SETTINGS.items():
+    for name, value in GATEWAY_MALLOC_SETTINGS.items():
         if name not in os.environ and libc().mallopt(MALLOPT_PARAMETERS[name], int(value)) == 1:
             applied[name] = int(value)
     return applied

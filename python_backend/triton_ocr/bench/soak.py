@@ -192,14 +192,14 @@ def start_gateway(triton_url: str, out: Path) -> tuple[subprocess.Popen, str]:
     """``triton-ocr gateway`` in a process of its own (its RSS is measured apart), with the chart's glibc settings."""
     import httpx
 
-    from triton_ocr.heap import MALLOC_SETTINGS
+    from triton_ocr.heap import GATEWAY_MALLOC_SETTINGS
     from triton_ocr.serving.server.launcher import die_with_parent, free_ports
 
     (port,) = free_ports(1)
     log = (out / "gateway.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "triton_ocr.cli", "gateway", "--triton-url", triton_url, "--port", str(port)],
-        env={**os.environ, **MALLOC_SETTINGS}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, **GATEWAY_MALLOC_SETTINGS}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         preexec_fn=die_with_parent,  # a soak that is killed takes its gateway along
     )
     url = f"http://127.0.0.1:{port}"

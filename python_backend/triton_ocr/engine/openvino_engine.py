@@ -16,14 +16,18 @@ import numpy as np
 import openvino as ov
 
 from triton_ocr.engine.input_check import ShapeCheck
+from triton_ocr.heap import trim_heap
 from triton_ocr.models.cache import model_home
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 
-RELEASE_ABOVE_ELEMENTS = 3 * 1024 * 1024
-"""After a run on more input elements than this (a 1 MP detector input; a full recognition chunk of 6 × 48 × 3200
-is below), the compiled model frees its intermediate buffers: the CPU plugin otherwise keeps them at the largest
-shape it ran (text_det: +560 MiB for ever after one 1984×1984 input). Freeing costs the next run ~0.1 s."""
+RELEASE_ABOVE_ELEMENTS = 8 * 1024 * 1024
+"""After a run on more input elements than this (a 2.8 MP detector input, or a batch of that many; a full
+recognition chunk of 6 × 48 × 3200 is below), the compiled model frees its intermediate buffers and the heap is
+trimmed: the CPU plugin otherwise keeps them at the largest shape it ran (text_det: +560 MiB for ever after one
+1984×1984 input). Freeing costs the next runs their buffers again: at 3 M (1 MP) receipts and forms at PP-OCRv6's
+short side 736 crossed it on every request, and the served detector cost 200 instead of 150 CPU ms per image
+(docs/performance.md)."""
 
 RUNTIME_CACHE_ENTRIES = 1024
 """The CPU plugin's cache of per-shape kernels (``CPU_RUNTIME_CACHE_CAPACITY``; OpenVINO's default: 5000). Every
@@ -167,6 +171,7 @@ class CompiledModel:
             self._large_run |= elements > RELEASE_ABOVE_ELEMENTS
             if self._large_run and self._running == 0:
                 self._compiled.release_memory()
+                trim_heap()  # the buffers below the mmap threshold (heap.MALLOC_SETTINGS) are free heap pages now
                 self._large_run = False
                 self.releases += 1
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from triton_ocr.heap import MALLOC_SETTINGS
+from triton_ocr.heap import GATEWAY_MALLOC_SETTINGS
 from triton_ocr.serving.server.launcher import die_with_parent
 from triton_ocr.subprocesses import end_process
 
@@ -50,7 +50,7 @@ class SupervisedGateway:
 
     def _launch(self) -> None:
         self.process = subprocess.Popen(
-            self.command, env={**MALLOC_SETTINGS, **os.environ, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
+            self.command, env={**GATEWAY_MALLOC_SETTINGS, **os.environ, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
         )
         log.info("gateway pid %d on %s", self.process.pid, self.url)
