@@ -65,7 +65,8 @@ def test_each_stub_killed_twice_heals_each_time(server, model):
 @pytest.mark.triton
 def test_a_request_sent_at_a_kill_is_answered_once_the_model_heals(server):
     """The client library sends a request again while the model it needs reloads (``recovery_wait_s``); without
-    that wait the same request fails with ``ModelRecoveringError``."""
+    that wait the same request fails with ``ModelRecoveringError``. Each request is sent right after its own kill:
+    the supervisor needs at least 0.25 s to see a dead stub, so it meets the dead model."""
     image = text_image(5, lines=2)
     with OCRClient.from_url(server.grpc_url) as client, \
             OCRClient.from_url(server.grpc_url, recovery_wait_s=0) as impatient:
@@ -73,10 +74,14 @@ def test_a_request_sent_at_a_kill_is_answered_once_the_model_heals(server):
         request, = client.prepare(image)
         for pid in stub_pids(server, contract.TEXT_DET):
             os.kill(pid, signal.SIGKILL)
+        reply = client.infer(request)
+        assert reply.result["rec_text"] == expected and reply.attempts >= 2
+        outage(server, client, [], image, limit_s=30.0)  # healed
+        for pid in stub_pids(server, contract.TEXT_DET):
+            os.kill(pid, signal.SIGKILL)
         with pytest.raises(ModelRecoveringError):
             impatient.infer(request)
-        reply = client.infer(request)
-    assert reply.result["rec_text"] == expected and reply.attempts >= 2
+        outage(server, client, [], image, limit_s=30.0)
 
 
 @pytest.mark.triton

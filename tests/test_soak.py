@@ -140,7 +140,8 @@ def test_short_soak_with_one_kill(tmp_path):
     paths = write_reports(report, tmp_path)
     assert [p.name for p in paths] == ["soak.json", "soak.md", "soak.png"]
     assert json.loads(paths[0].read_text())["requests"] == report["requests"]
-    assert "| process | after warm-up | end | peak | growth |" in paths[1].read_text()
+    assert "| process | RSS after warm-up | RSS at the end | RSS peak | private growth | lives judged |" in \
+        paths[1].read_text()
     assert paths[2].stat().st_size > 10_000
 
 
