@@ -30,7 +30,7 @@ from triton_ocr.models.registry import with_model_settings
 from triton_ocr.paddlex_compat import split_call_kwargs
 from triton_ocr.result import OCRResult
 from triton_ocr.steps.image_loading import split_pages
-from triton_ocr_client.errors import ClientError, ModelRecoveringError, classify
+from triton_ocr_client.errors import ModelRecoveringError, classify
 from triton_ocr_client.protocol import (
     Endpoint,
     Reply,
@@ -132,10 +132,13 @@ class _Client:
         return arguments
 
     @staticmethod
-    def _retry(exc: Exception, pauses: Iterator[float]) -> tuple[ClientError, float | None]:
-        """The typed error for a failed attempt, and the pause before the next one (``None``: raise it)."""
+    def _pause_after(exc: Exception, pauses: Iterator[float]) -> float:
+        """The pause before the next attempt after ``exc``; raises its typed error when there is none."""
         error = classify(exc)
-        return error, next(pauses, None) if isinstance(error, ModelRecoveringError) else None
+        pause = next(pauses, None) if isinstance(error, ModelRecoveringError) else None
+        if pause is None:
+            raise error from exc
+        return pause
 
     def prepare(self, x: Any, model_set: str | None = None, **overrides: Overrides) -> Iterator[Request]:
         """One request per image of ``x`` (the inputs of ``predict``) for ``model_set`` (default: the client's),
@@ -175,9 +178,7 @@ class OCRClient(_Client):
                 response = self.client.infer(**self._call_arguments(request, extra_outputs, deadline))
                 return to_reply(request, response, extra_outputs, attempt)
             except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
-                error, pause = self._retry(exc, pauses)
-                if pause is None:
-                    raise error from exc
+                pause = self._pause_after(exc, pauses)
             time.sleep(pause)
             attempt += 1
 
@@ -238,9 +239,7 @@ class AsyncOCRClient(_Client):
                 response = await self.client.infer(**self._call_arguments(request, extra_outputs, deadline))
                 return to_reply(request, response, extra_outputs, attempt)
             except Exception as exc:  # noqa: BLE001 - every transport or server failure becomes a typed error
-                error, pause = self._retry(exc, pauses)
-                if pause is None:
-                    raise error from exc
+                pause = self._pause_after(exc, pauses)
             await asyncio.sleep(pause)
             attempt += 1
 

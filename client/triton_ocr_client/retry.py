@@ -16,14 +16,13 @@ LONGEST_DELAY_S = 2.0
 A reload takes 1–5 s on a 2-core machine (docs/reliability.md)."""
 
 
-def recovery_delays(wait_s: float, deadline: float, rng: random.Random | None = None) -> Iterator[float]:
+def recovery_delays(wait_s: float, deadline: float) -> Iterator[float]:
     """The pauses before each further attempt: as long as the next pause ends within ``wait_s`` of the first
     attempt and before ``deadline`` (``time.monotonic``); the caller stops retrying when it ends."""
-    rng = rng or random.Random()
     start = time.monotonic()
     delay = FIRST_DELAY_S
     while True:
-        pause = delay * rng.uniform(0.8, 1.2)
+        pause = delay * random.uniform(0.8, 1.2)
         until = time.monotonic() + pause
         if until > start + wait_s or until > deadline:
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,17 @@ class Outcome:
     detail: str = ""
     attempts: int = 1
     """Times the client library sent it (gRPC: more than 1 while a model it needed was being healed)."""
+
+
+class Sent(NamedTuple):
+    """What a client got for one case: a status (``"200"``/``"ok"``, an HTTP status or an error class), the texts on
+    success, a detail, and how many times the client library sent it (the gateway's own retries are inside it; raw
+    tritonclient calls are sent once)."""
+
+    status: str
+    texts: tuple[str, ...] | None
+    detail: str
+    attempts: int = 1
 
 
 def judge(case: Case, status: str, texts: tuple[str, ...] | None, others: dict[tuple[str, ...], str]) -> str:
@@ -73,22 +84,21 @@ class GatewayClient:
         self.url = url
         self.http = httpx.Client(timeout=timeout_s)
 
-    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str, int]:
-        """(status, texts on success, detail, attempts: 1 — the gateway's own retries are inside it)."""
+    def send(self, case: Case) -> Sent:
         import httpx
 
         body = {case.field: base64.b64encode(case.data).decode("ascii"), "visualize": False, **case.body}
         try:
             response = self.http.post(f"{self.url}/ocr", json=body)
         except httpx.TimeoutException:
-            return "timeout", None, "no answer within the time-out", 1
+            return Sent("timeout", None, "no answer within the time-out")
         except httpx.TransportError as exc:
-            return "no answer", None, f"{type(exc).__name__}: {exc}", 1
+            return Sent("no answer", None, f"{type(exc).__name__}: {exc}")
         status = str(response.status_code)
         if response.status_code != 200:
-            return status, None, response.json().get("errorMsg", "")[:200], 1
+            return Sent(status, None, response.json().get("errorMsg", "")[:200])
         texts = tuple(line["text"] for line in response.json()["result"]["texts"])
-        return status, texts, response.headers.get("X-Det-Input-Size", ""), 1
+        return Sent(status, texts, response.headers.get("X-Det-Input-Size", ""))
 
     def close(self) -> None:
         self.http.close()
@@ -108,29 +118,28 @@ class GrpcClient:
         self.raw = grpc.InferenceServerClient(url.removeprefix("grpc://"))
         self.input_names: dict[str, str] = {}
 
-    def send(self, case: Case) -> tuple[str, tuple[str, ...] | None, str, int]:
-        """(status, texts on success, detail, attempts: the library's, for images; raw calls are sent once)."""
+    def send(self, case: Case) -> Sent:
         from triton_ocr_client.errors import ClientError, classify
 
         try:
             if case.kind == "restricted":
-                return (*self._restricted(case.data), 1)
+                return self._restricted(case.data)
             if case.kind == "poison":
                 self._poison(*case.data)
-                return "ok", None, "answered", 1  # a poisoning input must not be answered
+                return Sent("ok", None, "answered")  # a poisoning input must not be answered
             if case.kind == "oversize":
                 self._oversize(*case.data)
-                return "ok", None, "answered", 1
+                return Sent("ok", None, "answered")
             request = next(iter(self.client.prepare(case.data, **case.overrides)))
             reply = self.client.infer(request, extra_outputs=("det_input_size",))
         except ClientError as exc:
-            return type(exc).__name__, None, str(exc)[:200], 1
+            return Sent(type(exc).__name__, None, str(exc)[:200])
         except Exception as exc:  # noqa: BLE001 - raw tritonclient errors are classified like the library's
             error = classify(exc)
-            return type(error).__name__, None, str(error)[:200], 1
+            return Sent(type(error).__name__, None, str(error)[:200])
         size = reply.outputs.get("det_input_size")
         detail = "" if size is None else "x".join(map(str, size.tolist()))
-        return "ok", tuple(reply.result["rec_text"]), detail, reply.attempts
+        return Sent("ok", tuple(reply.result["rec_text"]), detail, reply.attempts)
 
     def _poison(self, model: str, array: np.ndarray) -> None:
         import tritonclient.grpc as grpc
@@ -163,7 +172,7 @@ class GrpcClient:
         except grpc.RpcError as exc:
             raise_error_grpc(exc)
 
-    def _restricted(self, api: str) -> tuple[str, None, str]:
+    def _restricted(self, api: str) -> Sent:
         """A restricted API called without the key: ``refused`` if Triton says so, else ``answered``."""
         from tritonclient.utils import InferenceServerException
 
@@ -176,8 +185,8 @@ class GrpcClient:
         try:
             calls[api]()
         except InferenceServerException as exc:
-            return ("refused" if "restricted" in str(exc) else "answered"), None, str(exc)[:200]
-        return "answered", None, f"{api} answered without the key"
+            return Sent("refused" if "restricted" in str(exc) else "answered", None, str(exc)[:200])
+        return Sent("answered", None, f"{api} answered without the key")
 
     @staticmethod
     def _stub_region() -> tuple[str, int]:

@@ -167,7 +167,8 @@ class GatewayMiddleware:
 
     async def receive_body(self, receive: Receive) -> bytes:
         """The whole body within :attr:`body`'s limits (413, 408), or :class:`ClientGone`. It grows in one buffer: past
-        1 MiB it is a block of its own (``GATEWAY_MALLOC_SETTINGS``), given back to the system when the body is dropped."""
+        1 MiB it is a block of its own (``GATEWAY_MALLOC_SETTINGS``), given back to the system when the body is
+        dropped."""
         limits = self.body
         started = time.monotonic()
         buffer = bytearray()

@@ -1,7 +1,7 @@
 """The recogniser with CTC's best path inside the model, for serving.
 
 Triton's ``text_rec`` serves a copy of the recogniser whose outputs are the most probable class at every time step
-and its probability — ``ArgMax`` and ``ReduceMax`` over the class axis, (N, T) each — instead of the (N, T, C)
+and its probability — (N, T) each, computed over the class axis (:func:`with_best_path`) — instead of the (N, T, C)
 probabilities: 6625 times less to copy from the model's process through the server to ``ocr_postprocess``. The
 in-process pipeline computes the same two arrays with :func:`triton_ocr.steps.ctc_decode.best_path` (ties go to the
 lowest class in both). The copy keeps the model's metadata (the charset) and is cached by content hash.
