@@ -113,3 +113,68 @@ def test_the_detector_bound_covers_what_the_pipeline_sends():
             size = padded_size(*det_input_size(height, width, det), multiple)
             assert 3 * size[0] * size[1] <= limit, (profile, height, width, size)
         assert 3 * 4096 * 4096 > limit
+
+
+def detector_runner(max_run_elements: int, max_batch_size: int = 8):
+    """The OpenVINO runner over PP-OCRv4's detector in fp32, as a config with ``max_run_elements`` loads it."""
+    path = resolve_model("PP-OCRv4_mobile_det").onnx_path
+    io = OnnxIO.of(path)
+    config = {
+        "max_batch_size": max_batch_size,
+        "input": [{"name": io.input, "data_type": "TYPE_FP32", "dims": ["3", "-1", "-1"]}],
+        "output": [{"name": io.output}],
+    }
+    parameters = {"INFERENCE_NUM_THREADS": "2", "max_run_elements": str(max_run_elements)}
+    return RUNNERS["openvino"](config, parameters, path.parent.parent, path.parent.name)
+
+
+def test_merged_batches_run_in_parts_within_max_run_elements():
+    """Five equal-shape requests with room for two per run: runs of 2, 2 and 1, each request's output its own."""
+    runner = detector_runner(max_run_elements=2 * 3 * 64 * 64)
+    assert runner.warmed.wait(60)
+    name, output = runner.input_names[0], runner.output_names[0]
+    feeds: list[tuple[int, ...]] = []
+    infer = runner.infer
+    runner.infer = lambda feed: feeds.append(feed[name].shape) or infer(feed)  # type: ignore[method-assign]
+    rng = np.random.default_rng(3)
+    batch = [{name: rng.random((1, 3, 64, 64), dtype=np.float32)} for _ in range(5)]
+    results = runner.run(batch)
+    assert feeds == [(2, 3, 64, 64), (2, 3, 64, 64), (1, 3, 64, 64)]
+    for inputs, result in zip(batch, results):
+        np.testing.assert_allclose(result[output], infer(inputs)[0], atol=1e-5)
+
+
+def test_the_largest_run_is_one_square_item_on_the_detectors_stride():
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.serving.repository.catalog import det_item_limit
+    from triton_ocr.serving.repository.plan import plan_serving
+    from triton_ocr.serving.repository.profiles import get_profile
+
+    limit = det_item_limit(plan_serving(OCRConfig(), get_profile("cpu"), ()))[0]
+    runner = detector_runner(max_run_elements=limit)
+    assert runner.largest_run() == {runner.input_names[0]: (1, 3, 2048, 2048)}
+    assert 3 * 2048 * 2048 <= limit < 3 * 2080 * 2080
+    assert runner.warmed.wait(60)
+
+
+def test_a_request_beyond_max_run_elements_runs_in_parts_of_whole_lines():
+    """The served recogniser's bound: two lines of the widest size per run. A chunk of six such lines runs in three
+    parts of two and answers as the whole chunk does; the warm-up ran two of them."""
+    path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
+    config = {
+        "max_batch_size": 6,
+        "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": ["3", "48", "-1"]}],
+        "output": [{"name": OnnxIO.of(path).output}],
+    }
+    item = 3 * 48 * 320
+    parameters = {"INFERENCE_NUM_THREADS": "1", "max_item_elements": str(item), "max_run_elements": str(2 * item)}
+    runner = RUNNERS["openvino"](config, parameters, path.parent.parent, path.parent.name)
+    assert runner.largest_run() == {"x": (2, 3, 48, 320)}
+    assert runner.warmed.wait(60)
+    feeds: list[tuple[int, ...]] = []
+    infer = runner.infer
+    runner.infer = lambda feed: feeds.append(feed["x"].shape) or infer(feed)  # type: ignore[method-assign]
+    chunk = {"x": np.random.default_rng(4).random((6, 3, 48, 320), dtype=np.float32)}
+    parts = runner.run([chunk])[0][runner.output_names[0]]
+    assert feeds == [(2, 3, 48, 320)] * 3 and runner.compiled.releases == 0
+    np.testing.assert_allclose(parts, infer(chunk)[0], atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -154,6 +155,34 @@ def test_openvino_frees_its_buffers_after_a_large_input():
     assert rss() - base < 250 * 1024 * 1024  # measured at 1600²: +60–100 MiB; without the release +410 MiB
     out = model(np.zeros((1, 3, 320, 320), np.float32))
     assert out.shape == (1, 1, 320, 320) and model.compiled.releases == 1
+
+
+def private_mib() -> float:
+    """This process's private memory (RssAnon), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def test_the_served_detector_holds_its_largest_run_from_load_on():
+    """``max_run_elements`` (the served text_det's): the runner allocates that run's buffers at load and keeps them,
+    so the largest input the pipeline can send, square or wide, adds little afterwards (~35 MiB, its outputs;
+    without the warm-up +700 MiB) and is never freed (no release, no re-allocation on the next request)."""
+    from test_backend_runners import detector_runner
+
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.serving.repository.catalog import det_item_limit
+    from triton_ocr.serving.repository.plan import plan_serving
+    from triton_ocr.serving.repository.profiles import get_profile
+
+    runner = detector_runner(det_item_limit(plan_serving(OCRConfig(), get_profile("cpu"), ()))[0], max_batch_size=4)
+    assert runner.warmed.wait(60)
+    name, before = runner.input_names[0], private_mib()
+    for shape in ((1, 3, 2048, 2048), (1, 3, 1312, 3136), (4, 3, 1024, 1024)):
+        runner.run([{name: np.zeros((1, *shape[1:]), np.float32)} for _ in range(shape[0])])
+    assert private_mib() - before < 100
+    assert runner.compiled.releases == 0
 
 
 def test_the_gateway_trims_its_heap_after_large_images(monkeypatch):

@@ -176,3 +176,23 @@ def test_every_declared_model_has_settings_in_every_profile():
 def test_pbtxt_writer_quotes_strings_and_leaves_enums_bare():
     text = dumps({"name": 'a "b" \\c', "kind": Token("KIND_CPU"), "dims": [3, -1], "flag": True, "nested": {"x": 1}})
     assert text == 'name: "a \\"b\\" \\\\c"\nkind: KIND_CPU\ndims: [ 3, -1 ]\nflag: true\nnested { x: 1 }'
+
+
+def test_openvino_models_bound_their_runs_at_the_largest_the_pipeline_sends():
+    """``max_run_elements`` (the buffers OpenVINO keeps, allocated at load): one detector input of the largest size
+    per run, two of the widest lines for the recogniser; other engines and GPUs merge as they come."""
+    from triton_ocr.serving.repository.catalog import det_item_limit, rec_item_limit
+
+    plan = plan_serving(OCRConfig(), get_profile("cpu"))
+    cpu = render()
+
+    def bound(value: int) -> str:
+        return f'key: "max_run_elements"\n    value {{ string_value: "{value}" }}'
+
+    assert bound(det_item_limit(plan)[0]) in cpu[f"{contract.TEXT_DET}/config.pbtxt"]
+    assert bound(2 * rec_item_limit(plan)[0]) in cpu[f"{contract.TEXT_REC}/config.pbtxt"]
+    onnx_runtime = render(OCRConfig(runtime={"engine": "onnxruntime"}))
+    gpu = render(profile="gpu")
+    for model in (contract.TEXT_DET, contract.TEXT_REC):
+        assert "max_run_elements" not in onnx_runtime[f"{model}/config.pbtxt"]
+        assert "max_run_elements" not in gpu[f"{model}/config.pbtxt"]

@@ -41,7 +41,8 @@ def test_det_input_size_floor_and_hard_cap():
     "hw, det, expected",
     [
         # The issue's 104-byte request: a 4×4 PNG asking 8192 on the short side ran the detector at 4000×4000.
-        ((4, 4), {"limit_side_len": 8192, "limit_type": "min"}, (2048, 2048)),
+        ((4, 4), {"limit_side_len": 8192, "limit_type": "min", "max_upscale": 4096}, (2048, 2048)),
+        ((4, 4), {"limit_side_len": 8192, "limit_type": "min"}, (384, 384)),  # at most 100× by default: 400²
         ((3000, 4000), {"limit_side_len": 4000, "limit_type": "max"}, (1760, 2336)),  # ×√(4 Mi / 12 M): 1773×2364
         ((1000, 4000), {"limit_side_len": 8192, "limit_type": "min", "max_side_limit": 32768}, (1024, 4096)),  # ×⅛
         ((4000, 1000), {"limit_side_len": 8192, "limit_type": "min", "max_side_limit": 32768}, (4096, 1024)),
@@ -67,6 +68,50 @@ def test_pixel_budget_leaves_the_model_sets_defaults_alone():
         bounded, unbounded = DetConfig(**settings), DetConfig(**settings, max_input_pixels=10**9)
         for hw in ((2000, 2000), (2010, 2010), (3508, 2480), (4000, 4000), (736, 20000), (7016, 4961)):
             assert det_input_size(*hw, bounded) == det_input_size(*hw, unbounded), (name, hw)
+
+
+def test_max_upscale_caps_the_short_side_enlargement_only():
+    """``max_upscale`` bounds limit_type ``min``'s enlargement (a 340 × 76 UI screenshot: 3× instead of 5.9×); the
+    64 px floor for thin strips still enlarges beyond it; images at or above the short side are not touched, nor
+    is limit_type ``max``."""
+    cfg = DetConfig(limit_side_len=736, limit_type="min", max_side_limit=2000)
+    capped = cfg.model_copy(update={"max_upscale": 3.0})
+    assert det_input_size(76, 340, cfg) == (448, 1984)
+    assert det_input_size(76, 340, capped) == (224, 1024)
+    assert det_input_size(16, 280, capped) == (64, 1120)  # ×3 is 48 px tall: the floor takes it to 64 (×4)
+    assert det_input_size(300, 500, capped) == (736, 1216)  # ×2.45: under the cap
+    assert det_input_size(1000, 1500, capped) == det_input_size(1000, 1500, cfg) == (992, 1504)
+    shrink = DetConfig(limit_side_len=960, limit_type="max", max_upscale=1.0)
+    assert det_input_size(76, 340, shrink) == (64, 352)  # as without the cap: limit_type max never enlarges
+    assert det_input_size(2000, 3000, shrink) == (640, 960)
+
+
+def test_the_v6_sets_upscale_cap_acts_only_on_small_images_of_the_dev_sets(shared_data):
+    """PP-OCRv6 small's ``max_upscale`` changes the detector input of no image whose short side reaches 736 / 3 px:
+    every receipt, form and scene of the labelled sets keeps its size (1 of the unlabelled photos is smaller: it reads
+    the same); every UI screenshot gets under a third of the pixels it had."""
+    from PIL import Image
+
+    from triton_ocr.models.model_sets import REGISTRY
+
+    suffixes = (".png", ".jpg", ".jpeg")
+    settings = REGISTRY["PP-OCRv6_small_det"].settings or {}
+    assert settings["max_upscale"] == 3.0 and "max_upscale" not in (REGISTRY["PP-OCRv6_tiny_det"].settings or {})
+    capped, uncapped = DetConfig(**settings), DetConfig(**{**settings, "max_upscale": 100.0})
+    changed = set()
+    for folder in ("sroie_receipts", "funsd", "icdar2015_blurred", "photos_docs"):
+        paths = [p for p in (shared_data / folder).rglob("*") if p.suffix.lower() in suffixes]
+        assert paths, folder
+        for path in paths:
+            width, height = Image.open(path).size
+            if det_input_size(height, width, capped) != det_input_size(height, width, uncapped):
+                assert min(width, height) * 3 < 736, path
+                changed.add(path.relative_to(shared_data).parts[0])
+    assert changed == {"photos_docs"}
+    for path in sorted((shared_data / "cn_game_ui" / "images").iterdir()):
+        width, height = Image.open(path).size
+        small, large = det_input_size(height, width, capped), det_input_size(height, width, uncapped)
+        assert small[0] * small[1] < large[0] * large[1] / 3, path
 
 
 def test_det_tensor_is_normalised_chw():

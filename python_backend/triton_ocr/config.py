@@ -60,6 +60,12 @@ class DetConfig(_Section):
         64, ge=0, description="a short side still below this after the limit is enlarged to it (thin lines, strips)"
     )
     max_side_limit: int = Field(4000, ge=32, description="hard cap on the resized long side")
+    max_upscale: float = Field(
+        100.0,
+        ge=1,
+        description="cap on limit_type 'min''s enlargement, a factor (the default acts on no real image): a small "
+        "image's text is large against its canvas, and enlarging it further costs the detector quadratically",
+    )
     max_input_pixels: int = Field(
         2048 * 2048,
         ge=32 * 32,

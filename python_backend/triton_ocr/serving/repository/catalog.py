@@ -88,6 +88,9 @@ class InferenceModel:
     """The most input elements one batch item may hold and the setting that sets it, for inputs whose dims the
     config leaves open: what the pipeline itself can send, so that a client calling the model directly gets no more
     (enforced by this project's runners, :mod:`~triton_ocr.serving.in_triton.model_runner`)."""
+    run_limit: Callable[[ServingPlan], int | None] | None = None
+    """The most input elements one engine run may hold (larger batches run in parts); ``None``: no bound. See
+    :data:`~triton_ocr.serving.repository.configs.MAX_RUN_ELEMENTS`."""
 
     def batch_sizes(self, config: OCRConfig, settings: BatchedModel) -> tuple[int, tuple[int, ...]]:
         """Triton's ``max_batch_size`` and preferred batch sizes for this model under ``settings``."""
@@ -119,6 +122,7 @@ class InferenceModel:
             plan.profile.execution_accelerators,
             (inputs, outputs),
             self.item_limit(plan) if self.item_limit else None,
+            self.run_limit(plan) if self.run_limit else None,
         )
 
 
@@ -146,6 +150,19 @@ def det_item_limit(plan: ServingPlan) -> tuple[int, str]:
     det, multiple = plan.config.text_det, plan.profile.det_size_multiple
     pixels = det.max_input_pixels + 2 * multiple * (det.max_side_limit + 32) + multiple**2
     return 3 * pixels, "text_det.max_input_pixels"
+
+
+def openvino_run_limit(
+    item_limit: Callable[[ServingPlan], tuple[int, str]], items: int
+) -> Callable[[ServingPlan], int | None]:
+    """On OpenVINO, ``items`` batch items of ``item_limit``'s size: the most one run may hold (larger batches run
+    in parts). OpenVINO keeps the buffers of the largest run it saw, so the runner allocates them at load and the
+    model's memory does not grow with the traffic. Other engines: no bound."""
+
+    def limit(plan: ServingPlan) -> int | None:
+        return item_limit(plan)[0] * items if plan.config.runtime.engine == "openvino" else None
+
+    return limit
 
 
 def rec_item_limit(plan: ServingPlan) -> tuple[int, str]:
@@ -190,6 +207,7 @@ TEXT_DET = InferenceModel(
     input_dims=lambda config: (3, -1, -1),
     outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (1, -1, -1)),),
     item_limit=det_item_limit,
+    run_limit=openvino_run_limit(det_item_limit, items=1),  # on 2 cores, batching large inputs saves nothing
     serving={
         "cpu": BatchedModel(
             instances=1, intra_op_threads=2, max_batch_size=4, preferred_batch_sizes=(2, 4),
@@ -212,6 +230,8 @@ TEXT_REC = InferenceModel(
     ),
     chunk=lambda config: config.text_rec.batch_size,
     item_limit=rec_item_limit,
+    run_limit=openvino_run_limit(rec_item_limit, items=2),  # 6 lines of ≤ 1066 px run whole; wide lines cost
+    # the same CPU per line alone as batched (one 3200 px line 113 ms, six 125 ms each; docs/performance.md)
     serving={
         "cpu": BatchedModel(instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000),
         "gpu": BatchedModel(

@@ -81,6 +81,9 @@ def dynamic_batching(settings: BatchedModel, preferred: Sequence[int]) -> dict[s
 
 MAX_ITEM_ELEMENTS = "max_item_elements"
 ITEM_LIMIT_SETTING = "item_limit_setting"
+MAX_RUN_ELEMENTS = "max_run_elements"
+"""The most input elements one engine run of this project's runners holds; the OpenVINO runner allocates that
+run's buffers at load (:mod:`~triton_ocr.serving.in_triton.model_runner`)."""
 
 
 def inference_model(
@@ -92,12 +95,14 @@ def inference_model(
     accelerators: Mapping[str, list[dict[str, Any]]],
     io: tuple[list, list],
     item_limit: tuple[int, str] | None = None,
+    run_limit: int | None = None,
 ) -> dict:
     """A standard config of the ``runtime.engine`` backend (``onnxruntime`` or ``openvino``) for ``model.onnx``:
     served by the native backends on NGC images, by this project's python-based ones here (``torch``: python-based
     only). ``batch``: the max and preferred batch sizes; ``io``: the input and output tensor entries;
     ``item_limit``: the most input elements per batch item and the setting that sets it (parameters
-    :data:`MAX_ITEM_ELEMENTS` and :data:`ITEM_LIMIT_SETTING`, which native backends ignore). On GPUs,
+    :data:`MAX_ITEM_ELEMENTS` and :data:`ITEM_LIMIT_SETTING`, which native backends ignore); ``run_limit``: the
+    most per engine run (:data:`MAX_RUN_ELEMENTS`, ignored by them as well). On GPUs,
     ``runtime.device`` ``gpu:N`` pins the instances to GPU N (``gpu``: every GPU gets the instances)."""
     if runtime.engine == "openvino" and kind != "KIND_CPU":
         raise ConfigError(f"{name} runs on {kind}: the openvino engine serves CPUs only")
@@ -116,6 +121,7 @@ def inference_model(
         "parameters": string_parameters(
             engine_parameters(runtime.engine, runtime.precision, settings)
             | ({MAX_ITEM_ELEMENTS: item_limit[0], ITEM_LIMIT_SETTING: item_limit[1]} if item_limit else {})
+            | ({MAX_RUN_ELEMENTS: run_limit} if run_limit else {})
         ),
     }
     if accelerators and runtime.engine == "onnxruntime":
