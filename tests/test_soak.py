@@ -160,7 +160,7 @@ def test_rss_growth_is_the_trend_not_single_samples():
     swinging = [{"t": float(t), "rss_mib": {"text_det_0_0": 800.0 + (300.0 if t % 50 == 0 else 0.0)
                                             + (-250.0 if 1500 < t < 1600 else 0.0)}} for t in range(0, 1800, 5)]
     row = rss_summary(swinging, warmup=360.0)["table"]["text_det"]
-    assert abs(row["growth_pct"]) < 10.0 and row["peak"] == 1100.0
+    assert row["growth_pct"] < 10.0 and row["peak"] == 1100.0  # the late dip reads as shrinkage (−11 %), not growth
     leaking = [{"t": s["t"], "rss_mib": {"text_det_0_0": 800.0 + s["t"] / 10}} for s in swinging]
     assert rss_summary(leaking, warmup=360.0)["table"]["text_det"]["growth_pct"] > 10.0
 
@@ -192,3 +192,18 @@ def test_private_memory_is_judged_per_life_of_a_restarted_stub():
     short = rss_summary(samples(0.15), warmup=360.0, kills=kills + [{"t": 1300.0, "model": "text_det"},
                                                                     {"t": 1600.0, "model": "text_det"}])
     assert short["table"]["text_det"]["lives_judged"] == 4  # 270 s lives from 1030, 1330; 1630–1800: short
+
+
+def test_the_floor_of_each_bin_is_judged_not_its_busy_samples():
+    """Run 7's gateway: 62 MiB between requests all run long, but large pages in flight filled most samples of one
+    30 s bin near the end (166–500 MiB) — a bin median there pulled the line up (+11.2 %). The floor of each bin
+    stays flat; a leak raises the floor and fails."""
+    def busy(t: int) -> float:
+        return 300.0 if 1500 <= t < 1530 and t % 30 != 25 else (120.0 if t % 50 == 0 else 0.0)
+
+    def samples(leak: float) -> list[dict]:
+        return [{"t": float(t), "rss_mib": {"gateway": 108.0 + busy(t) + leak * t},
+                 "private_mib": {"gateway": 62.0 + busy(t) + leak * t}} for t in range(0, 1801, 5)]
+
+    assert rss_summary(samples(0.0), warmup=360.0)["table"]["gateway"]["growth_pct"] == 0.0
+    assert rss_summary(samples(0.01), warmup=360.0)["table"]["gateway"]["growth_pct"] > 10.0  # +14 MiB in 1440 s

@@ -88,8 +88,11 @@ def verdicts(outcomes: list[Outcome], windows: list[dict]) -> tuple[Counter, lis
 
 
 BIN_S = 30.0
-"""Private memory is judged on the medians of 30-second bins: one sample swings with the request in flight
-(OpenVINO's buffers for one large input, a base64 body in the gateway); a leak rises through every bin."""
+"""Private memory is judged on the floor of 30-second bins, the least a process held in each: a request raises
+the ceiling for as long as it is in flight (OpenVINO's buffers for one large input, a 6000² page drawn in the
+gateway), a leak raises the floor of every bin. Medians were used until run 7 of the 30-minute soak, whose gateway
+held 62.0–62.3 MiB between requests all run long while a cluster of large pages filled three samples of a bin
+near the end (docs/reliability.md)."""
 SETTLE_S = 30.0
 MIN_LIFE_S = 180.0
 """A stub's life (from the reload after its model's last kill to the next) is judged from ``SETTLE_S`` after it
@@ -135,7 +138,7 @@ def life_growth(private: list[dict[str, float]], rss: list[dict[str, float]], gr
     """The largest growth of ``group``'s private memory over one life (``None`` if no life is long enough), and how
     many lives were judged. Lives: ``start``–``end`` cut at ``restarts``, each from ``SETTLE_S`` after a restart,
     judged when ``MIN_LIFE_S`` long; growth: the rise of the least-squares line through the life's 30-second
-    medians of private memory, in % of the life's median RSS (the process's whole footprint: RSS with the swings
+    floors of private memory, in % of the life's median RSS (the process's whole footprint: RSS with the swings
     of the shared regions it maps taken out)."""
     cuts = sorted(t for t in restarts if start < t < end)
     bounds = zip([start, *(t + SETTLE_S for t in cuts)], [*cuts, end])
@@ -145,18 +148,22 @@ def life_growth(private: list[dict[str, float]], rss: list[dict[str, float]], gr
             continue
         life = [s for s in private if first <= s["t"] <= last and group in s]
         footprint = median_of([s for s in rss if first <= s["t"] <= last and group in s], group)
-        rise = rise_mib(binned(life, group, first), group)
+        rise = rise_mib(binned(life, group, first, last), group)
         if rise is not None and footprint > 0:
             growths.append(round(100 * rise / footprint, 1))
     return (max(growths) if growths else None), len(growths)
 
 
-def binned(series: list[dict[str, float]], group: str, origin: float) -> list[dict[str, float]]:
-    """The median of ``group`` per :data:`BIN_S` bin from ``origin``, at the bin's middle."""
+def binned(series: list[dict[str, float]], group: str, origin: float, end: float) -> list[dict[str, float]]:
+    """The floor (least sample) of ``group`` per :data:`BIN_S` bin from ``origin``, at the bin's middle; whole bins
+    before ``end`` only (a last, partial bin of one or two samples has no floor to speak of)."""
     bins: dict[int, list[float]] = defaultdict(list)
+    whole = int((end - origin) // BIN_S)
     for s in series:
-        bins[int((s["t"] - origin) // BIN_S)].append(s[group])
-    return [{"t": origin + (i + 0.5) * BIN_S, group: float(np.median(v))} for i, v in sorted(bins.items())]
+        index = int((s["t"] - origin) // BIN_S)
+        if index < whole:
+            bins[index].append(s[group])
+    return [{"t": origin + (i + 0.5) * BIN_S, group: float(min(v))} for i, v in sorted(bins.items())]
 
 
 def rise_mib(series: list[dict[str, float]], group: str) -> float | None:
@@ -268,7 +275,7 @@ def markdown(report: dict[str, Any]) -> str:
               f"RSS medians over t = {rss.get('warmup_s')}–{rss.get('warm_until_s')} s and t = "
               f"{rss.get('final_from_s')}–{rss.get('end_s')} s, and the peak. Growth (judged): the rise of private "
               f"memory (RssAnon) over one life of the process — the least-squares line through its {BIN_S:.0f} s "
-              "medians — in % of the life's median RSS, the largest over the lives judged (a killed stub's model is "
+              "floors (least samples) — in % of the life's median RSS, the largest over the lives judged (a killed stub's model is "
               f"reloaded: a new life, judged from {SETTLE_S:.0f} s after its start when {MIN_LIFE_S:.0f} s long).", "",
               "| process | RSS after warm-up | RSS at the end | RSS peak | private growth | lives judged |",
               "|---|---:|---:|---:|---:|---:|"]
