@@ -178,3 +178,12 @@ def test_a_request_beyond_max_run_elements_runs_in_parts_of_whole_lines():
     parts = runner.run([chunk])[0][runner.output_names[0]]
     assert feeds == [(2, 3, 48, 320)] * 3 and runner.compiled.releases == 0
     np.testing.assert_allclose(parts, infer(chunk)[0], atol=1e-5)
+
+
+def test_the_served_models_keep_fewer_kernels_than_the_library():
+    """The served stubs' kernel cache is small (their memory stays flat); the in-process pipeline's is large (a
+    small one cost it ~10 % CPU)."""
+    from triton_ocr.engine.openvino_engine import RUNTIME_CACHE_ENTRIES, SERVED_RUNTIME_CACHE_ENTRIES, compile_config
+
+    assert openvino_properties({})["CPU_RUNTIME_CACHE_CAPACITY"] == str(SERVED_RUNTIME_CACHE_ENTRIES) == "32"
+    assert compile_config(2, "fp32", None)["CPU_RUNTIME_CACHE_CAPACITY"] == str(RUNTIME_CACHE_ENTRIES) == "1024"

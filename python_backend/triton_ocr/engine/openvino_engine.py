@@ -39,14 +39,17 @@ plugin's and the outputs' blocks below the mmap threshold leave free pages betwe
 fed random shapes sat at ~1040 MiB with swings of ±40 MiB, trimmed at once ~900 MiB with swings, trimmed after its
 outputs were freed at a flat 855 MiB. Costs ~1 % of a detector run (116 vs 117.5 ms CPU, medians of 3)."""
 
-RUNTIME_CACHE_ENTRIES = 32
-"""The CPU plugin's cache of per-shape kernels (``CPU_RUNTIME_CACHE_CAPACITY``; OpenVINO's default: 5000). Every
-new input shape adds entries, and the cache grows until it is full: text_det grew from 130 to 840 MiB over 240
-random detector sizes at the default; warmed at its largest input it still climbed from 760 to 1016 MiB over 600
-random sizes at 1024 entries, and stayed at 869 MiB from the 60th at 128 (843 at 64). The recogniser's entries are
-larger: over 200 random chunk shapes, warmed, it reached 674 MiB at 512 entries, ~455 at 128 and ~415 at 32
-(flat from the 50th). Rebuilding an evicted kernel costs nothing measurable: 8 detector shapes or 12 recognition
-shapes cycled run at the same CPU per run with 32 entries as with 128 or 1024 (docs/performance.md)."""
+RUNTIME_CACHE_ENTRIES = 1024
+"""The CPU plugin's cache of per-shape kernels in the in-process pipeline (``CPU_RUNTIME_CACHE_CAPACITY``;
+OpenVINO's default: 5000): 240 random detector sizes took a compiled detector from 130 to 840 MiB at the default.
+Smaller costs CPU: on 18 receipts, screenshots and forms the pipeline took 653–668 CPU ms per image at 32 entries
+against 572–622 at 1024 (a real page's recognition chunks each have their own width; docs/performance.md)."""
+
+SERVED_RUNTIME_CACHE_ENTRIES = 32
+"""The same cache in the served models, whose memory must not grow with the traffic: warmed at its largest input,
+text_det still climbed from 760 to 1016 MiB over 600 random sizes at 1024 entries, and stayed at 869 MiB from the
+60th at 128, 825–828 at 32; the recogniser over 200 random chunks reached 674 MiB at 512 entries, ~455 at 128,
+~415 at 32 (docs/reliability.md)."""
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,11 @@ def cpu_has_bf16() -> bool:
     return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def compile_config(threads: int, precision: str, cache_dir: Path | None) -> dict[str, str]:
-    """CPU plugin settings: latency hint with one stream, ``threads`` inference threads (0: plugin default)."""
+def compile_config(
+    threads: int, precision: str, cache_dir: Path | None, kernel_cache: int = RUNTIME_CACHE_ENTRIES
+) -> dict[str, str]:
+    """CPU plugin settings: latency hint with one stream, ``threads`` inference threads (0: plugin default),
+    ``kernel_cache`` per-shape kernels kept."""
     if precision not in PRECISION_HINTS:
         raise ValueError(f"precision must be one of {sorted(PRECISION_HINTS)}, got {precision!r}")
     if precision == "bf16" and not cpu_has_bf16():
@@ -85,7 +91,7 @@ def compile_config(threads: int, precision: str, cache_dir: Path | None) -> dict
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": "1",
         "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
-        "CPU_RUNTIME_CACHE_CAPACITY": str(RUNTIME_CACHE_ENTRIES),
+        "CPU_RUNTIME_CACHE_CAPACITY": str(kernel_cache),
     }
     if threads > 0:
         config["INFERENCE_NUM_THREADS"] = str(threads)

@@ -214,13 +214,13 @@ class OnnxRuntimeRunner(ModelRunner):
 
 def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
     """CPU plugin properties from the native OpenVINO backend's parameters (see the module docstring)."""
-    from triton_ocr.engine.openvino_engine import compile_config, compiled_cache
+    from triton_ocr.engine.openvino_engine import SERVED_RUNTIME_CACHE_ENTRIES, compile_config, compiled_cache
 
     bf16 = parameters.get("HINT_BF16", "").strip().upper()
     if bf16 not in ("", "YES"):
         raise ValueError(f"HINT_BF16 must be YES or absent, got {parameters['HINT_BF16']!r}")
     threads = int(parameters.get("INFERENCE_NUM_THREADS", 0))
-    properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache())
+    properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache(), SERVED_RUNTIME_CACHE_ENTRIES)
     for key in ("NUM_STREAMS", "PERFORMANCE_HINT"):
         if parameters.get(key):
             properties[key] = parameters[key].upper()
