@@ -270,14 +270,12 @@ def reference_texts(config: Any, size_multiple: int, images: Sequence[bytes]) ->
     import numpy as np
 
     from triton_ocr import contract
-    from triton_ocr.pipeline import OCRPipeline, as_model_call
+    from triton_ocr.pipeline import OCRPipeline
     from triton_ocr.serving.in_triton.bodies import DetPreprocess, OCRPostprocess
-    from triton_ocr.stages import LineModels, best_path
 
     fp32 = {"engine": "onnxruntime", "device": "cpu", "precision": "fp32", "intra_op_threads": 0}
     local = OCRPipeline(config.with_overrides(runtime=fp32))
-    classify = as_model_call(local.cls_model) if local.cls_model is not None else None
-    post = OCRPostprocess(local.config, LineModels(as_model_call(local.rec_model, best_path), local.charset, classify))
+    post = OCRPostprocess(local.config, local.line_models)  # the recogniser and the classifier, as the pipeline calls them
     pre = DetPreprocess(local.config, size_multiple)
 
     async def one(data: bytes) -> list[str]:

@@ -11,6 +11,8 @@ import pytest
 
 from triton_ocr.bench.command import profile_variant
 from triton_ocr.bench.data import BenchImage, mixed_sizes, spread
+from triton_ocr.bench.extras import missing_extras
+from triton_ocr.bench.inprocess import needs_reference_env
 from triton_ocr.bench.memory import growth_table
 from triton_ocr.bench.results import Row, goals, table
 from triton_ocr.serving.repository.profiles import get_profile
@@ -103,3 +105,28 @@ def test_quick_bench_measures_every_row(shared_data: Path, tmp_path: Path) -> No
         assert row["peak_rss_mib"] > 0, label
     assert rows["triton c=1"]["model_stats"]["text_det"]["requests"] == 4
     assert (tmp_path / "bench.png").stat().st_size > 0
+
+
+def test_a_missing_extra_is_named_with_the_command_that_installs_it() -> None:
+    assert missing_extras("bench", {"json": "serve"}) is None
+    assert missing_extras("loadtest", {"no_such_module_here": "loadtest", "json": "serve"}) == (
+        "triton-ocr loadtest needs no_such_module_here (the loadtest extra): pip install -e '.[loadtest]' "
+        "(scripts/setup.sh --dev installs every extra)")
+
+
+def test_the_engines_of_the_reference_environment_are_known() -> None:
+    """What ``bench --quick`` leaves out where ``.venv-reference`` is not built."""
+    names = ("rapidocr", "ours", "ours-fp32", "rapidocr3", "faster-paddle:tiny", "ours:PP-OCRv6_tiny:bf16")
+    assert [name for name in names if needs_reference_env(name, "OCR")] == ["rapidocr", "rapidocr3", "faster-paddle:tiny"]
+    v4 = Path(__file__).parent / "data" / "paddlex" / "OCR_tutorial.yaml"  # a PP-OCRv4 pipeline: RapidOCR 1.4.4
+    assert not needs_reference_env("rapidocr", str(v4))
+
+
+def test_the_orientation_cost_report_has_a_row_per_switch(shared_data: Path, capsys: pytest.CaptureFixture) -> None:
+    from triton_ocr.bench import orientation_cost
+
+    folder = shared_data / "sroie_receipts" / "img"
+    assert orientation_cost.main(["--images", str(folder), "--per-folder", "2", "--rounds", "1", "--no-triton"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| off", "| lines", "| page", "| both"]
+    assert rows[0].endswith("| 1.00 |")

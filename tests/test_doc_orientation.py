@@ -8,7 +8,6 @@ import pytest
 
 from imagegen import render_lines
 from triton_ocr.config import OCRConfig
-from triton_ocr.errors import ConfigError
 from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.steps.doc_orientation import points_to_original, turn_page
 
@@ -50,13 +49,16 @@ def test_a_turned_page_reads_like_the_upright_one_in_its_own_pixels(pipeline, pa
     np.testing.assert_allclose(np.asarray(turned["rec_polys"]), expected, atol=4)
 
 
-def test_without_the_flag_nothing_is_turned_and_a_pipeline_without_the_model_refuses_it(page):
+def test_without_the_flag_nothing_is_turned_and_a_call_turns_it_on_in_a_pipeline_created_without_it(page):
     plain = OCRPipeline(OCRConfig())
-    result = next(plain.predict(np.ascontiguousarray(np.rot90(page, 2))))
+    upside_down = np.ascontiguousarray(np.rot90(page, 2))
+    result = next(plain.predict(upside_down))
     assert "doc_preprocessor_res" not in result and result["model_settings"]["use_doc_preprocessor"] is False
     assert not {t.replace(" ", "") for t in result["rec_texts"]} & {t.replace(" ", "") for t in LINES}
-    with pytest.raises(ConfigError, match="use_doc_orientation_classify"):
-        plain.ocr(page, plain.config.with_overrides(use_doc_orientation_classify=True))
+    turned = next(plain.predict(upside_down, use_doc_orientation_classify=True))
+    assert turned["doc_preprocessor_res"]["angle"] == 180 and turned["model_settings"]["use_doc_preprocessor"]
+    assert [t.replace(" ", "") for t in turned["rec_texts"]] == [t.replace(" ", "") for t in LINES]
+    assert next(plain.predict(upside_down, use_doc_orientation_classify=False))["rec_texts"] == result["rec_texts"]
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

@@ -51,7 +51,24 @@ def test_a_pdf_gets_one_result_per_page_with_the_in_process_texts(client, pipeli
                for p in pages)
     assert "input_path" not in pages[0]["prunedResult"]
     assert body["result"]["dataInfo"] == {"numPages": 3, "pages": [{"width": 720, "height": 120}] * 3,
-                                          "type": "pdf"}
+                                          "type": "pdf", "numPagesRead": 3}
+    assert body["result"]["warnings"] == []
+
+
+def test_a_pdf_over_the_page_limit_says_how_many_pages_were_read_and_names_the_limit(client):
+    fifteen = pdf_from_images([render_lines([f"Page {n} of 15"], size=(300, 60), font_size=24, origin=(10, 15))
+                               for n in range(1, 16)])
+    response = client.post("/ocr", json={"file": b64(fifteen), "visualize": False})
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert len(result["ocrResults"]) == 10 and result["dataInfo"]["numPages"] == 15
+    assert result["dataInfo"]["numPagesRead"] == len(result["dataInfo"]["pages"]) == 10
+    assert result["warnings"] == [
+        "the PDF: read 10 of 15 pages: the page limit is 10 (image.pdf_max_pages in the pipeline config)"
+    ]
+    assert [p["prunedResult"]["rec_texts"][0].replace(" ", "") for p in result["ocrResults"]] == [
+        f"Page{n}of15" for n in range(1, 11)
+    ]
 
 
 def test_the_official_python_client_snippet_gets_a_3x_answer(client):
@@ -118,3 +135,20 @@ def test_flags_reach_the_pipeline(client, pdf):
     pruned = body["result"]["ocrResults"][0]["prunedResult"]
     assert pruned["rec_texts"] == [] and pruned["text_rec_score_thresh"] == 1.0
     assert pruned["text_det_params"]["box_thresh"] == 0.55
+
+
+def test_a_field_the_engine_cannot_change_per_request_is_a_422_naming_it(pipeline):
+    """Each engine declares what it changes per request; a field outside it is refused before inference."""
+
+    class Fixed(LocalBackend):
+        adjustable = frozenset({"text_det_thresh"})
+
+    settings = GatewaySettings(engine="local", port=0)
+    data = b64(encode(render_lines(["Fixed 1"], size=(200, 60), font_size=24, origin=(10, 15))))
+    with GatewayServer(settings, Fixed(pipeline.config, pipeline=pipeline)) as running, \
+            httpx.Client(base_url=running.url, timeout=60.0) as client:
+        assert client.post("/ocr", json={"image": data, "textDetThresh": 0.2}).status_code == 200
+        refused = client.post("/ocr", json={"file": data, "textDetBoxThresh": 0.5})
+    assert refused.status_code == 422 and refused.json()["errorMsg"] == (
+        "textDetBoxThresh: the local engine cannot change text_det.box_thresh per request; leave it out (the "
+        "server's pipeline config sets it)")

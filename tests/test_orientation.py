@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -45,9 +47,32 @@ def test_config_defaults_and_per_call_switch(pipeline):
     assert config.use_textline_orientation is False and config.textline_orientation == CFG
     assert config.with_overrides(use_textline_orientation=True).use_textline_orientation
     assert OCRConfig.model_validate({"use_textline_orientation": True}).use_textline_orientation
-    assert pipeline.cls_model is None
-    with pytest.raises(ConfigError, match="use_textline_orientation: true"):
-        next(pipeline.predict(np.full((64, 64, 3), 255, np.uint8), use_textline_orientation=True))
+
+
+
+def test_a_call_turns_the_classifier_on_and_off_in_a_pipeline_created_without_it(game_ui):
+    """PaddleX's ``predict(x, use_textline_orientation=...)``: the classifier loads on the first call that asks;
+    a later call without it reads as before."""
+    plain = OCRPipeline(OCRConfig())
+    turned = np.ascontiguousarray(load_image(game_ui[0].image)[::-1, ::-1])
+    before = next(plain.predict(turned))
+    assert "textline_orientation" not in plain._classifiers and set(before["textline_orientation_angles"]) == {-1}
+    oriented = next(plain.predict(turned, use_textline_orientation=True))
+    assert oriented["textline_orientation_angles"].count(1) >= len(oriented["rec_texts"]) - 1 >= 2
+    assert oriented["rec_texts"] != before["rec_texts"]
+    assert next(OCRPipeline(OCRConfig(use_textline_orientation=True)).predict(turned))["rec_texts"] == \
+        oriented["rec_texts"]
+    again = next(plain.predict(turned, use_textline_orientation=False))
+    assert again["rec_texts"] == before["rec_texts"] and set(again["textline_orientation_angles"]) == {-1}
+
+
+def test_a_classifier_that_is_not_installed_is_a_config_error_naming_the_fetch(tmp_path, monkeypatch, pipeline,
+                                                                              game_ui):
+    monkeypatch.setattr(pipeline, "_classifiers", {})
+    monkeypatch.setattr(pipeline, "models", replace(pipeline.models, orientation=None))
+    monkeypatch.setenv("TRITON_OCR_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="use_textline_orientation: .*triton-ocr models fetch"):
+        next(pipeline.predict(game_ui[0].image, use_textline_orientation=True))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +96,7 @@ def test_classifier_on_real_line_crops(oriented, game_ui):
         crops += line_crops(image, boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det))
 
     def flagged(lines: list[np.ndarray]) -> float:
-        probs = np.concatenate([oriented.cls_model(b) for b in orientation_batches(lines, cfg.textline_orientation)])
+        probs = np.concatenate([oriented.classifier("textline_orientation")(b) for b in orientation_batches(lines, cfg.textline_orientation)])
         return float(upside_down(probs, cfg.textline_orientation).mean())
 
     assert len(crops) >= 40

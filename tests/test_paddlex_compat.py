@@ -139,8 +139,9 @@ def test_paddlex_3x_ocr_yaml_maps_and_names_what_it_cannot_do(caplog):
     )
     assert config.textline_orientation.model is None  # PaddleX's LCNet classifier → the model set's
     warnings = [r.getMessage() for r in caplog.records]
-    assert any(w.startswith("use_doc_preprocessor: true is not used: ") and "use_doc_unwarping not available" in w
-               for w in warnings)
+    assert config.use_doc_orientation_classify is True  # the file's DocPreprocessor turns pages: that runs
+    assert "use_doc_preprocessor: use_doc_unwarping not available in this service (no UVDoc model): only " \
+           "use_doc_orientation_classify runs" in warnings
     assert any("'PP-LCNet_x0_25_textline_ori' is not used" in w for w in warnings)
 
 
@@ -219,3 +220,51 @@ def test_device_flag_is_explained_and_its_errors_name_the_flags(tmp_path, capsys
     if not torch.cuda.is_available():
         assert cli.main(["--input", str(image), "--device", "GPU"]) == 2
         assert capsys.readouterr().err.startswith("triton-ocr: error: --device 'gpu': no CUDA GPU is visible to")
+
+
+def test_paddlexs_documented_command_runs_with_its_flags(tmp_path, capsys, monkeypatch):
+    """``paddlex --pipeline OCR --input x --use_doc_orientation_classify False --use_doc_unwarping False
+    --use_textline_orientation False --save_path ./output --device cpu``, with ``paddlex`` → ``triton-ocr``; the
+    ``--text_det_*`` / ``--text_rec_*`` flags reach the pipeline; ``-i`` is ``--input``."""
+    image = tmp_path / "page.png"
+    image.write_bytes(encode(render_lines(LINES, size=(700, 260))))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--pipeline", "OCR", "--input", str(image), "--use_doc_orientation_classify", "False",
+                     "--use_doc_unwarping", "False", "--use_textline_orientation", "False", "--save_path", "./output",
+                     "--device", "cpu"]) == 0
+    printed = json.loads(capsys.readouterr().out)["res"]
+    assert squash(printed["rec_texts"]) == squash(LINES)
+    assert printed["model_settings"] == {"use_doc_preprocessor": False, "use_textline_orientation": False}
+    assert (tmp_path / "output" / "page_ocr.json").is_file() and (tmp_path / "output" / "page_ocr.png").is_file()
+    assert cli.main(["-i", str(image), "--text_det_thresh", "0.25", "--text_det_box_thresh", "0.55",
+                     "--text_det_limit_side_len", "640", "--text_det_limit_type", "max", "--text_rec_score_thresh",
+                     "0.6", "--use_textline_orientation", "true"]) == 0
+    printed = json.loads(capsys.readouterr().out)["res"]
+    assert printed["text_det_params"] | {"max_side_limit": 0, "unclip_ratio": 0} == {
+        "limit_side_len": 640, "limit_type": "max", "thresh": 0.25, "box_thresh": 0.55, "max_side_limit": 0,
+        "unclip_ratio": 0}
+    assert printed["text_rec_score_thresh"] == 0.6 and printed["model_settings"]["use_textline_orientation"] is True
+    assert cli.main(["-i", str(image), "--use_doc_unwarping", "True"]) == 2
+    assert "document unwarping (UVDoc) is not available" in capsys.readouterr().err
+    for flag, value in (("--use_textline_orientation", "maybe"), ("--text_det_thresh", "high")):
+        with pytest.raises(SystemExit) as usage:
+            cli.main(["-i", str(image), flag, value])
+        assert usage.value.code == 2 and f"argument {flag}: " in capsys.readouterr().err
+
+
+def test_serve_starts_the_service_and_is_never_taken_for_server(monkeypatch, capsys):
+    from triton_ocr.serving.server import command as serve
+
+    calls = []
+    monkeypatch.setattr(serve, "run", lambda args: calls.append(args) or 0)
+    assert cli.main(["--serve", "--pipeline", "OCR", "--port", "8090"]) == 0
+    (args,) = calls
+    assert (args.pipeline, args.port, args.host) == ("OCR", 8090, "127.0.0.1")
+    for argv, message in (
+        (["--serve", "--input", "x.png"], "--serve takes --pipeline, --host and --port; not --input"),
+        (["--serv", "grpc://127.0.0.1:1", "--input", "x.png"], "unrecognized arguments: --serv"),
+        (["--input", "x.png", "--port", "8090"], "--host and --port go with --serve"),
+    ):
+        with pytest.raises(SystemExit) as usage:
+            cli.main(argv)
+        assert usage.value.code == 2 and message in capsys.readouterr().err, argv

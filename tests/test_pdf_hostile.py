@@ -83,7 +83,9 @@ def test_each_hostile_pdf_gets_a_4xx_naming_its_limit(client, name):
 def test_a_valid_pdf_reads_every_page(client):
     body = client.post("/ocr", json={"file": b64(control_pdf()), "visualize": False}).json()
     assert [page["prunedResult"]["rec_texts"] for page in body["result"]["ocrResults"]] == [[t] for t in CONTROL_TEXTS]
-    assert body["result"]["dataInfo"] == {"numPages": 3, "pages": [{"width": 720, "height": 120}] * 3, "type": "pdf"}
+    assert body["result"]["dataInfo"] == {"numPages": 3, "pages": [{"width": 720, "height": 120}] * 3, "type": "pdf",
+                                          "numPagesRead": 3}
+    assert body["result"]["warnings"] == []
 
 
 def test_four_hostile_pdfs_at_once_leave_image_requests_answered(client):

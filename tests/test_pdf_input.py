@@ -56,7 +56,7 @@ def test_a_twelve_page_pdf_stops_at_the_page_limit(caplog):
     pages = list(pdf_pages(twelve, ImageConfig(), "scan.pdf"))
     assert len(pages) == 10 and len(list(pdf_pages(data, ImageConfig()))) == 1
     assert caplog.messages == [
-        "scan.pdf has 12 pages; only the first 10 are read (the page limit, image.pdf_max_pages)"
+        "scan.pdf: read 10 of 12 pages: the page limit is 10 (image.pdf_max_pages in the pipeline config)"
     ]
     assert len(list(pdf_pages(twelve, ImageConfig(pdf_max_pages=12)))) == 12
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -97,11 +98,32 @@ def test_result_print_and_save(pipeline, page, tmp_path, capsys):
 
     saved = json.loads(result.save_to_json(tmp_path / "out").read_text(encoding="utf-8"))
     assert saved["res"] == printed and "总计金额" in (tmp_path / "out" / "in_ocr.json").read_text(encoding="utf-8")
+    assert json.loads(result.save_to_json(tmp_path / "named.json").read_text(encoding="utf-8"))["res"] == printed
 
     picture = Image.open(result.save_to_img(tmp_path / "out"))
     assert picture.size == (2 * page.shape[1], page.shape[0])
     right_half = np.asarray(picture)[:, page.shape[1] :]
     assert (right_half < 128).any()  # the recognised text is drawn on the right
+
+
+def test_result_print_takes_paddlex_names_and_prints_polygons_compactly(pipeline, page, capsys):
+    """PaddleX 3.x's ``print(json_format=..., indent=..., ensure_ascii=...)``: by default a polygon per line (still
+    JSON), ``json_format=True`` the JSON fully indented; ``format_json`` is the older name."""
+    result = next(pipeline.predict(page))
+    polygon = re.compile(r"^ {12}\[\[\d+, \d+\], \[\d+, \d+\], \[\d+, \d+\], \[\d+, \d+\]\],?$")
+
+    def printed(**kwargs: object) -> str:
+        result.print(**kwargs)
+        return capsys.readouterr().out
+
+    compact = printed()
+    assert compact == result.str + "\n" and json.loads(compact) == result.json
+    assert sum(bool(polygon.match(line)) for line in compact.splitlines()) == 2 * len(LINES)  # dt_polys, rec_polys
+    full = printed(json_format=True)
+    assert json.loads(full) == result.json and not any(polygon.match(line) for line in full.splitlines())
+    assert printed(format_json=True) == full and printed(format_json=False) == compact
+    assert printed(indent=2).startswith('{\n  "res": {\n    "input_path"')
+    assert "\\u603b" in printed(ensure_ascii=True) and "总" in compact
 
 
 def test_pipeline_yaml_round_trip(tmp_path):

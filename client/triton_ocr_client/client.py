@@ -95,6 +95,8 @@ class _Client:
         explicit = "model_set" in self.config.model_fields_set
         self.model_set = model_set or (self.config.model_set if explicit else None)
         """The set that reads this client's requests (``None``: the server's primary set)."""
+        if self.model_set is not None:
+            model_sets.model_set(self.model_set)  # an unknown name fails here, naming the known ones
         self.timeout_s = timeout_s
         self.recovery_wait_s = recovery_wait_s
         self.module = tritonclient_module(self.endpoint.protocol, self.asynchronous)
@@ -145,17 +147,18 @@ class _Client:
         with ``overrides`` — e.g. ``text_det={"box_thresh": 0.5}`` — as optional inputs; raises ConfigError for
         one the server cannot take (a set the server does not serve fails as the request's error)."""
         overrides = split_call_kwargs(overrides, per_call=True, where="predict()")  # PaddleX 3.x names too
-        overrides = {k: v for k, v in overrides.items() if isinstance(v, dict) or v != getattr(self.config, k)}
         check_overrides(overrides)
         if model_set is not None:
             model_sets.model_set(model_set)  # an unknown name fails here, naming the known ones
+        chosen = model_set or self.model_set
         config = self.config.with_overrides(**overrides) if overrides else self.config
         tunables = tunable_arrays(config, overrides)
-        reported = with_model_settings(config)  # the model set's settings, as the server resolves them
+        # the chosen set's settings, as the server resolves them
+        reported = with_model_settings(config.for_model_set(chosen) if chosen else config)
         for input_path, source in iter_inputs(x):
             stem = unnamed_stem(source)
             for page_index, page in split_pages(source, config.image, input_path):  # a PDF: its pages as images
-                request = make_request(input_path, page, config, tunables, model_set or self.model_set)
+                request = make_request(input_path, page, config, tunables, chosen)
                 yield replace(request, page_index=page_index, config=reported, stem=stem)
 
 

@@ -205,6 +205,20 @@ def line_words(response: Any, lines: int) -> list[LineWords]:
     return [LineWords(texts[end - n : end], polys[end - n : end]) for n, end in zip(counts, ends)]
 
 
+def ran(config: OCRConfig | None, lines: OCRLines) -> OCRConfig | None:
+    """The reported config with the orientation flags the server's answer shows it ran with (its own config may
+    turn them on where the request left them out): the page's angle says whether the page classifier ran, the
+    lines' decisions whether the text-line classifier did (a page without lines leaves that flag as asked)."""
+    if config is None:
+        return None
+    flags = {"use_doc_orientation_classify": lines.doc_angle is not None}
+    if len(lines):
+        flags["use_textline_orientation"] = lines.angles is not None
+    if all(getattr(config, name) == value for name, value in flags.items()):
+        return config
+    return config.with_overrides(**flags)
+
+
 def to_reply(request: Request, response: Any, extra: Sequence[str] = (), attempts: int = 1) -> Reply:
     """A server response → the same :class:`OCRResult` the in-process pipeline returns, and the ``extra`` outputs."""
     texts = [text.decode("utf-8") for text in response.as_numpy(contract.TEXTS.name).reshape(-1)]
@@ -218,6 +232,6 @@ def to_reply(request: Request, response: Any, extra: Sequence[str] = (), attempt
         words=line_words(response, len(texts)) if request.config and request.config.return_word_box else None,
         doc_angle=doc_angle(response.as_numpy(contract.DOC_ANGLE.name)),
     )
-    result = OCRResult(request.input_path, lines, request.image, config=request.config,
+    result = OCRResult(request.input_path, lines, request.image, config=ran(request.config, lines),
                        page_index=request.page_index, stem=request.stem)
     return Reply(result, {name: response.as_numpy(name) for name in extra}, attempts)

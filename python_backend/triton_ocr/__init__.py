@@ -1,4 +1,4 @@
-"""PP-OCRv4 general OCR: in-process pipeline, Triton serving, PaddleX-compatible API.
+"""PP-OCR general OCR (PP-OCRv4/v5/v6): in-process pipeline, Triton serving, PaddleX- and PaddleOCR-compatible API.
 
 >>> from triton_ocr import create_pipeline
 >>> for result in create_pipeline("OCR").predict("page.png"):
@@ -16,6 +16,7 @@ from triton_ocr.errors import (
     ModelNotFoundError,
     OCRError,
 )
+from triton_ocr.paddleocr_compat import PaddleOCR
 from triton_ocr.pipeline import OCRPipeline, create_pipeline
 from triton_ocr.result import OCRResult
 
@@ -31,6 +32,7 @@ __all__ = [
     "OCRError",
     "OCRPipeline",
     "OCRResult",
+    "PaddleOCR",
     "create_pipeline",
     "load_config",
 ]

@@ -1,6 +1,8 @@
 """``triton-ocr``: PaddleX-style pipeline flags, plus subcommands.
 
     triton-ocr --pipeline OCR --input PATH|URL|DIR [--save_path DIR] [--server grpc://127.0.0.1:8001]
+               [--use_textline_orientation False --text_det_thresh 0.3 ...: PaddleX 3.x's pipeline parameters]
+    triton-ocr --serve --pipeline OCR [--port 8080]: PaddleX's --serve, the same as `triton-ocr serve`
     triton-ocr --get_pipeline_config OCR [--save_path DIR]
     triton-ocr models fetch|list
     triton-ocr demo | eval | serve | gateway | bench | loadtest ...
@@ -16,7 +18,8 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from triton_ocr.result import OCRResult
 
 SUBCOMMANDS = {
+    "ocr": ("triton_ocr.paddleocr_command", "PaddleOCR 3.x's `paddleocr ocr -i INPUT` with its flags"),
     "models": ("triton_ocr.models.command", "fetch or list models"),
     "demo": ("triton_ocr.demo", "render a demo image and OCR it"),
     "eval": ("triton_ocr.eval.command", "accuracy and speed on labelled datasets"),
@@ -61,21 +65,89 @@ def check_device_flag(args: argparse.Namespace) -> None:
     torch_device(args.device, setting="--device")
 
 
+BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def bool_flag(value: str) -> bool:
+    """PaddleX's boolean flags: ``--use_textline_orientation False`` (true/false, 1/0, yes/no, on/off)."""
+    try:
+        return BOOLEANS[value.strip().lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"{value!r}: use True or False") from None
+
+
+def paddlex_flag_type(name: str) -> Callable[[str], Any]:
+    """The argparse type of the PaddleX 3.x parameter ``name``: that of its config field."""
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.paddlex_compat import PIPELINE_PARAMS
+
+    if name.startswith(("use_", "return_")):
+        return bool_flag
+    section, field = PIPELINE_PARAMS[name]
+    default = getattr(getattr(OCRConfig(), section), field) if field else None
+    return type(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else str
+
+
+def add_paddlex_params(parser: argparse.ArgumentParser) -> None:
+    """PaddleX 3.x's pipeline parameters as flags (``--text_det_thresh 0.3``, ``--use_textline_orientation False``),
+    passed to ``create_pipeline`` as its keyword arguments."""
+    from triton_ocr.paddlex_compat import CONSTRUCTOR_NAMES
+
+    group = parser.add_argument_group("PaddleX 3.x pipeline parameters (left out: the pipeline config's)")
+    for name in CONSTRUCTOR_NAMES:
+        group.add_argument(f"--{name}", type=paddlex_flag_type(name), default=None, metavar="VALUE")
+
+
+def paddlex_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The PaddleX 3.x parameters given on the command line."""
+    from triton_ocr.paddlex_compat import CONSTRUCTOR_NAMES
+
+    return {name: getattr(args, name) for name in CONSTRUCTOR_NAMES if getattr(args, name) is not None}
+
+
 def pipeline_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triton-ocr",
-        description="PP-OCRv4 OCR. Subcommands: " + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items()),
+        description="PP-OCR text detection + recognition (PP-OCRv4/v5/v6 model sets). Subcommands: "
+        + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items()),
+        allow_abbrev=False,  # --serve is not --server
     )
     parser.add_argument("--pipeline", default="OCR", help="'OCR' or a pipeline YAML")
     parser.add_argument("--model_set", help="the models to read with, e.g. PP-OCRv6_small (`triton-ocr models list`)")
-    parser.add_argument("--input", help="image or PDF: path, URL or directory (default: a PaddleX file's Global.input)")
+    parser.add_argument("-i", "--input",
+                        help="image or PDF: path, URL or directory (default: a PaddleX file's Global.input)")
     parser.add_argument("--device", type=device_flag,
                         help="cpu (default), gpu or gpu:N: a GPU runs the torch engine (the torch extra)")
     parser.add_argument("--save_path", help="folder for <name>_ocr.json and <name>_ocr.png")
     parser.add_argument("--server", help="run on a Triton server: grpc://HOST:PORT or http://HOST:PORT")
     parser.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline YAML (OCR.yaml)")
     parser.add_argument("--quiet", action="store_true", help="do not print results")
+    parser.add_argument("--serve", action="store_true",
+                        help="PaddleX's `--serve`: run the service (Triton + the HTTP gateway) as `triton-ocr serve` "
+                        "does, with --pipeline, --host and --port")
+    parser.add_argument("--host", help="with --serve: the gateway's address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="with --serve: the gateway's port (default 8080)")
+    add_paddlex_params(parser)
     return parser
+
+
+SERVE_FLAGS = ("pipeline", "host", "port", "device", "serve")
+"""What ``--serve`` takes; ``triton-ocr serve --help`` has the rest."""
+
+
+def serve_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """``triton-ocr --serve ...`` as the ``serve`` subcommand's arguments; another flag is a usage error naming it."""
+    given = [name for name, value in vars(args).items()
+             if name not in SERVE_FLAGS and value not in (None, False) and value != parser.get_default(name)]
+    if given:
+        parser.error(f"--serve takes --pipeline, --host and --port; not {', '.join('--' + n for n in given)} "
+                     "(the pipeline YAML holds the parameters; `triton-ocr serve --help` has the serving flags)")
+    if args.device not in (None, "cpu"):
+        parser.error(f"--serve --device {args.device}: run `triton-ocr serve --profile gpu` to serve on GPUs")
+    command = ["--pipeline", args.pipeline]
+    command += ["--host", args.host] if args.host else []
+    command += ["--port", str(args.port)] if args.port is not None else []
+    return command
 
 
 EXIT_SOME_FAILED = 1
@@ -97,13 +169,21 @@ def emit(result: OCRResult, args: argparse.Namespace) -> None:
 def run_pipeline(args: argparse.Namespace) -> int:
     """OCR every image (every PDF page) of ``--input``; an input that fails is reported on stderr and the rest still
     run. An unreachable server stops the run at once."""
-    from tqdm import tqdm
-
-    from triton_ocr.inputs import count_inputs, iter_inputs
     from triton_ocr.pipeline import create_pipeline
 
     check_device_flag(args)
-    pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server, model_set=args.model_set)
+    pipeline = create_pipeline(args.pipeline, device=args.device, server=args.server, model_set=args.model_set,
+                               **paddlex_params(args))
+    return run_inputs(pipeline, args)
+
+
+def run_inputs(pipeline: Any, args: argparse.Namespace) -> int:
+    """Every image (every PDF page) of ``args.input`` through ``pipeline.predict``: each result printed (unless
+    ``args.quiet``) and saved (with ``args.save_path``); the exit status (:data:`EXIT_SOME_FAILED`, ...)."""
+    from tqdm import tqdm
+
+    from triton_ocr.inputs import count_inputs, iter_inputs
+
     total = count_inputs(args.input)
     items = iter_inputs(args.input)
     if total is not None and total > 1:
@@ -177,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             return module.run(parser.parse_args(argv[1:]))
         parser = pipeline_parser()
         args = parser.parse_args(argv)
+        if args.serve:
+            return main(["serve", *serve_command(args, parser)])
+        if args.host is not None or args.port is not None:
+            parser.error("--host and --port go with --serve")
         if args.get_pipeline_config:
             return write_pipeline_config(args)
         args.input = args.input or pipeline_file_input(args.pipeline)

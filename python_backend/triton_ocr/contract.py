@@ -22,9 +22,9 @@ TEXT_DET = "text_det"
 TEXT_REC = "text_rec"
 OCR_POSTPROCESS = "ocr_postprocess"
 TEXTLINE_ORIENTATION = "textline_orientation"
-"""The angle classifier, in the repository only when the pipeline config sets ``use_textline_orientation``."""
+"""The angle classifier, in the repository whenever it is installed (``use_textline_orientation`` per request)."""
 DOC_ORIENTATION = "doc_orientation"
-"""The page classifier, in the repository only when the pipeline config sets ``use_doc_orientation_classify``."""
+"""The page classifier, in the repository whenever it is installed (``use_doc_orientation_classify`` per request)."""
 
 
 def lane_model(model: str, model_set: str) -> str:
@@ -96,15 +96,71 @@ class TunableInput:
         return isinstance(values, Mapping) and self.field in values
 
 
-TUNABLE_INPUTS = (
-    TunableInput("det_limit_side_len", "text_det", "limit_side_len", "INT32", DET_PREPROCESS),
-    TunableInput("det_limit_type", "text_det", "limit_type", "BYTES", DET_PREPROCESS),
-    TunableInput("det_thresh", "text_det", "thresh", "FP32", OCR_POSTPROCESS),
-    TunableInput("det_box_thresh", "text_det", "box_thresh", "FP32", OCR_POSTPROCESS),
-    TunableInput("det_unclip_ratio", "text_det", "unclip_ratio", "FP32", OCR_POSTPROCESS),
-    TunableInput("rec_score_thresh", "text_rec", "score_thresh", "FP32", OCR_POSTPROCESS),
-    TunableInput("return_word_box", "return_word_box", None, "BOOL", OCR_POSTPROCESS),
+@dataclass(frozen=True)
+class RequestField:
+    """One per-request parameter, declared once: PaddleX 3.x's ``predict()`` keyword (``python``), its
+    ``POST /ocr`` field (``http``), the ``OCRConfig`` field it sets (``field`` ``None``: the top-level flag
+    ``OCRConfig.<section>``) and, where a Triton server changes it per request, the served entries' optional input
+    (``triton``, its data type and the python model that reads it). ``max_value``: a bound the HTTP edge adds to
+    the config field's own."""
+
+    python: str
+    http: str
+    section: str
+    field: str | None
+    description: str
+    triton: str | None = None
+    datatype: str | None = None
+    step: str | None = None
+    max_value: int | None = None
+
+    @property
+    def path(self) -> str:
+        """``text_det.thresh``, or ``return_word_box`` for a top-level flag."""
+        return self.section if self.field is None else f"{self.section}.{self.field}"
+
+
+MAX_SIDE = 8192
+"""Largest side length a request may ask for (``text_det.max_input_pixels`` caps the detector's area further)."""
+
+REQUEST_FIELDS: tuple[RequestField, ...] = (
+    RequestField("text_det_limit_side_len", "textDetLimitSideLen", "text_det", "limit_side_len",
+                 "detection resize side length (text_det.limit_side_len)",
+                 "det_limit_side_len", "INT32", DET_PREPROCESS, MAX_SIDE),
+    RequestField("text_det_limit_type", "textDetLimitType", "text_det", "limit_type",
+                 "whether textDetLimitSideLen bounds the long side (max) or the short side (min)",
+                 "det_limit_type", "BYTES", DET_PREPROCESS),
+    RequestField("text_det_max_side_limit", "textDetMaxSideLimit", "text_det", "max_side_limit",
+                 "hard cap on the resized long side (text_det.max_side_limit)",
+                 "det_max_side_limit", "INT32", DET_PREPROCESS, MAX_SIDE),
+    RequestField("text_det_thresh", "textDetThresh", "text_det", "thresh", "DB pixel threshold",
+                 "det_thresh", "FP32", OCR_POSTPROCESS),
+    RequestField("text_det_box_thresh", "textDetBoxThresh", "text_det", "box_thresh", "DB box score threshold",
+                 "det_box_thresh", "FP32", OCR_POSTPROCESS),
+    RequestField("text_det_unclip_ratio", "textDetUnclipRatio", "text_det", "unclip_ratio",
+                 "DB box expansion ratio", "det_unclip_ratio", "FP32", OCR_POSTPROCESS, 10),
+    RequestField("text_rec_score_thresh", "textRecScoreThresh", "text_rec", "score_thresh",
+                 "lines recognised with a lower score are dropped", "rec_score_thresh", "FP32", OCR_POSTPROCESS),
+    RequestField("return_word_box", "returnWordBox", "return_word_box", None,
+                 "(with file) also return each line's words, their polygons and boxes (prunedResult.text_word, "
+                 "text_word_region, text_word_boxes)", "return_word_box", "BOOL", OCR_POSTPROCESS),
+    RequestField("use_textline_orientation", "useTextlineOrientation", "use_textline_orientation", None,
+                 "turn upside-down lines (a 0/180° classifier); default: the server's config",
+                 "use_textline_orientation", "BOOL", OCR_POSTPROCESS),
+    RequestField("use_doc_orientation_classify", "useDocOrientationClassify", "use_doc_orientation_classify", None,
+                 "turn the page upright first (a 0/90/180/270° classifier); default: the server's config",
+                 "use_doc_orientation_classify", "BOOL", DET_PREPROCESS),
 )
+"""Every per-request parameter with a config field, in PaddleX's order: the Python keywords
+(:data:`triton_ocr.paddlex_compat.PREDICT_PARAMS`), the HTTP fields (:class:`triton_ocr.gateway.schemas.OCRRequest`,
+typed and bounded as the config fields are) and the Triton tunables (:data:`TUNABLE_INPUTS`) come from here.
+PaddleX's ``use_doc_unwarping`` has no field: ``True`` is refused (:data:`triton_ocr.paddlex_compat.UNAVAILABLE`)."""
+
+TUNABLE_INPUTS = tuple(
+    TunableInput(f.triton, f.section, f.field, f.datatype, f.step)
+    for f in REQUEST_FIELDS if f.triton is not None and f.datatype is not None and f.step is not None
+)
+"""The served entries' optional per-request inputs."""
 
 POLYS = TensorSpec("polys", "FP32", (-1, 4, 2))
 DET_SCORES = TensorSpec("det_scores", "FP32", (-1,))

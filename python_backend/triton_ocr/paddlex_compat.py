@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from triton_ocr.config import OCRConfig
+from triton_ocr.contract import REQUEST_FIELDS
 from triton_ocr.errors import ConfigError
+from triton_ocr.models.model_sets import set_of_models
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,8 @@ Target = tuple[str, str | None]
 
 DET_FIELDS = ("limit_side_len", "limit_type", "max_side_limit", "thresh", "box_thresh", "unclip_ratio")
 
-PREDICT_PARAMS: dict[str, Target] = {
-    "use_textline_orientation": ("use_textline_orientation", None),
-    **{f"text_det_{name}": ("text_det", name) for name in DET_FIELDS},
-    "text_rec_score_thresh": ("text_rec", "score_thresh"),
-    "return_word_box": ("return_word_box", None),
-}
-"""PaddleX 3.x ``predict()`` parameters (per call) → config fields."""
+PREDICT_PARAMS: dict[str, Target] = {field.python: (field.section, field.field) for field in REQUEST_FIELDS}
+"""PaddleX 3.x ``predict()`` parameters (per call) → config fields (:data:`triton_ocr.contract.REQUEST_FIELDS`)."""
 
 PIPELINE_PARAMS: dict[str, Target] = {
     **PREDICT_PARAMS,
@@ -50,6 +47,9 @@ PIPELINE_PARAMS: dict[str, Target] = {
 DOC_PREPROCESSING = ("use_doc_orientation_classify", "use_doc_unwarping")
 """PaddleX's document preprocessing flags: orientation is an :class:`OCRConfig` field; unwarping is accepted as
 ``False``/``None`` only (:data:`UNAVAILABLE`)."""
+
+CONSTRUCTOR_NAMES = tuple(dict.fromkeys([*DOC_PREPROCESSING, *PIPELINE_PARAMS]))
+"""Every PaddleX 3.x ``create_pipeline`` parameter name (its CLI flags too)."""
 
 UNAVAILABLE = {
     "use_doc_unwarping": "document unwarping (UVDoc) is not available in this service: pass use_doc_unwarping=False",
@@ -118,7 +118,7 @@ def split_call_kwargs(kwargs: Mapping[str, Any], *, per_call: bool, where: str) 
             sections[section] = {**sections.get(section, {}), **values}
         else:
             sections[section] = values
-    return sections
+    return sections if per_call or "model_set" in sections else with_model_set(sections)
 
 
 def config_with_params(config: OCRConfig, kwargs: Mapping[str, Any], *, per_call: bool, where: str) -> OCRConfig:
@@ -244,8 +244,9 @@ def doc_preprocessing(data: Mapping[str, Any]) -> dict[str, Any]:
     asked = [key for key in DOC_PREPROCESSING if sub.get(key, True)]
     missing = [key for key in asked if not served(key)]
     if missing:
-        log.warning("use_doc_preprocessor: true is not used: %s not available in this service (no document "
-                    "orientation or unwarping model); images and pages are read as they are", " and ".join(missing))
+        kept = [key for key in asked if key not in missing]
+        log.warning("use_doc_preprocessor: %s not available in this service (no UVDoc model): %s", " and ".join(missing),
+                    f"only {' and '.join(kept)} runs" if kept else "images and pages are read as they are")
     return {key: True for key in asked if served(key)}
 
 
@@ -276,16 +277,16 @@ def v3_file_sections(data: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def with_model_set(sections: dict[str, Any]) -> dict[str, Any]:
-    """Where the file names the detector and recogniser of one model set, read with that set (its classifier and
-    its models' settings for what the file leaves out) instead of naming the two models explicitly."""
-    from triton_ocr.models.model_sets import MODEL_SETS
-
-    det, rec = (sections.get(s, {}).get("model") for s in ("text_det", "text_rec"))
-    for model_set in MODEL_SETS.values():
-        if (det, rec) == (model_set.det, model_set.rec):
-            sections = {**sections, "model_set": model_set.name}
-            for section in ("text_det", "text_rec"):
-                sections[section] = {k: v for k, v in sections[section].items() if k != "model"}
+    """Where the detector or recogniser named (or both) are a model set's own, read with that set — its other
+    models, its classifier and its models' settings for what is left unset — instead of naming them explicitly (so
+    no "keeping" warning says the user's choice differs from the default set's)."""
+    owner = set_of_models(*(sections.get(s, {}).get("model") for s in ("text_det", "text_rec")))
+    if owner is None:
+        return sections
+    sections = {**sections, "model_set": owner}
+    for section in ("text_det", "text_rec"):
+        if section in sections:
+            sections[section] = {k: v for k, v in sections[section].items() if k != "model"}
     return sections
 
 

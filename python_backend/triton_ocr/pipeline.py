@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,10 +12,10 @@ import numpy as np
 from triton_ocr.config import OCRConfig, RecConfig, TextlineOrientationConfig, load_config
 from triton_ocr.engine import InferenceModel, load_model
 from triton_ocr.engine.device import with_device
-from triton_ocr.errors import ConfigError
+from triton_ocr.errors import ConfigError, ModelNotFoundError
 from triton_ocr.inputs import iter_inputs, unnamed_stem
 from triton_ocr.models.charset import load_charset
-from triton_ocr.models.registry import resolve_pipeline_models
+from triton_ocr.models.registry import resolve_model, resolve_pipeline_models
 from triton_ocr.paddlex_compat import config_with_params
 from triton_ocr.result import OCRResult
 from triton_ocr.stages import (
@@ -47,8 +48,13 @@ def as_model_call(model: InferenceModel, outputs: Callable[[np.ndarray], Any] = 
     return call
 
 
+CLASSIFIER_FLAGS = {"textline_orientation": "use_textline_orientation", "doc_orientation": "use_doc_orientation_classify"}
+"""The classifiers' config sections and the flags that turn them on."""
+
+
 class OCRPipeline:
-    """Detection (+ text-line orientation) + recognition with models loaded in this process.
+    """Detection (+ orientation) + recognition with models loaded in this process; a classifier whose flag is off
+    loads when a call turns it on.
 
     ``predict(x)`` yields one :class:`OCRResult` per image; ``ocr(image)`` runs one decoded BGR image. ``config``
     becomes :attr:`config` with the settings of the models' ``inference.yml`` files applied where it keeps defaults.
@@ -59,24 +65,42 @@ class OCRPipeline:
         self.user_config = config
         """The config as given; :attr:`config` is it with the models' settings applied."""
         self._other_sets: dict[str, OCRPipeline] = {}
-        models = resolve_pipeline_models(config)
+        models = resolve_pipeline_models(config, optional_classifiers=True)
+        self.models = models
         self.config = models.config
         self.det_model: InferenceModel = load_model(models.det.onnx_path, config.runtime)
         self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime)
-        self.cls_model: InferenceModel | None = (
-            load_model(models.orientation.onnx_path, config.runtime) if models.orientation else None
-        )
         self.charset = load_charset(
             self.rec_model.metadata(), models.rec.charset_path, self.config.text_rec.use_space_char
         )
+        self._classifiers: dict[str, InferenceModel] = {}
+        self._loading = threading.Lock()
         self.line_models = LineModels(
             recognise=as_model_call(self.rec_model, best_path),
             charset=self.charset,
-            classify=as_model_call(self.cls_model) if self.cls_model is not None else None,
+            classify=self._classify_lines,
         )
-        self.page_model: InferenceModel | None = (
-            load_model(models.doc_orientation.onnx_path, config.runtime) if models.doc_orientation else None
-        )
+        if self.config.use_textline_orientation:
+            self.classifier("textline_orientation")
+        if self.config.use_doc_orientation_classify:
+            self.classifier("doc_orientation")
+
+    def classifier(self, section: str) -> InferenceModel:
+        """The classifier of ``section`` (``textline_orientation`` or ``doc_orientation``), loaded on first use:
+        a call may turn on what the pipeline was created without. Not installed: :class:`ConfigError` naming the
+        command that fetches it."""
+        with self._loading:
+            if section not in self._classifiers:
+                files = self.models.orientation if section == "textline_orientation" else self.models.doc_orientation
+                try:
+                    files = files or resolve_model(getattr(self.config, section).model)  # raises: how to fetch it
+                except ModelNotFoundError as exc:
+                    raise ConfigError(f"{CLASSIFIER_FLAGS[section]}: {exc}") from None
+                self._classifiers[section] = load_model(files.onnx_path, self.user_config.runtime)
+            return self._classifiers[section]
+
+    async def _classify_lines(self, batch: np.ndarray) -> list[np.ndarray]:
+        return [self.classifier("textline_orientation")(batch)]
 
     def ocr(self, image: np.ndarray, config: OCRConfig | None = None) -> OCRLines:
         """BGR uint8 (H, W, 3) → recognised lines in reading order (with ``use_doc_orientation_classify``: read on
@@ -84,10 +108,7 @@ class OCRPipeline:
         cfg = config or self.config
         if not cfg.use_doc_orientation_classify:
             return self._read_page(image, cfg)
-        if self.page_model is None:
-            raise ConfigError("use_doc_orientation_classify: this pipeline was created without it (no page classifier "
-                              "loaded); create it with use_doc_orientation_classify=True")
-        probs = self.page_model(page_input(image, cfg.doc_orientation))  # (1, 4)
+        probs = self.classifier("doc_orientation")(page_input(image, cfg.doc_orientation))  # (1, 4)
         upright, angle = upright_page(image, probs, cfg.doc_orientation)
         return lines_in_original(self._read_page(upright, cfg), angle, image.shape[:2])
 

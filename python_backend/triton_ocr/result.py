@@ -43,6 +43,27 @@ def axis_boxes(polys: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([stacked.min(axis=1), stacked.max(axis=1)], axis=1).round().astype(np.int64)
 
 
+def compact_json(value: Any, indent: int = 4, ensure_ascii: bool = False, level: int = 0) -> str:
+    """``value`` (plain JSON types) as JSON text: objects and long nested arrays one item per line, an array of at
+    most two levels without objects (a polygon, a list of scores or texts) on one line."""
+    pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key, ensure_ascii=ensure_ascii)}: "
+                 f"{compact_json(item, indent, ensure_ascii, level + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value and not inline(value):
+        items = [f"{inner}{compact_json(item, indent, ensure_ascii, level + 1)}" for item in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=ensure_ascii)
+
+
+def inline(items: list[Any], depth: int = 2) -> bool:
+    """Whether an array holds no objects and nests at most ``depth`` levels."""
+    return depth > 0 and all(
+        not isinstance(item, dict) and (not isinstance(item, list) or inline(item, depth - 1)) for item in items
+    )
+
+
 def json_value(value: Any) -> Any:
     """Plain JSON types: arrays become (nested) lists, polygons rounded to ints."""
     if isinstance(value, np.ndarray):
@@ -141,8 +162,21 @@ class OCRResult(dict):
     def to_json(self, indent: int | None = 4, ensure_ascii: bool = False) -> str:
         return json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii)
 
-    def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
-        print(self.to_json(indent, ensure_ascii) if format_json else str(self.json))
+    @property
+    def str(self) -> str:
+        """What :meth:`print` prints by default: the JSON with every array of numbers or strings on one line (a
+        polygon per line)."""
+        return compact_json(self.json)
+
+    def print(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False, *,
+              format_json: bool | None = None) -> None:
+        """PaddleX 3.x's ``print``: the compact JSON (:attr:`str`, indented by ``indent``), or with
+        ``json_format=True`` the JSON fully indented. ``format_json``: this package's older name of
+        ``json_format``."""
+        if format_json is not None:
+            json_format = format_json
+        text = self.to_json(indent, ensure_ascii) if json_format else compact_json(self.json, indent, ensure_ascii)
+        print(text)
 
     def file_stem(self) -> str:
         """The saved files' name: ``stem`` if given, else the input's file name (a URL's too); a PDF page adds

@@ -216,8 +216,8 @@ async def turn_upright(
 ) -> list[np.ndarray]:
     """BGR line crops → the same crops, those the angle classifier finds upside down turned by 180°."""
     if models.classify is None:
-        raise ConfigError("text-line orientation is on but there is no textline_orientation model: create the "
-                          "pipeline (or the repository) with use_textline_orientation: true")
+        raise ConfigError(f"use_textline_orientation: the text-line classifier ({cfg.model}) is not installed "
+                          f"where this runs: run `triton-ocr models fetch {cfg.model}` (and restart a server)")
     if not crops:
         return crops
     outputs = await call_all(models.classify, orientation_batches(crops, cfg), models.max_inflight)

@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from triton_ocr.bench.data import DEFAULT_FOLDERS, BenchImage, select_images, shuffled
+from triton_ocr.bench.extras import missing_extras
+from triton_ocr.bench.inprocess import needs_reference_env
+from triton_ocr.eval.reference_process import PYTHON as REFERENCE_PYTHON
 from triton_ocr.bench.results import Row, best, cpu_table, goals, table
 
 log = logging.getLogger(__name__)
@@ -265,6 +268,12 @@ class Bench:
 
 
 def run(args: argparse.Namespace) -> int:
+    needs = {"psutil": "serve", **({"tritonclient": "triton"} if args.triton else {}),
+             **({"matplotlib": "loadtest"} if args.plot else {})}
+    missing = missing_extras("bench", needs)
+    if missing:
+        print(missing)
+        return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.quick:
         args.per_folder, args.rounds = 2, 1
@@ -279,6 +288,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     images = select_images(folders, args.per_folder, smallest=args.quick)
     engines = [name for name in args.engines.split(",") if name.strip()]
+    if args.quick and not REFERENCE_PYTHON.is_file():
+        left_out = [name for name in engines if needs_reference_env(name, args.pipeline)]
+        engines = [name for name in engines if name not in left_out]
+        if left_out:
+            print(f"--quick without the reference environment (scripts/reference_env.sh): leaving out "
+                  f"{', '.join(left_out)}")
     profiles = []
     if args.triton:
         from triton_ocr.serving.repository.profiles import get_profile

@@ -40,6 +40,16 @@ RUNTIME_OVERRIDES = {
 }
 
 
+def needs_reference_env(name: str, pipeline: str) -> bool:
+    """Whether the engine ``name`` runs in ``.venv-reference`` (RapidOCR 3.10, faster-paddle)."""
+    from triton_ocr.config import load_config
+
+    kind = name.partition(":")[0]
+    return kind in ("rapidocr3", "faster-paddle") or (
+        kind == "rapidocr" and load_config(pipeline).model_set != "PP-OCRv4_mobile"
+    )
+
+
 def make_engine(name: str, pipeline: str) -> Callable[[Any], object]:
     """Encoded image bytes → lines, for the engine ``name``."""
     from triton_ocr.config import load_config

@@ -137,6 +137,14 @@ def run(args: argparse.Namespace) -> int:
     from triton_ocr.gateway.settings import GatewaySettings
     from triton_ocr.serving.server.launcher import TritonServer
 
+    from triton_ocr.bench.extras import missing_extras
+
+    missing = missing_extras("loadtest", {"locust": "loadtest", "matplotlib": "loadtest", "psutil": "serve",
+                                          "tritonclient": "triton"})
+    if missing:
+        print(missing)
+        return 2
+    args.out = args.out.resolve()  # locust runs in loadtest/: its CSVs must land under --out as the user meant it
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("triton_ocr.gateway.access").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -42,7 +42,6 @@ from triton_ocr.gateway.images import (
 )
 from triton_ocr.gateway.paddlex3 import (
     OCRResponseV3,
-    PdfInfo,
     envelope,
     file_kind,
     image_file_info,
@@ -64,6 +63,7 @@ from triton_ocr.heap import trim_heap
 from triton_ocr.paddlex_compat import close_matches
 from triton_ocr.probe import probe_image
 from triton_ocr.steps.image_loading import decode_image
+from triton_ocr.steps import pdf_pages
 from triton_ocr.steps.pdf_worker import PdfWorker
 from triton_ocr_client.errors import InferenceTimeoutError, ServerUnavailableError
 
@@ -75,7 +75,7 @@ INLINE_PARSE_BYTES = 256 * 1024
 TRIM_ABOVE_BYTES = 12 << 20
 """A decoded image this large (4 M pixels) is followed by :func:`~triton_ocr.heap.trim_heap` (~0.5 ms)."""
 
-DESCRIPTION = """PaddleX-compatible OCR service (PP-OCRv4 detection + recognition).
+DESCRIPTION = """PaddleX-compatible OCR service (PP-OCR text detection + recognition: PP-OCRv4, v5 and v6 model sets).
 
 `POST /ocr` takes `{"image": <base64 or http(s) URL>, "inferenceParams": {"maxLongSide": int}}` and answers
 `{"logId", "errorCode": 0, "errorMsg": "Success", "result": {"texts": [{"poly", "text", "score"}], "image"}}`;
@@ -188,6 +188,10 @@ class Gateway:
         return await self.cpu(image_data, data, self.limits, pixels)
 
     async def infer(self, encoded: bytes, image: np.ndarray | None, request: OCRRequest) -> Recognition:
+        fixed = [field for field in request.given() if field.python not in self.backend.adjustable]
+        if fixed:
+            raise HTTPError(422, f"{fixed[0].http}: the {self.backend.name} engine cannot change {fixed[0].path} per "
+                                 "request; leave it out (the server's pipeline config sets it)")
         timeout = self.settings.inference_timeout_s
         try:
             recognition = await asyncio.wait_for(
@@ -233,16 +237,19 @@ class Gateway:
         """PaddleX 3.x: ``file`` (an image or a PDF) → one ``ocrResults`` entry per image or page; every page goes
         to the backend as its own request (on Triton, through dynamic batching)."""
         data = await self.file_bytes(parsed.file or "")
+        warnings = []
         if file_kind(data, parsed.fileType) == "pdf":
-            entries, info = await self.pdf_entries(data, parsed)
+            entries, pdf = await self.pdf_entries(data, parsed)
+            info = pdf_data_info(pdf)
+            warnings += [f"the PDF: {pdf.unread}"] if pdf.unread else []
         else:
             image, info = await self.cpu(image_file_info, data, self.limits)
             entries = [await self.page_entry(None, data, image, parsed)]
             trim_after([image])
-        return Response(envelope(request.state.log_id, entries, info), media_type="application/json")
+        return Response(envelope(request.state.log_id, entries, info, warnings), media_type="application/json")
 
-    async def pdf_entries(self, data: bytes, parsed: OCRRequest) -> tuple[list[dict[str, Any]], PdfInfo]:
-        """A PDF's ``ocrResults`` and ``dataInfo``: its pages rendered by a worker process, each read as it comes
+    async def pdf_entries(self, data: bytes, parsed: OCRRequest) -> tuple[list[dict[str, Any]], pdf_pages.PdfInfo]:
+        """A PDF's ``ocrResults`` and its page facts: its pages rendered by a worker process, each read as it comes
         (the worker renders the next one meanwhile); at most ``pdf_workers`` PDFs at once, beyond that a 503."""
         if self.pdf_slots.locked():
             raise HTTPError(
@@ -256,7 +263,7 @@ class Gateway:
                 trim_after([page])
                 del page  # one page in memory at a time
             assert pdf.info is not None
-            return entries, pdf_data_info(pdf.info)
+            return entries, pdf.info
 
     async def page_entry(
         self, page_index: int | None, encoded: bytes | None, page: np.ndarray, parsed: OCRRequest

@@ -38,6 +38,9 @@ class OCRBackend(Protocol):
 
     name: str
     config: OCRConfig
+    adjustable: frozenset[str]
+    """The per-request parameters (:data:`~triton_ocr.contract.REQUEST_FIELDS`, by their Python name) this engine
+    changes per request; a request setting another is refused, naming it."""
 
     async def start(self) -> None: ...
 
@@ -60,6 +63,7 @@ class TritonBackend:
 
     name = "triton"
     needs_pixels = False
+    adjustable = frozenset(field.python for field in contract.REQUEST_FIELDS if field.triton is not None)
 
     def __init__(self, url: str, config: OCRConfig | None = None, timeout_s: float = 60.0,
                  recovery_wait_s: float = 10.0) -> None:
@@ -93,6 +97,7 @@ class LocalBackend:
 
     name = "local"
     needs_pixels = True
+    adjustable = frozenset(field.python for field in contract.REQUEST_FIELDS)
 
     def __init__(self, config: OCRConfig | None = None, pipeline: Any = None, workers: int = 1) -> None:
         """``pipeline``: an :class:`~triton_ocr.pipeline.OCRPipeline` to share (default: one built from

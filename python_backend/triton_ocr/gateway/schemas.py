@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from annotated_types import Le
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from triton_ocr.config import OCRConfig
+from triton_ocr.contract import MAX_SIDE, REQUEST_FIELDS, RequestField
 from triton_ocr.errors import ConfigError
 from triton_ocr.models.model_sets import model_set
-from triton_ocr.paddlex_compat import UNAVAILABLE, served, split_call_kwargs
-
-MAX_SIDE = 8192
-"""Largest side length a request may ask for (the pipeline's ``text_det.max_side_limit`` caps it further)."""
+from triton_ocr.paddlex_compat import UNAVAILABLE, split_call_kwargs
 
 
 class InferenceParams(BaseModel):
@@ -33,8 +33,9 @@ class InferenceParams(BaseModel):
     )
 
 
-class OCRRequest(BaseModel):
-    """Body of ``POST /ocr``: ``image`` gets the 3.0-beta answer, ``file`` the 3.x one. An unknown key is a 422."""
+class RequestBody(BaseModel):
+    """The fields of ``POST /ocr`` that are not per-request pipeline parameters (those come from
+    :data:`~triton_ocr.contract.REQUEST_FIELDS`: :class:`OCRRequest`)."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"image": "iVBORw0KGgo...", "visualize": False}}
@@ -47,18 +48,6 @@ class OCRRequest(BaseModel):
         "(a data: URL is accepted too), or an http(s) URL the gateway downloads",
     )
     inferenceParams: InferenceParams | None = None
-    textDetLimitSideLen: int | None = Field(
-        None, ge=32, le=MAX_SIDE, description="PaddleX 3.x: detection resize side length (text_det.limit_side_len)"
-    )
-    textDetLimitType: Literal["min", "max"] | None = Field(
-        None, description="PaddleX 3.x: whether textDetLimitSideLen bounds the long side (max) or the short side (min)"
-    )
-    textDetThresh: float | None = Field(None, ge=0, le=1, description="PaddleX 3.x: DB pixel threshold")
-    textDetBoxThresh: float | None = Field(None, ge=0, le=1, description="PaddleX 3.x: DB box score threshold")
-    textDetUnclipRatio: float | None = Field(None, gt=0, le=10, description="PaddleX 3.x: DB box expansion ratio")
-    textRecScoreThresh: float | None = Field(
-        None, ge=0, le=1, description="PaddleX 3.x: lines recognised with a lower score are dropped"
-    )
     visualize: bool | None = Field(
         None, description="PaddleX 3.x: false leaves result.image null (saves drawing and bandwidth); default true"
     )
@@ -67,7 +56,6 @@ class OCRRequest(BaseModel):
         description="the model set that reads this image (e.g. PP-OCRv4_mobile, PP-OCRv6_small): one the server "
         "serves (`triton-ocr serve --models`); default: the server's own",
     )
-
     file: str | None = Field(
         None,
         min_length=1,
@@ -77,18 +65,7 @@ class OCRRequest(BaseModel):
     fileType: Literal[0, 1] | None = Field(
         None, description="PaddleX 3.x: 0 PDF, 1 image; default: read from the content (a mismatch is a 422)"
     )
-    useDocOrientationClassify: bool | None = Field(
-        None, description="PaddleX 3.x: classify the page's orientation first (where the service has the model)"
-    )
     useDocUnwarping: bool | None = Field(None, description="PaddleX 3.x: not available here; true is a 422")
-    useTextlineOrientation: bool | None = Field(
-        None, description="PaddleX 3.x: turn upside-down lines (the served pipeline must have the classifier)"
-    )
-    returnWordBox: bool | None = Field(
-        None,
-        description="PaddleX 3.x (with file): also return each line's words, their polygons and boxes "
-        "(prunedResult.text_word, text_word_region, text_word_boxes)",
-    )
 
     @field_validator("modelSet")
     @classmethod
@@ -100,40 +77,18 @@ class OCRRequest(BaseModel):
                 raise ValueError(str(exc)) from None
         return value
 
-    def paddlex_params(self) -> dict[str, Any]:
-        """The PaddleX 3.x flags as ``predict()`` names (``None``: left to the pipeline config)."""
-        return {
-            name: value
-            for name, value in (
-                ("use_doc_orientation_classify", self.useDocOrientationClassify),
-                ("use_doc_unwarping", self.useDocUnwarping),
-                ("use_textline_orientation", self.useTextlineOrientation),
-                ("return_word_box", self.returnWordBox),
-            )
-            if value is not None
-        }
+    def given(self) -> list[RequestField]:
+        """The per-request pipeline parameters this request sets."""
+        return [field for field in REQUEST_FIELDS if getattr(self, field.http) is not None]
 
-    def overrides(self) -> dict[str, dict[str, Any]]:
+    def overrides(self) -> dict[str, Any]:
         """The per-request pipeline overrides, by :class:`~triton_ocr.config.OCRConfig` section."""
-        det: dict[str, Any] = {}
+        params = {field.python: getattr(self, field.http) for field in self.given()}
         if self.inferenceParams is not None and self.inferenceParams.maxLongSide is not None:
-            det.update(limit_side_len=self.inferenceParams.maxLongSide, limit_type="max")
-        for name, field in (
-            ("textDetLimitSideLen", "limit_side_len"),
-            ("textDetLimitType", "limit_type"),
-            ("textDetThresh", "thresh"),
-            ("textDetBoxThresh", "box_thresh"),
-            ("textDetUnclipRatio", "unclip_ratio"),
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                det[field] = value
-        rec = {"score_thresh": self.textRecScoreThresh} if self.textRecScoreThresh is not None else {}
-        sections = (("text_det", det), ("text_rec", rec))
-        overrides: dict[str, Any] = {section: values for section, values in sections if values}
+            params.update(text_det_limit_side_len=self.inferenceParams.maxLongSide, text_det_limit_type="max")
+        overrides = split_call_kwargs(params, per_call=True, where="POST /ocr")
         if self.modelSet is not None:
             overrides["model_set"] = self.modelSet
-        overrides.update(split_call_kwargs(self.paddlex_params(), per_call=True, where="POST /ocr"))
         return overrides
 
     def conflict(self) -> str | None:
@@ -142,21 +97,37 @@ class OCRRequest(BaseModel):
             return "give the image in exactly one of image (PaddleX 3.0-beta) or file (PaddleX 3.x)"
         if self.image is not None and self.fileType is not None:
             return "fileType goes with file, not with image"
-        for name, value, param in (
-            ("useDocUnwarping", self.useDocUnwarping, "use_doc_unwarping"),
-            ("useDocOrientationClassify", self.useDocOrientationClassify, "use_doc_orientation_classify"),
-        ):
-            if value and not served(param):
-                return f"{name}: {UNAVAILABLE[param].split(':')[0]}; send false or leave it out"
-        if self.returnWordBox and self.image is not None:
+        if self.useDocUnwarping:
+            return f"useDocUnwarping: {UNAVAILABLE['use_doc_unwarping'].split(':')[0]}; send false or leave it out"
+        if getattr(self, "returnWordBox", None) and self.image is not None:
             return "returnWordBox goes with file: the words come in PaddleX 3.x's answer (prunedResult.text_word)"
         if (
             self.inferenceParams is not None
             and self.inferenceParams.maxLongSide is not None
-            and (self.textDetLimitSideLen is not None or self.textDetLimitType is not None)
+            and (getattr(self, "textDetLimitSideLen", None) is not None
+                 or getattr(self, "textDetLimitType", None) is not None)
         ):
             return "inferenceParams.maxLongSide cannot be combined with textDetLimitSideLen/textDetLimitType: give one"
         return None
+
+
+def http_field(field: RequestField) -> tuple[Any, Any]:
+    """The HTTP field of a per-request parameter: typed and bounded as its config field (and ``max_value``),
+    ``null`` meaning the server's config."""
+    model: type[BaseModel] = OCRConfig if field.field is None else OCRConfig.model_fields[field.section].annotation
+    info = model.model_fields[field.field or field.section]
+    bounds = [*info.metadata, *([Le(field.max_value)] if field.max_value is not None else [])]
+    annotation = Annotated[(info.annotation, *bounds)] if bounds else info.annotation
+    return annotation | None, Field(None, description=f"PaddleX 3.x: {field.description}")
+
+
+OCRRequest = create_model(
+    "OCRRequest",
+    __base__=RequestBody,
+    __doc__="Body of ``POST /ocr``: ``image`` gets the 3.0-beta answer, ``file`` the 3.x one. An unknown key is "
+    "a 422.",
+    **{field.http: http_field(field) for field in REQUEST_FIELDS},
+)
 
 
 REQUEST_OBJECTS: dict[tuple[str, ...], type[BaseModel]] = {(): OCRRequest, ("inferenceParams",): InferenceParams}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from triton_ocr.config import DEFAULT_MODEL_SET
+from triton_ocr.config import DEFAULT_MODEL_SET, DocOrientationConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.fonts import fetch_font
 from triton_ocr.models.cache import model_home
@@ -20,7 +20,8 @@ MiB = 1 << 20
 def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     fetch = actions.add_parser(
-        "fetch", help=f"download model sets (default: {DEFAULT_MODEL_SET}) and a CJK font into the cache"
+        "fetch", help=f"download model sets (default: {DEFAULT_MODEL_SET} and the page classifier) and a CJK font "
+        "into the cache"
     )
     fetch.add_argument("names", nargs="*", metavar="NAME", help="model sets or models (`models list` shows them)")
     fetch.add_argument("--all", action="store_true", help="every shipped model set")
@@ -29,11 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def models_of(names: list[str], everything: bool) -> list[str]:
-    """Model names for set or model names (``--all``: every shipped model; none: the default set)."""
+    """Model names for set or model names (``--all``: every shipped model; none: the default set and the page
+    classifier, which any request may turn on)."""
     if everything:
         return [spec.name for spec in REGISTRY.values() if spec.source is not None]
     models = []
-    for name in names or [DEFAULT_MODEL_SET]:
+    for name in names or [DEFAULT_MODEL_SET, DocOrientationConfig().model]:
         if name in MODEL_SETS:
             models += MODEL_SETS[name].models
         elif name in REGISTRY and REGISTRY[name].source is not None:

@@ -35,13 +35,15 @@ class ModelSpec:
 @dataclass(frozen=True)
 class ModelSet:
     """A detector, a recogniser and an angle classifier that work together; ``languages`` what it reads, as
-    measured on rendered lines (docs/models.md, Model sets)."""
+    measured on rendered lines (docs/models.md, Model sets), and ``scripts`` the same as
+    :data:`~triton_ocr.models.languages.SCRIPTS` names them (what PaddleOCR's ``lang`` maps onto)."""
 
     name: str
     det: str
     rec: str
     cls: str
     languages: str
+    scripts: tuple[str, ...]
 
     @property
     def models(self) -> tuple[str, str, str]:
@@ -98,18 +100,22 @@ MODEL_SETS: dict[str, ModelSet] = {
         ModelSet(
             "PP-OCRv4_mobile", "PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
             "Chinese (simplified; traditional only in part), English",
+            ("chinese", "english"),
         ),
         ModelSet(
             "PP-OCRv5_mobile", "PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec", "ch_ppocr_mobile_v2.0_cls",
             "Chinese (simplified and traditional), English, Japanese (kana not always right), pinyin",
+            ("chinese", "traditional", "english", "japanese"),
         ),
         ModelSet(
             "PP-OCRv6_tiny", "PP-OCRv6_tiny_det", "PP-OCRv6_tiny_rec", "ch_ppocr_mobile_v2.0_cls",
             "Chinese (simplified and traditional, 6.9k characters), English, Latin-script accents; no kana",
+            ("chinese", "traditional", "english", "latin"),
         ),
         ModelSet(
             "PP-OCRv6_small", "PP-OCRv6_small_det", "PP-OCRv6_small_rec", "ch_ppocr_mobile_v2.0_cls",
             "Chinese (simplified and traditional), English, Japanese, Latin-script languages with accents; no Hangul",
+            ("chinese", "traditional", "english", "japanese", "latin"),
         ),
     )
 }
@@ -122,3 +128,11 @@ def model_set(name: str) -> ModelSet:
     except KeyError:
         raise ConfigError(f"unknown model set {shown(name)}: use one of {', '.join(MODEL_SETS)}") from None
 
+
+
+def set_of_models(*names: str | None) -> str | None:
+    """The one set whose own detector or recogniser every given name is (``None``: no name given, a name no set
+    owns, or models of different sets): a user naming ``PP-OCRv5_mobile_det`` asks for that set."""
+    named = [name for name in names if name is not None]
+    owners = [s.name for s in MODEL_SETS.values() if named and all(name in (s.det, s.rec) for name in named)]
+    return owners[0] if len(owners) == 1 else None

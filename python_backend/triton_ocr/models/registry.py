@@ -128,16 +128,17 @@ def installed_model_sets() -> list[str]:
 
 @dataclass(frozen=True)
 class PipelineModels:
-    """The models a pipeline config names, resolved (``orientation`` only with ``use_textline_orientation``,
-    ``doc_orientation`` only with ``use_doc_orientation_classify``), and
-    the config with their exports' ``inference.yml`` settings applied."""
+    """The models a pipeline config names, resolved, and the config with their exports' ``inference.yml`` settings
+    applied. A classifier is ``None`` where its flag is off and it was not asked for as optional, or is not
+    installed."""
 
     config: OCRConfig
     det: ModelFiles
     rec: ModelFiles
     orientation: ModelFiles | None
+    """The text-line angle classifier (``use_textline_orientation``)."""
     doc_orientation: ModelFiles | None = None
-    """The page classifier, only with ``use_doc_orientation_classify``."""
+    """The page classifier (``use_doc_orientation_classify``)."""
 
 
 def with_model_settings(config: OCRConfig) -> OCRConfig:
@@ -152,15 +153,32 @@ def with_model_settings(config: OCRConfig) -> OCRConfig:
     return config
 
 
-def resolve_pipeline_models(config: OCRConfig) -> PipelineModels:
+def resolve_classifier(name: str, used: bool, optional: bool) -> ModelFiles | None:
+    """A classifier's files: required where ``used`` (its flag is on), else, with ``optional``, where installed."""
+    if used:
+        return resolve_model(name)
+    if not optional:
+        return None
+    try:
+        return resolve_model(name)
+    except ModelNotFoundError:
+        return None
+
+
+def resolve_pipeline_models(config: OCRConfig, optional_classifiers: bool = False) -> PipelineModels:
     """Resolve (and convert where needed) every model ``config`` uses — the model set's where a section names
     none — with the fields the config leaves unset filled by each model's settings: the registry's
-    (:func:`with_model_settings`), then its export's ``inference.yml``. See :func:`resolve_model`."""
+    (:func:`with_model_settings`), then its export's ``inference.yml``. See :func:`resolve_model`.
+
+    ``optional_classifiers``: also the classifiers whose flag is off, where installed, so that a request can turn
+    them on (the served repository, the in-process pipeline's per-call flags)."""
     config = with_model_settings(config)
     det = resolve_model(config.text_det.model)
     rec = resolve_model(config.text_rec.model, config.text_rec.char_dict_path)
-    orientation = resolve_model(config.textline_orientation.model) if config.use_textline_orientation else None
-    page = resolve_model(config.doc_orientation.model) if config.use_doc_orientation_classify else None
+    orientation = resolve_classifier(
+        config.textline_orientation.model, config.use_textline_orientation, optional_classifiers
+    )
+    page = resolve_classifier(config.doc_orientation.model, config.use_doc_orientation_classify, optional_classifiers)
     for files, section in ((det, "text_det"), (rec, "text_rec"), (orientation, "textline_orientation")):
         if files is not None and files.export is not None:
             config = apply_export_config(config, files.export, section)

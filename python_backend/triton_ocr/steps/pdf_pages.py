@@ -54,6 +54,15 @@ class PdfInfo:
     num_pages: int
     page_sizes: list[tuple[int, int]]
 
+    @property
+    def unread(self) -> str | None:
+        """What was left unread, when the page limit cut the PDF short (``None``: every page is read)."""
+        read = len(self.page_sizes)
+        if self.num_pages <= read:
+            return None
+        return (f"read {read} of {self.num_pages} pages: the page limit is {read} (image.pdf_max_pages in the "
+                f"pipeline config)")
+
 
 def open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
     """Open PDF bytes; an encrypted or damaged file is an :class:`InvalidImageError` that says which."""

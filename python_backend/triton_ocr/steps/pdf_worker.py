@@ -120,9 +120,8 @@ class PdfWorker:
                 self.unexpected(kind)
             info = json.loads(payload)
             self.info = PdfInfo(info["num_pages"], [tuple(size) for size in info["page_sizes"]])
-        if self.info.num_pages > len(self.info.page_sizes):
-            log.warning("%s has %d pages; only the first %d are read (the page limit, image.pdf_max_pages)",
-                        self.name, self.info.num_pages, len(self.info.page_sizes))
+        if self.info.unread:
+            log.warning("%s: %s", self.name, self.info.unread)
         return self.info
 
     def next_page(self) -> np.ndarray | None:

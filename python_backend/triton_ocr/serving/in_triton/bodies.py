@@ -98,8 +98,12 @@ class DetPreprocess:
 
     async def upright(self, image: np.ndarray, cfg: OCRConfig) -> tuple[np.ndarray, int]:
         """The page turned upright and its angle; (``image``, -1) without document orientation."""
-        if not cfg.use_doc_orientation_classify or self.classify_page is None:
+        if not cfg.use_doc_orientation_classify:
             return image, -1
+        if self.classify_page is None:
+            raise ConfigError(f"use_doc_orientation_classify: this server does not serve the page classifier "
+                              f"({cfg.doc_orientation.model}): run `triton-ocr models fetch "
+                              f"{cfg.doc_orientation.model}` where it runs and restart it")
         probs = (await self.classify_page(page_input(image, cfg.doc_orientation)))[0]
         return upright_page(image, probs, cfg.doc_orientation)
 

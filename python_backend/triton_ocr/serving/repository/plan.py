@@ -3,7 +3,9 @@
 A repository serves one or more model sets side by side, each in a *lane* of its own models: the pipeline config's
 set is the primary lane (models named as in :mod:`triton_ocr.contract`, entries ``ocr``/``ocr_raw``), every other
 set a lane whose models carry its name (``text_det.PP-OCRv5_mobile``, ``ocr.PP-OCRv5_mobile``, see
-:func:`triton_ocr.contract.lane_model`); every lane, the primary one too, answers at ``ocr.<set>``.
+:func:`triton_ocr.contract.lane_model`); every lane, the primary one too, answers at ``ocr.<set>``. The orientation
+classifiers are served whenever installed (a request turns them on), once: a lane whose classifier is the primary
+lane's, with the same settings, calls the primary lane's.
 
 :func:`plan_serving` takes the user's pipeline config, a serving profile and the sets to serve; for each lane it
 fills the profile's pipeline defaults into the fields the user left unset, resolves (and converts) the models,
@@ -50,16 +52,20 @@ class ServingPlan:
     config: OCRConfig
     profile: ServingProfile
     files: Mapping[str, ModelFiles]
+    """The inference models this lane serves itself."""
     io: Mapping[str, OnnxIO]
+    """The tensor names of every inference model this lane calls: its own and the borrowed ones."""
     primary: bool = True
+    borrowed: frozenset[str] = frozenset()
+    """Inference models this lane calls in the primary lane (the shared classifiers)."""
 
     @property
     def model_set(self) -> str:
         return self.config.model_set
 
     def name(self, model: str) -> str:
-        """The Triton name of the catalog model ``model`` in this lane."""
-        return model if self.primary else contract.lane_model(model, self.model_set)
+        """The Triton name of the catalog model ``model`` as this lane calls it."""
+        return model if self.primary or model in self.borrowed else contract.lane_model(model, self.model_set)
 
     @cached_property
     def config_json(self) -> str:
@@ -120,12 +126,23 @@ class RepositoryPlan:
         return {lane.name(name): files for lane in self.lanes for name, files in lane.files.items()}
 
 
-def plan_lane(config: OCRConfig, profile: ServingProfile, primary: bool) -> ServingPlan:
-    """Resolve one lane of ``config`` served with ``profile``."""
-    resolved = resolve_pipeline_models(with_profile_defaults(config, profile))
+CLASSIFIERS = {contract.TEXTLINE_ORIENTATION: "textline_orientation", contract.DOC_ORIENTATION: "doc_orientation"}
+"""The classifiers lanes share, with the config section of their settings."""
+
+
+def plan_lane(config: OCRConfig, profile: ServingProfile, primary: ServingPlan | None = None) -> ServingPlan:
+    """Resolve one lane of ``config`` served with ``profile``; ``primary``: the primary lane, whose classifiers
+    this lane calls where they are the same models with the same settings (``None``: this is the primary)."""
+    resolved = resolve_pipeline_models(with_profile_defaults(config, profile), optional_classifiers=True)
     files = {model.name: found for model in INFERENCE_MODELS if (found := model.files(resolved)) is not None}
     io = {name: OnnxIO.of(model.onnx_path) for name, model in files.items()}
-    return ServingPlan(resolved.config, profile, files, io, primary)
+    borrowed = frozenset(
+        name for name, section in CLASSIFIERS.items()
+        if primary is not None and name in files and primary.files.get(name) == files[name]
+        and getattr(primary.config, section) == getattr(resolved.config, section)
+    )
+    own = {name: found for name, found in files.items() if name not in borrowed}
+    return ServingPlan(resolved.config, profile, own, io, primary is None, borrowed)
 
 
 def plan_serving(
@@ -138,7 +155,6 @@ def plan_serving(
     for name in wanted:
         model_set(name)  # an unknown name fails here, naming the known ones
     others = [name for name in dict.fromkeys(wanted) if name != config.model_set]
-    lanes = [plan_lane(config, profile, primary=True)]
-    lanes += [plan_lane(config.for_model_set(name), profile, primary=False) for name in others]
+    primary = plan_lane(config, profile)
+    lanes = [primary, *(plan_lane(config.for_model_set(name), profile, primary) for name in others)]
     return RepositoryPlan(tuple(lanes))
-
