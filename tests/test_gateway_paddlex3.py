@@ -152,3 +152,20 @@ def test_a_field_the_engine_cannot_change_per_request_is_a_422_naming_it(pipelin
     assert refused.status_code == 422 and refused.json()["errorMsg"] == (
         "textDetBoxThresh: the local engine cannot change text_det.box_thresh per request; leave it out (the "
         "server's pipeline config sets it)")
+
+
+def test_a_set_asked_per_request_that_does_not_read_the_servers_language_is_a_422():
+    """A server whose pipeline config says ``lang: japan``: a request for PP-OCRv4 mobile (no kana) is refused,
+    naming the language and the sets that read it."""
+    from triton_ocr.config import OCRConfig
+    from triton_ocr.pipeline import OCRPipeline
+
+    japanese = OCRPipeline(OCRConfig(lang="japan"))
+    data = b64(encode(render_lines(["Tokyo 1"], size=(200, 60), font_size=24, origin=(10, 15))))
+    with GatewayServer(GatewaySettings(engine="local", port=0), LocalBackend(japanese.config, pipeline=japanese)) \
+            as running, httpx.Client(base_url=running.url, timeout=60.0) as client:
+        assert client.post("/ocr", json={"image": data}).status_code == 200
+        refused = client.post("/ocr", json={"image": data, "modelSet": "PP-OCRv4_mobile"})
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/json"
+    assert "lang 'japan': PP-OCRv4_mobile does not read it; PP-OCRv5_mobile, PP-OCRv6_small do" in \
+        refused.json()["errorMsg"]

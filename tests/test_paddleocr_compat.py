@@ -15,6 +15,7 @@ import pytest
 from imagegen import encode, render_lines
 
 from triton_ocr import PaddleOCR, cli
+from triton_ocr.config import OCRConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.models.languages import LATIN, model_set_for
 
@@ -149,3 +150,21 @@ def test_the_ocr_command_takes_paddleocrs_flags(tmp_path, page, capsys):
     with pytest.warns(DeprecationWarning, match="`use_angle_cls`"):
         assert cli.main(["ocr", "-i", str(image), "--use_angle_cls", "false", "--use_doc_unwarping", "false",
                          "--quiet"]) == 0
+
+
+def test_a_language_in_a_pipeline_yaml_is_checked_against_its_set(tmp_path, page, capsys):
+    """``lang`` in the pipeline YAML (the CLI's, a server's): a language no set reads, or one the named set does not
+    read, is refused naming what is read; a set chosen per call must read it too."""
+    korean = tmp_path / "korean.yaml"
+    korean.write_text("lang: korean\n", encoding="utf-8")
+    image = tmp_path / "img.png"
+    image.write_bytes(encode(page))
+    assert cli.main(["--pipeline", str(korean), "--input", str(image)]) == 2
+    assert "lang 'korean': no model set here reads it. Read: ch, chinese_cht, en, japan" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="lang 'japan': PP-OCRv4_mobile does not read it; PP-OCRv5_mobile, "
+                                         "PP-OCRv6_small do"):
+        OCRConfig(lang="japan", model_set="PP-OCRv4_mobile")
+    ocr = PaddleOCR(lang="japan", **QUIET)
+    assert ocr.pipeline.config.lang == "japan"
+    with pytest.raises(ConfigError, match="lang 'japan'"):
+        ocr.predict(page, model_set="PP-OCRv4_mobile")

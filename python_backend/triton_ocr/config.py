@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triton_ocr.errors import ConfigError
 
@@ -166,6 +166,11 @@ class OCRConfig(_Section):
         DEFAULT_MODEL_SET,
         description="the models (and their settings) for fields left unset: `triton-ocr models list` shows the sets",
     )
+    lang: str | None = Field(
+        None,
+        description="PaddleOCR's language code of the inputs (ch, en, japan, chinese_cht, fr, de, ...): checked "
+        "against model_set, which must read it (None: not checked)",
+    )
     image: ImageConfig = ImageConfig()
     text_det: DetConfig = DetConfig()
     text_rec: RecConfig = RecConfig()
@@ -179,6 +184,14 @@ class OCRConfig(_Section):
     )
     textline_orientation: TextlineOrientationConfig = TextlineOrientationConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+
+    @model_validator(mode="after")
+    def reads_its_language(self) -> OCRConfig:
+        if self.lang is not None:
+            from triton_ocr.models.languages import check_language  # it reads the sets, which name this module's
+
+            check_language(self.lang, self.model_set)
+        return self
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> OCRConfig:
@@ -231,7 +244,10 @@ class OCRConfig(_Section):
         if own:
             log.warning("model set %s reads with its own models, not %s set for %s",
                         name, ", ".join(f"{s}.{f}" for s, f in own), self.model_set)
-        return OCRConfig.model_validate({**data, "model_set": name})
+        try:
+            return OCRConfig.model_validate({**data, "model_set": name})
+        except ValueError as exc:  # e.g. a lang the set does not read
+            raise ConfigError(str(exc)) from exc
 
     def with_overrides(self, **sections: Any) -> OCRConfig:
         """A copy with some fields of some sections replaced, e.g. ``with_overrides(text_det={"thresh": 0.2})``;

@@ -98,6 +98,8 @@ class PaddleOCR:
         model_set = self._model_set(lang, ocr_version, params, paddlex_config is None)
         config = load_config(paddlex_config or "OCR")
         sections = self._own_sections(params)
+        if model_set is not None and lang is not None:
+            sections["lang"] = lang  # kept in the config: a set chosen per call must read it too
         if sections:
             config = config.with_overrides(**sections)
         if paddlex_config is None:

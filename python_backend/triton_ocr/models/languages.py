@@ -41,17 +41,21 @@ def model_set_for(lang: str | None, ocr_version: str | None) -> str:
     if ocr_version is not None and ocr_version not in OCR_VERSIONS:
         raise ConfigError(f"ocr_version {shown(ocr_version)}: use one of {', '.join(OCR_VERSIONS)} (PP-OCRv3 models "
                           "do not ship here)")
-    chosen = MODEL_SETS[OCR_VERSIONS[ocr_version] if ocr_version else DEFAULT_MODEL_SET]
-    code = "ch" if lang is None else lang
-    script = SCRIPTS.get(code)
+    chosen = OCR_VERSIONS[ocr_version] if ocr_version else DEFAULT_MODEL_SET
+    check_language("ch" if lang is None else lang, chosen, f" with ocr_version {ocr_version}" if ocr_version else "")
+    return chosen
+
+
+def check_language(lang: str, model_set: str, context: str = "") -> None:
+    """A :class:`ConfigError` unless ``model_set`` reads ``lang``: naming the languages read and how to bring a
+    recogniser where no set reads it, the sets that read it otherwise."""
+    script = SCRIPTS.get(lang)
     if script is None:
         raise ConfigError(
-            f"lang {shown(code)}: no model set here reads it. Read: {read_languages()}. For another language bring "
+            f"lang {shown(lang)}: no model set here reads it. Read: {read_languages()}. For another language bring "
             "its recogniser as a local model folder (a PaddleX inference model or model.onnx, with its dictionary): "
             "text_recognition_model_dir='path/to/korean_PP-OCRv5_mobile_rec'"
         )
-    if script not in chosen.scripts:
+    if model_set in MODEL_SETS and script not in MODEL_SETS[model_set].scripts:  # an unknown set: refused elsewhere
         readers = [s.name for s in MODEL_SETS.values() if script in s.scripts]
-        raise ConfigError(f"lang {shown(code)} with ocr_version {ocr_version}: {chosen.name} does not read it; "
-                          f"{', '.join(readers)} do (leave ocr_version out for {DEFAULT_MODEL_SET})")
-    return chosen.name
+        raise ConfigError(f"lang {shown(lang)}{context}: {model_set} does not read it; {', '.join(readers)} do")
