@@ -252,3 +252,10 @@ def test_word_boxes_through_triton_equal_in_process(client, local):
     for line, (here, there) in enumerate(zip(want["text_word_region"], got["text_word_region"], strict=True)):
         assert np.abs(here - there).max() <= 1.0, line
     assert "text_word" not in next(client.predict(PROBE))
+
+
+def test_the_cpu_servers_log_has_no_cuda_stream_errors(server):
+    """A GPU build of tritonserver without a CUDA driver: its ensembles' stream errors are left out of the log
+    (docs/triton.md); the rest of the log is there."""
+    text = server.log_path.read_text(errors="replace")
+    assert "Started GRPCInferenceService" in text and "unable to create stream" not in text

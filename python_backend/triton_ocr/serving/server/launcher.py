@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from triton_ocr.serving.repository.profiles import ServingProfile, get_profile
 from triton_ocr.serving.server.install import TritonUnavailableError, install_tritonserver, server_environment
 from triton_ocr.serving.server.readiness import run_probes
 from triton_ocr.serving.server.server_guard import ADMIN_KEY_PLACEHOLDER, build_server_guard, guard_environment
+from triton_ocr.serving.server.server_log import ServerLog
 from triton_ocr.serving.server.stubs import (
     SHM_PREFIX,
     SHM_ROOT,
@@ -212,18 +214,19 @@ class TritonServer:
 
     def _launch(self) -> None:
         assert self.workdir is not None
-        output = None if self.log_to_console else self.log_path.open("ab")
         self.process = subprocess.Popen(
             self._command,
             env=self._env,
-            stdout=output,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=die_with_parent if self._launcher_thread_lives_on() else None,
         )
-        if output is not None:
-            output.close()
+        assert self.process.stdout is not None
+        sink = sys.stdout.buffer if self.log_to_console else self.log_path.open("ab")
+        ServerLog(self.process.stdout, sink, drop_cuda_stream_errors=self.profile.kind == "KIND_CPU",
+                  close_sink=not self.log_to_console)
         log.info("tritonserver pid %d: HTTP %s, gRPC %s", self.process.pid, self.http_url, self.grpc_url)
 
     def _launcher_thread_lives_on(self) -> bool:
