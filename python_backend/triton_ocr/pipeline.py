@@ -80,10 +80,9 @@ class OCRPipeline:
             charset=self.charset,
             classify=self._classify_lines,
         )
-        if self.config.use_textline_orientation:
-            self.classifier("textline_orientation")
-        if self.config.use_doc_orientation_classify:
-            self.classifier("doc_orientation")
+        for section, flag in CLASSIFIER_FLAGS.items():  # the config's own switches: loaded now, not on a call
+            if getattr(self.config, flag):
+                self.classifier(section)
 
     def classifier(self, section: str) -> InferenceModel:
         """The classifier of ``section`` (``textline_orientation`` or ``doc_orientation``), loaded on first use:

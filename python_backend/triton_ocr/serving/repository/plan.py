@@ -135,13 +135,14 @@ def plan_lane(config: OCRConfig, profile: ServingProfile, primary: ServingPlan |
     this lane calls where they are the same models with the same settings (``None``: this is the primary)."""
     resolved = resolve_pipeline_models(with_profile_defaults(config, profile), optional_classifiers=True)
     files = {model.name: found for model in INFERENCE_MODELS if (found := model.files(resolved)) is not None}
-    io = {name: OnnxIO.of(model.onnx_path) for name, model in files.items()}
     borrowed = frozenset(
         name for name, section in CLASSIFIERS.items()
         if primary is not None and name in files and primary.files.get(name) == files[name]
         and getattr(primary.config, section) == getattr(resolved.config, section)
     )
     own = {name: found for name, found in files.items() if name not in borrowed}
+    io = {name: OnnxIO.of(found.onnx_path) for name, found in own.items()}  # borrowed: read once, in the primary
+    io |= {name: primary.io[name] for name in borrowed if primary is not None}
     return ServingPlan(resolved.config, profile, own, io, primary is None, borrowed)
 
 
