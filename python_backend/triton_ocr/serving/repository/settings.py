@@ -37,6 +37,11 @@ class BatchedModel(_Section):
     preferred_chunks: tuple[int, ...] = ()
     max_queue_delay_microseconds: int = Field(2000, ge=0)
     queue: QueuePolicy = QueuePolicy()
+    kernel_cache_entries: int | None = Field(
+        None, ge=0, description="OpenVINO only: per-shape kernels kept (CPU_RUNTIME_CACHE_CAPACITY); more saves "
+        "compiling the kernels of a shape seen before, at the memory they hold; None: the runner's default "
+        "(SERVED_RUNTIME_CACHE_ENTRIES)"
+    )
 
 
 class PythonStep(_Section):
