@@ -186,4 +186,5 @@ def test_the_served_models_keep_fewer_kernels_than_the_library():
     from triton_ocr.engine.openvino_engine import RUNTIME_CACHE_ENTRIES, SERVED_RUNTIME_CACHE_ENTRIES, compile_config
 
     assert openvino_properties({})["CPU_RUNTIME_CACHE_CAPACITY"] == str(SERVED_RUNTIME_CACHE_ENTRIES) == "32"
+    assert openvino_properties({"CPU_RUNTIME_CACHE_CAPACITY": "256"})["CPU_RUNTIME_CACHE_CAPACITY"] == "256"
     assert compile_config(2, "fp32", None)["CPU_RUNTIME_CACHE_CAPACITY"] == str(RUNTIME_CACHE_ENTRIES) == "1024"

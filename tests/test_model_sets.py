@@ -72,6 +72,18 @@ def test_a_set_names_its_models_and_settings_and_the_user_wins(caplog):
     assert (tiny.thresh, tiny.box_thresh, tiny.unclip_ratio, tiny.max_candidates) == (0.2, 0.4, 1.4, 3000)
 
 
+def test_the_v6_recognisers_read_in_width_buckets_and_pp_ocrv4_as_its_source():
+    """Widths in 64-px buckets from 192 px for the v6 sets; PP-OCRv4 keeps PaddleOCR's exact padding (≥ 320, no
+    buckets) and a user's own widths win."""
+    for name in ("PP-OCRv6_small", "PP-OCRv6_tiny"):
+        rec = with_model_settings(OCRConfig(model_set=name)).text_rec
+        assert (rec.width_step, rec.min_width) == (64, 192), name
+    v4 = with_model_settings(OCRConfig(model_set="PP-OCRv4_mobile")).text_rec
+    assert (v4.width_step, v4.min_width) == (1, 320)
+    mine = with_model_settings(OCRConfig(model_set="PP-OCRv6_small", text_rec={"width_step": 1})).text_rec
+    assert (mine.width_step, mine.min_width) == (1, 192)
+
+
 def test_a_user_override_survives_into_triton():
     config = OCRConfig(model_set="PP-OCRv6_small", text_det={"box_thresh": 0.7}, text_rec={"score_thresh": 0.3})
     plan = plan_serving(config, get_profile("cpu"))

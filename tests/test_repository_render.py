@@ -68,6 +68,14 @@ def test_engine_and_precision_switch_the_backend_by_configuration():
     assert 'backend: "onnxruntime"' in ort and '"intra_op_thread_count"' in ort and "default_model_filename" not in ort
 
 
+def test_the_served_recogniser_keeps_more_kernels_than_the_detector():
+    rendered = render(OCRConfig())
+    assert 'key: "CPU_RUNTIME_CACHE_CAPACITY"\n    value { string_value: "256" }' in rendered[
+        f"{contract.TEXT_REC}/config.pbtxt"
+    ]
+    assert "CPU_RUNTIME_CACHE_CAPACITY" not in rendered[f"{contract.TEXT_DET}/config.pbtxt"]  # the runner's 32
+
+
 def test_the_classifiers_are_served_once_for_every_lane_so_that_a_request_can_turn_them_on():
     rendered = render_repository(plan_serving(OCRConfig(), get_profile("cpu"), ["PP-OCRv4_mobile"]))
     cls = rendered[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]

@@ -233,7 +233,12 @@ TEXT_REC = InferenceModel(
     run_limit=openvino_run_limit(rec_item_limit, items=2),  # 6 lines of ≤ 1066 px run whole; wide lines cost
     # the same CPU per line alone as batched (one 3200 px line 113 ms, six 125 ms each; docs/performance.md)
     serving={
-        "cpu": BatchedModel(instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000),
+        # 256 kernels: recognition shapes recur (64-px width buckets), and compiling a shape's kernels again cost
+        # ~9 CPU ms per chunk; memory flat after ~500 random chunks, +95 MiB over 32 (1024: +250 MiB and still
+        # rising; docs/performance.md)
+        "cpu": BatchedModel(
+            instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000, kernel_cache_entries=256
+        ),
         "gpu": BatchedModel(
             instances=2, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),
             max_queue_delay_microseconds=1000,
