@@ -62,8 +62,20 @@ def test_table_and_goals_from_rows() -> None:
     assert "vs rapidocr" not in table(rows[1:]) and "| 1.25× |" in table(rows[1:])  # only the baselines it has
     met = goals(rows, "cpu")
     assert "2.50" in met[0] and "met" in met[0]
-    assert "1.04" in met[1] and "met" in met[1]
-    assert "0.95" in met[2] and "met" in met[2]
+    assert "Triton best (triton c=4) / ours images/s = 1.25  (goal ≥ 1.0: met)" in met[1]
+    assert "= 1.04  (goal ≤ 1.2: met; the first serving issue's ≤ 1.1: met)" in met[2]
+    assert "0.95" in met[3] and "met" in met[3]
+    ours.add_cpu({}, {"worker": 5.0})  # 10 images: 500 CPU ms each in-process, 600 in Triton
+    four.add_cpu({}, {"tritonserver": 1.0, "text_rec": 5.0})
+    peer, tiny, peer_tiny = Row("faster-paddle:small", "in-process"), Row("ours:PP-OCRv6_tiny:bf16", "in-process"), \
+        Row("faster-paddle:tiny", "in-process")
+    peer.add_round(10, 5.0, [0.5] * 10)
+    tiny.add_round(10, 1.0, [0.1] * 10)
+    peer_tiny.add_round(10, 0.8, [0.08] * 10)
+    met = goals([*rows, peer, tiny, peer_tiny], "cpu")
+    assert "its CPU per image / ours = 600 / 500 ms = 1.20  (goal ≤ 1.1: missed)" in met[2]
+    assert "Triton best (triton c=4) / faster-paddle small images/s = 1.25  (goal ≥ 1.3: missed)" in met[4]
+    assert "ours:PP-OCRv6_tiny:bf16 / faster-paddle tiny images/s = 0.80  (goal ≥ 1.0: missed)" in met[5]
 
 
 def test_growth_table_reports_growth_from_request_500() -> None:

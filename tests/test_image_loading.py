@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from imagegen import encode, png_header, render_lines
-from PIL import Image
+from PIL import Image, ImageOps
 
 from triton_ocr.config import ImageConfig
 from triton_ocr.errors import (
@@ -112,6 +112,38 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotate 90° clockwise on display
     decoded = decode_image(pil_bytes(wide, "JPEG", exif=exif))
     assert decoded.shape[:2] == (24, 8)
+
+
+def pillow_reference(data: bytes) -> np.ndarray:
+    """What Pillow alone decodes ``data`` to, turned by its EXIF orientation, as BGR."""
+    rgb = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpegs_decode_to_pillows_pixels_in_every_exif_orientation(orientation, mode):
+    pixels = np.random.default_rng(orientation).integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    pixels[:8, :16] = (255, 0, 0)  # a corner mark: every turn and flip moves it
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = pil_bytes(Image.fromarray(pixels).convert(mode), "JPEG", exif=exif, quality=90)
+    decoded = decode_image(data)
+    expected = pillow_reference(data)
+    assert decoded.shape == expected.shape == ((40, 64, 3) if orientation < 5 else (64, 40, 3))
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_jpeg_with_bytes_after_its_end_marker_still_decodes():
+    data = pil_bytes(Image.fromarray(np.full((32, 48, 3), 77, np.uint8)), "JPEG") + b"\0\0trailer"
+    np.testing.assert_array_equal(decode_image(data), pillow_reference(data))
+
+
+def test_jpeg_cut_inside_its_pixels_is_refused():
+    noisy = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    data = pil_bytes(Image.fromarray(noisy), "JPEG")
+    with pytest.raises(InvalidImageError, match="cannot decode"):
+        decode_image(data[: len(data) * 2 // 3])
 
 
 @pytest.mark.parametrize(

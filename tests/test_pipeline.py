@@ -34,6 +34,34 @@ def test_reads_rendered_lines_in_order(pipeline, page):
     assert (lines.rec_scores > 0.8).all() and (lines.det_scores > 0.6).all()
 
 
+def test_recognition_streams_read_as_one_stream_does(pipeline):
+    """The default OpenVINO recogniser runs two chunks at once (two streams, a thread each): the same lines, texts,
+    scores and order as on one stream, on a page of 16 chunks."""
+    from conftest import local_pipeline
+
+    assert pipeline.rec_model.compiled._compiled.get_property("NUM_STREAMS") == 2
+    single = local_pipeline(OCRConfig(runtime={"rec_streams": 1}))
+    assert single.rec_model.compiled._compiled.get_property("NUM_STREAMS") == 1
+    image, words = word_grid(rows=12, cols=8)
+    two, one = pipeline.ocr(image), single.ocr(image)
+    assert len(one) >= 90 and two.texts == one.texts
+    np.testing.assert_allclose(two.rec_scores, one.rec_scores, atol=1e-6)
+    np.testing.assert_array_equal(two.polys, one.polys)
+
+
+def test_recognition_streams_are_refused_where_they_cannot_run():
+    from triton_ocr.config import RuntimeConfig
+
+    assert [RuntimeConfig(**fields).recognition_streams for fields in (
+        {}, {"intra_op_threads": 1}, {"intra_op_threads": 0}, {"intra_op_threads": 4}, {"engine": "onnxruntime"},
+        {"rec_streams": 3, "intra_op_threads": 3},
+    )] == [2, 1, 2, 2, 1, 3]
+    with pytest.raises(ConfigError, match="runtime.rec_streams 2: only the openvino engine"):
+        OCRConfig().with_overrides(runtime={"engine": "onnxruntime", "rec_streams": 2})
+    with pytest.raises(ConfigError, match="runtime.rec_streams 4 needs at least as many intra_op_threads"):
+        OCRConfig().with_overrides(runtime={"rec_streams": 4})
+
+
 def test_image_without_text_gives_empty_result(pipeline):
     rng = np.random.default_rng(0)
     blank = np.full((300, 400, 3), 255, np.uint8)

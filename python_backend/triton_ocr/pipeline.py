@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +40,22 @@ if TYPE_CHECKING:
     from triton_ocr_client import OCRClient
 
 
-def as_model_call(model: InferenceModel, outputs: Callable[[np.ndarray], Any] = lambda output: [output]) -> ModelCall:
+def as_model_call(
+    model: InferenceModel,
+    outputs: Callable[[np.ndarray], Any] = lambda output: [output],
+    threads: Executor | None = None,
+) -> ModelCall:
     """A local model as the orchestration's async :data:`~triton_ocr.stages.ModelCall`; ``outputs`` maps its
-    output to the list the call returns."""
+    output to the list the call returns. With ``threads``, the model and ``outputs`` run on them, so that calls
+    gathered together run at once (a model compiled with as many streams)."""
+
+    def run(batch: np.ndarray) -> list[np.ndarray]:
+        return list(outputs(model(batch)))
 
     async def call(batch: np.ndarray) -> list[np.ndarray]:
-        return list(outputs(model(batch)))
+        if threads is None:
+            return run(batch)
+        return await asyncio.get_running_loop().run_in_executor(threads, run, batch)
 
     return call
 
@@ -69,16 +81,19 @@ class OCRPipeline:
         self.models = models
         self.config = models.config
         self.det_model: InferenceModel = load_model(models.det.onnx_path, config.runtime)
-        self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime)
+        streams = config.runtime.recognition_streams
+        self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime, streams)
+        self._rec_threads = ThreadPoolExecutor(streams, thread_name_prefix="ocr-rec") if streams > 1 else None
         self.charset = load_charset(
             self.rec_model.metadata(), models.rec.charset_path, self.config.text_rec.use_space_char
         )
         self._classifiers: dict[str, InferenceModel] = {}
         self._loading = threading.Lock()
         self.line_models = LineModels(
-            recognise=as_model_call(self.rec_model, best_path),
+            recognise=as_model_call(self.rec_model, best_path, self._rec_threads),
             charset=self.charset,
             classify=self._classify_lines,
+            max_inflight=streams,
         )
         for section, flag in CLASSIFIER_FLAGS.items():  # the config's own switches: loaded now, not on a call
             if getattr(self.config, flag):

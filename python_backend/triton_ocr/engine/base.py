@@ -24,9 +24,11 @@ class InferenceModel(Protocol):
         """The model file's custom metadata (e.g. the recognition charset under ``character``)."""
 
 
-def load_model(path: Path, runtime: RuntimeConfig) -> InferenceModel:
+def load_model(path: Path, runtime: RuntimeConfig, streams: int = 1) -> InferenceModel:
     """Load the ONNX model at ``path`` with the engine named in ``runtime`` on ``runtime.device`` (a GPU: torch
-    only)."""
+    only); ``streams`` > 1 (OpenVINO only): that many calls from different threads run at once."""
+    if streams > 1 and runtime.engine != "openvino":
+        raise ConfigError(f"{runtime.engine} runs one stream per model, not {streams}")
     if runtime.engine == "torch":
         from triton_ocr.engine.torch_engine import TorchModel
 
@@ -45,5 +47,5 @@ def load_model(path: Path, runtime: RuntimeConfig) -> InferenceModel:
     if runtime.engine == "openvino":
         from triton_ocr.engine.openvino_engine import OpenVINOModel
 
-        return OpenVINOModel(path, threads=runtime.intra_op_threads, precision=runtime.precision)
+        return OpenVINOModel(path, threads=runtime.intra_op_threads, precision=runtime.precision, streams=streams)
     raise ValueError(f"unknown inference engine {runtime.engine!r}")

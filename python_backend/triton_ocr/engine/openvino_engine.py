@@ -78,18 +78,19 @@ def cpu_has_bf16() -> bool:
 
 
 def compile_config(
-    threads: int, precision: str, cache_dir: Path | None, kernel_cache: int = RUNTIME_CACHE_ENTRIES
+    threads: int, precision: str, cache_dir: Path | None, kernel_cache: int = RUNTIME_CACHE_ENTRIES, streams: int = 1
 ) -> dict[str, str]:
-    """CPU plugin settings: latency hint with one stream, ``threads`` inference threads (0: plugin default),
-    ``kernel_cache`` per-shape kernels kept."""
+    """CPU plugin settings: ``streams`` streams (one: the latency hint; more: the throughput hint, one infer request
+    running on each at once), ``threads`` inference threads shared among them (0: plugin default), ``kernel_cache``
+    per-shape kernels kept."""
     if precision not in PRECISION_HINTS:
         raise ValueError(f"precision must be one of {sorted(PRECISION_HINTS)}, got {precision!r}")
     if precision == "bf16" and not cpu_has_bf16():
         log.warning("this CPU has no bfloat16 units: OpenVINO runs fp32 instead of the configured bf16")
         precision = "fp32"
     config = {
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": "1",
+        "PERFORMANCE_HINT": "LATENCY" if streams == 1 else "THROUGHPUT",
+        "NUM_STREAMS": str(streams),
         "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
         "CPU_RUNTIME_CACHE_CAPACITY": str(kernel_cache),
     }
@@ -228,12 +229,15 @@ class CompiledModel:
 
 
 class OpenVINOModel:
-    """A single-input, single-output model compiled for the CPU; safe to call from several threads."""
+    """A single-input, single-output model compiled for the CPU; safe to call from several threads, ``streams`` of
+    which run at once (``threads`` shared among them)."""
 
-    def __init__(self, path: Path, threads: int = 2, precision: str = "fp32", cache: bool = True) -> None:
+    def __init__(
+        self, path: Path, threads: int = 2, precision: str = "fp32", cache: bool = True, streams: int = 1
+    ) -> None:
         self.path = Path(path)
         cache_dir = compiled_cache() if cache else None
-        self.compiled = CompiledModel(self.path, compile_config(threads, precision, cache_dir))
+        self.compiled = CompiledModel(self.path, compile_config(threads, precision, cache_dir, streams=streams))
         info = self.compiled.model.get_rt_info()  # an ONNX file's metadata_props arrive under "framework"
         framework = info["framework"] if "framework" in info else {}
         self._metadata = {key: value.astype(str) for key, value in framework.items()}
