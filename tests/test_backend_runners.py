@@ -3,8 +3,6 @@ and split, failures kept to their group, the native backends' parameters honoure
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -66,51 +64,6 @@ def test_openvino_parameters_follow_the_native_backend():
     )
     with pytest.raises(ValueError, match="HINT_BF16"):
         openvino_properties({"HINT_BF16": "NO"})
-    assert openvino_properties({"NUM_STREAMS": "2"})["PERFORMANCE_HINT"] == "THROUGHPUT"  # one stream: LATENCY
-    assert openvino_properties({})["PERFORMANCE_HINT"] == "LATENCY"
-    with pytest.raises(ValueError, match="NUM_STREAMS"):
-        openvino_properties({"NUM_STREAMS": "AUTO"})
-
-
-def test_a_batchs_runs_go_side_by_side_on_two_streams():
-    """NUM_STREAMS 2: the groups of a batch run on the stream threads at once, a lone chunk in two halves, a failed
-    group fails only its own requests; every output equals the one-stream runner's."""
-    path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
-    config = {
-        "max_batch_size": 8,
-        "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": ["3", "48", "-1"]}],
-        "output": [{"name": OnnxIO.of(path).output}],
-    }
-    one = RUNNERS["openvino"](config, {"INFERENCE_NUM_THREADS": "2"}, path.parent.parent, path.parent.name)
-    two = RUNNERS["openvino"](
-        config, {"INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "2"}, path.parent.parent, path.parent.name
-    )
-    assert (two.streams, two.compiled._compiled.get_property("NUM_STREAMS")) == (2, 2)
-    runs: list[tuple[str, tuple[int, ...]]] = []
-    infer = two.infer
-
-    def recorded(feed: dict) -> list:
-        runs.append((threading.current_thread().name, feed["x"].shape))
-        return infer(feed)
-
-    two.infer = recorded  # type: ignore[method-assign]
-    rng = np.random.default_rng(5)
-    output = two.output_names[0]
-
-    batch = [{"x": rng.random((n, 3, 48, w), dtype=np.float32)} for n, w in ((2, 320), (1, 320), (1, 352))]
-    for got, expected in zip(two.run(batch), one.run(batch), strict=True):
-        np.testing.assert_allclose(got[output], expected[output], atol=1e-5)
-    assert sorted(shape for _, shape in runs) == [(1, 3, 48, 352), (3, 3, 48, 320)]
-    assert all("-stream" in thread for thread, _ in runs)
-
-    runs.clear()
-    chunk = {"x": rng.random((6, 3, 48, 320), dtype=np.float32)}
-    np.testing.assert_allclose(two.run([chunk])[0][output], one.run([chunk])[0][output], atol=1e-5)
-    assert [shape for _, shape in runs] == [(3, 3, 48, 320)] * 2
-
-    good, bad = {"x": np.zeros((1, 3, 48, 320), np.float32)}, {"x": np.zeros((1, 3, 48, 0), np.float32)}
-    results = two.run([good, bad, good])
-    assert isinstance(results[1], Exception) and [len(results[i][output]) for i in (0, 2)] == [1, 1]
 
 
 def test_a_batch_item_beyond_the_served_bound_never_reaches_the_engine():

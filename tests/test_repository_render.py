@@ -76,17 +76,6 @@ def test_the_served_recogniser_keeps_more_kernels_than_the_detector():
     assert "CPU_RUNTIME_CACHE_CAPACITY" not in rendered[f"{contract.TEXT_DET}/config.pbtxt"]  # the runner's 32
 
 
-def test_the_served_recogniser_runs_two_streams_on_openvino():
-    rendered = render()
-    assert 'key: "NUM_STREAMS"\n    value { string_value: "2" }' in rendered[f"{contract.TEXT_REC}/config.pbtxt"]
-    assert 'value { string_value: "THROUGHPUT" }' in rendered[f"{contract.TEXT_REC}/config.pbtxt"]
-    assert 'key: "NUM_STREAMS"\n    value { string_value: "1" }' in rendered[f"{contract.TEXT_DET}/config.pbtxt"]
-    with pytest.raises(ValueError, match="streams 2 needs at least as many intra_op_threads"):
-        BatchedModel(streams=2, intra_op_threads=1)
-    onnxruntime = render(OCRConfig(runtime={"engine": "onnxruntime", "precision": "fp32"}))
-    assert "NUM_STREAMS" not in onnxruntime[f"{contract.TEXT_REC}/config.pbtxt"]  # OpenVINO's setting, as its cache
-
-
 def test_the_classifiers_are_served_once_for_every_lane_so_that_a_request_can_turn_them_on():
     rendered = render_repository(plan_serving(OCRConfig(), get_profile("cpu"), ["PP-OCRv4_mobile"]))
     cls = rendered[f"{contract.TEXTLINE_ORIENTATION}/config.pbtxt"]

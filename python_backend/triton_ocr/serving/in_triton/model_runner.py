@@ -23,7 +23,6 @@ import logging
 import math
 import threading
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,10 +89,6 @@ class ModelRunner:
         self.max_item_elements = int(parameters.get("max_item_elements", 0)) or None
         self.item_limit_setting = parameters.get("item_limit_setting", "")
         self.max_run_elements = int(parameters.get("max_run_elements", 0)) or None
-        self.streams = 1
-        """Engine runs this model makes at once (the OpenVINO backend's ``NUM_STREAMS``)."""
-        self.threads: ThreadPoolExecutor | None = None
-        """Where the runs of one batch go side by side, with ``streams`` > 1."""
         self.load(model_config, parameters)
         self.check_shapes = self.shape_check()
 
@@ -127,41 +122,16 @@ class ModelRunner:
         """The outputs named in the config, in order, for one feed."""
         raise NotImplementedError
 
-    def parts(self, feed: Inputs, pieces: int = 1) -> list[Inputs]:
-        """A batched ``feed`` in runs of at most ``max_run_elements`` input elements (whole batch items, at least
-        one per run) and in at least ``pieces`` runs where it has as many items."""
+    def infer_in_parts(self, feed: Inputs) -> list[np.ndarray]:
+        """:meth:`infer` on ``feed`` in runs of at most ``max_run_elements`` input elements (whole batch items, at
+        least one per run), the outputs concatenated back along the batch axis."""
         items = len(feed[self.input_names[0]])
         per_item = sum(array[:1].size for array in feed.values())
         step = max(1, self.max_run_elements // max(per_item, 1)) if self.max_run_elements else items
-        step = min(step, -(-items // pieces))
         if step >= items:
-            return [feed]
-        return [{name: array[i : i + step] for name, array in feed.items()} for i in range(0, items, step)]
-
-    def infer_all(self, feeds: list[Inputs]) -> list[list[np.ndarray] | Exception]:
-        """Each feed's outputs, or the exception of its run. Batched feeds run in :meth:`parts` (outputs
-        concatenated back along the batch axis); with ``streams`` > 1 the runs go side by side, a lone feed split
-        into that many parts."""
-        runs = [self.parts(feed, self.streams if len(feeds) < self.streams else 1) if self.batched else [feed]
-                for feed in feeds]
-        flat = [run for parts in runs for run in parts]
-        side_by_side = self.threads is not None and len(flat) > 1
-        done = iter(self.threads.map(self.try_infer, flat) if side_by_side else map(self.try_infer, flat))
-        results: list[list[np.ndarray] | Exception] = []
-        for parts in runs:
-            outputs = [next(done) for _ in parts]
-            failed = next((output for output in outputs if isinstance(output, Exception)), None)
-            if failed is not None:
-                results.append(failed)
-            else:
-                results.append(outputs[0] if len(outputs) == 1 else [np.concatenate(out) for out in zip(*outputs)])
-        return results
-
-    def try_infer(self, feed: Inputs) -> list[np.ndarray] | Exception:
-        try:
             return self.infer(feed)
-        except Exception as exc:  # noqa: BLE001 - the feed's requests fail, the others go on
-            return exc
+        parts = [self.infer({name: array[i : i + step] for name, array in feed.items()}) for i in range(0, items, step)]
+        return [np.concatenate(outputs) for outputs in zip(*parts)]
 
     def largest_run(self) -> dict[str, tuple[int, ...]] | None:
         """The input shapes of the largest run this model is sent, for a single-input model with
@@ -182,9 +152,8 @@ class ModelRunner:
 
     def run(self, batch: list[Inputs]) -> list[Inputs | Exception]:
         """Requests' inputs → their outputs (or the exception of their run), in order. With batching, requests of
-        equal shapes are concatenated along axis 0 (run in parts: :meth:`infer_all`) and the outputs split back.
-        A request whose inputs fail :meth:`validate` gets its InvalidModelInputError and never reaches the engine;
-        a failed run fails its own group's requests only."""
+        equal shapes are concatenated along axis 0 (run in parts: :meth:`infer_in_parts`) and the outputs split back.
+        A request whose inputs fail :meth:`validate` gets its InvalidModelInputError and never reaches the engine."""
         groups: dict[tuple, list[int]] = defaultdict(list)
         results: list[Inputs | Exception] = [{} for _ in batch]
         for index, inputs in enumerate(batch):
@@ -195,12 +164,13 @@ class ModelRunner:
                 continue
             key = tuple(inputs[name].shape[1:] for name in self.input_names) if self.batched else (index,)
             groups[key].append(index)
-        feeds = [{name: np.concatenate([batch[i][name] for i in indices]) for name in self.input_names}
-                 for indices in groups.values()]
-        for indices, outputs in zip(groups.values(), self.infer_all(feeds), strict=True):
-            if isinstance(outputs, Exception):
+        for indices in groups.values():
+            feed = {name: np.concatenate([batch[i][name] for i in indices]) for name in self.input_names}
+            try:
+                outputs = self.infer_in_parts(feed) if self.batched else self.infer(feed)
+            except Exception as exc:  # noqa: BLE001 - the group's requests fail, the others go on
                 for index in indices:
-                    results[index] = outputs
+                    results[index] = exc
                 continue
             sizes = [len(batch[i][self.input_names[0]]) for i in indices]
             for position, index in enumerate(indices):
@@ -250,14 +220,12 @@ def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
     bf16 = parameters.get("HINT_BF16", "").strip().upper()
     if bf16 not in ("", "YES"):
         raise ValueError(f"HINT_BF16 must be YES or absent, got {parameters['HINT_BF16']!r}")
-    streams = parameters.get("NUM_STREAMS", "").strip() or "1"
-    if not streams.isdigit() or int(streams) < 1:
-        raise ValueError(f"NUM_STREAMS must be a whole number ≥ 1, got {parameters['NUM_STREAMS']!r}")
     threads = int(parameters.get("INFERENCE_NUM_THREADS", 0))
     kernel_cache = int(parameters.get("CPU_RUNTIME_CACHE_CAPACITY") or SERVED_RUNTIME_CACHE_ENTRIES)
-    properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache(), kernel_cache, int(streams))
-    if parameters.get("PERFORMANCE_HINT"):
-        properties["PERFORMANCE_HINT"] = parameters["PERFORMANCE_HINT"].upper()
+    properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache(), kernel_cache)
+    for key in ("NUM_STREAMS", "PERFORMANCE_HINT"):
+        if parameters.get(key):
+            properties[key] = parameters[key].upper()
     return properties
 
 
@@ -269,11 +237,7 @@ class OpenVINORunner(ModelRunner):
         from triton_ocr.engine.openvino_engine import RELEASE_ABOVE_ELEMENTS, CompiledModel
 
         resident = self.max_run_elements or RELEASE_ABOVE_ELEMENTS
-        properties = openvino_properties(parameters)
-        self.compiled = CompiledModel(self.path, properties, self.model_name, resident)
-        self.streams = int(properties["NUM_STREAMS"])
-        if self.streams > 1:
-            self.threads = ThreadPoolExecutor(self.streams, thread_name_prefix=f"{self.model_name}-stream")
+        self.compiled = CompiledModel(self.path, openvino_properties(parameters), self.model_name, resident)
         self.warmed = threading.Event()
         shapes = self.largest_run()
         if shapes is None:
@@ -283,12 +247,9 @@ class OpenVINORunner(ModelRunner):
             threading.Thread(target=self.warm_up, args=(shapes,), name=name, daemon=True).start()
 
     def warm_up(self, shapes: dict[str, tuple[int, ...]]) -> None:
-        """Allocate the largest run's buffers, on every stream (in the background: the model serves meanwhile)."""
+        """Allocate the largest run's buffers (in the background: the model serves meanwhile)."""
         try:
-            if self.threads is None:
-                seconds = self.compiled.warm_up(shapes)
-            else:
-                seconds = max(self.threads.map(self.compiled.warm_up, [shapes] * self.streams))
+            seconds = self.compiled.warm_up(shapes)
             log.info("%s: buffers for %s allocated in %.2f s", self.model_name, shapes, seconds)
         except Exception as exc:  # noqa: BLE001 - the model serves without it; its memory then follows the traffic
             log.warning("%s: warm-up on %s failed: %s", self.model_name, shapes, exc)

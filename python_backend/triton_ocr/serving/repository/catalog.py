@@ -236,10 +236,8 @@ TEXT_REC = InferenceModel(
         # 256 kernels: recognition shapes recur (64-px width buckets), and compiling a shape's kernels again cost
         # ~9 CPU ms per chunk; memory flat after ~500 random chunks, +95 MiB over 32 (1024: +250 MiB and still
         # rising; docs/performance.md)
-        # 2 streams of a thread each: a chunk runs in two halves side by side, 9 % less CPU than one stream of
-        # two threads at the same images/s (docs/performance.md, third pass)
         "cpu": BatchedModel(
-            instances=1, intra_op_threads=2, streams=2, max_queue_delay_microseconds=3000, kernel_cache_entries=256
+            instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000, kernel_cache_entries=256
         ),
         "gpu": BatchedModel(
             instances=2, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),

@@ -47,7 +47,8 @@ def python_model(name: str, inputs: list, outputs: list, instances: int, paramet
 
 def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
     """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads,
-    streams (one: the latency hint; more: the throughput hint), its kernel cache and ``HINT_BF16`` for bf16, or the python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
+    one latency-hinted stream per instance (instances are the parallelism), its kernel cache and ``HINT_BF16`` for
+    bf16, or the python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
     if engine == "torch":
         from triton_ocr.serving.in_triton.torch_runner import torch_parameters
 
@@ -56,8 +57,8 @@ def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> di
         return {"intra_op_thread_count": settings.intra_op_threads, "inter_op_thread_count": settings.inter_op_threads}
     parameters: dict[str, Any] = {
         "INFERENCE_NUM_THREADS": settings.intra_op_threads,
-        "NUM_STREAMS": settings.streams,
-        "PERFORMANCE_HINT": "LATENCY" if settings.streams == 1 else "THROUGHPUT",
+        "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY",
     }
     if settings.kernel_cache_entries is not None:
         parameters["CPU_RUNTIME_CACHE_CAPACITY"] = settings.kernel_cache_entries

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Section(BaseModel):
@@ -31,10 +31,6 @@ class BatchedModel(_Section):
         1, ge=0, description="inference threads per instance: ONNX Runtime intra-op, OpenVINO INFERENCE_NUM_THREADS"
     )
     inter_op_threads: int = Field(1, ge=0, description="ONNX Runtime only")
-    streams: int = Field(
-        1, ge=1, description="OpenVINO only (other engines run one): runs an instance makes at once (NUM_STREAMS), "
-        "intra_op_threads shared among them; a batch's runs go side by side, a lone chunk split in as many parts"
-    )
     max_batch_size: int | None = Field(None, ge=1, description="models not fed in pipeline chunks")
     preferred_batch_sizes: tuple[int, ...] = ()
     chunks_per_batch: int = Field(1, ge=1, description="models fed in pipeline chunks: chunks merged at most")
@@ -46,13 +42,6 @@ class BatchedModel(_Section):
         "compiling the kernels of a shape seen before, at the memory they hold; None: the runner's default "
         "(SERVED_RUNTIME_CACHE_ENTRIES)"
     )
-
-    @model_validator(mode="after")
-    def _threads_per_stream(self) -> BatchedModel:
-        if 0 < self.intra_op_threads < self.streams:
-            raise ValueError(f"streams {self.streams} needs at least as many intra_op_threads (each stream runs on "
-                             f"its own), got {self.intra_op_threads}")
-        return self
 
 
 class PythonStep(_Section):
