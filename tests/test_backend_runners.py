@@ -58,10 +58,14 @@ def test_runner_failure_stays_with_its_group(rec_runners, engine):
 
 def test_openvino_parameters_follow_the_native_backend():
     assert openvino_properties({})["INFERENCE_PRECISION_HINT"] == "f32"  # fp32 pinned unless HINT_BF16 says YES
-    properties = openvino_properties({"HINT_BF16": "yes", "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "2"})
+    properties = openvino_properties(
+        {"HINT_BF16": "yes", "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "2", "ENABLE_CPU_PINNING": "no"}
+    )
     assert (properties["INFERENCE_PRECISION_HINT"], properties["INFERENCE_NUM_THREADS"], properties["NUM_STREAMS"]) == (
         "bf16", "2", "2"
     )
+    assert properties["ENABLE_CPU_PINNING"] == "NO"
+    assert "ENABLE_CPU_PINNING" not in openvino_properties({})  # OpenVINO's own default where the config says none
     with pytest.raises(ValueError, match="HINT_BF16"):
         openvino_properties({"HINT_BF16": "NO"})
 

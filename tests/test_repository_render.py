@@ -68,6 +68,19 @@ def test_engine_and_precision_switch_the_backend_by_configuration():
     assert 'backend: "onnxruntime"' in ort and '"intra_op_thread_count"' in ort and "default_model_filename" not in ort
 
 
+def test_the_cpu_recogniser_runs_two_unpinned_single_thread_instances_on_chunks_of_two():
+    """Two instances of one thread each on the v6 sets' 2-line chunks; no OpenVINO model pins its threads to cores
+    (two pinned single-thread instances shared one core)."""
+    rendered = render(OCRConfig())
+    rec = rendered[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "{ count: 2 kind: KIND_CPU }" in rec and "max_batch_size: 2\n" in rec
+    assert 'key: "INFERENCE_NUM_THREADS"\n    value { string_value: "1" }' in rec
+    for model in (contract.TEXT_REC, contract.TEXT_DET, contract.TEXTLINE_ORIENTATION):
+        assert 'key: "ENABLE_CPU_PINNING"\n    value { string_value: "NO" }' in rendered[f"{model}/config.pbtxt"]
+    ort = render(OCRConfig(runtime={"engine": "onnxruntime"}))[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "ENABLE_CPU_PINNING" not in ort
+
+
 def test_the_served_recogniser_keeps_more_kernels_than_the_detector():
     rendered = render(OCRConfig())
     assert 'key: "CPU_RUNTIME_CACHE_CAPACITY"\n    value { string_value: "256" }' in rendered[

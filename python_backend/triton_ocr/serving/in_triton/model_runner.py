@@ -8,8 +8,8 @@ loads the model and runs one feed.
 ONNX Runtime reads ``instance_group`` kind, ``optimization.execution_accelerators`` (TensorRT / CUDA, where this
 ONNX Runtime build has them) and the native backend's ``intra_op_thread_count`` / ``inter_op_thread_count``.
 OpenVINO reads the native OpenVINO backend's ``INFERENCE_NUM_THREADS``, ``NUM_STREAMS``, ``PERFORMANCE_HINT``,
-``CPU_RUNTIME_CACHE_CAPACITY`` (the kernel cache; the plugin's property of that name) and ``HINT_BF16`` (``YES``:
-bfloat16; absent: fp32, pinned so that CPUs with bf16 units do not switch on their own).
+``ENABLE_CPU_PINNING``, ``CPU_RUNTIME_CACHE_CAPACITY`` (the kernel cache; the plugin's property of that name) and
+``HINT_BF16`` (``YES``: bfloat16; absent: fp32, pinned so that CPUs with bf16 units do not switch on their own).
 
 Two parameters of this project's own, rendered from the pipeline config, bound what a run costs:
 ``max_item_elements`` (the most input elements one batch item may hold) and ``max_run_elements`` (the most one
@@ -223,7 +223,7 @@ def openvino_properties(parameters: dict[str, str]) -> dict[str, str]:
     threads = int(parameters.get("INFERENCE_NUM_THREADS", 0))
     kernel_cache = int(parameters.get("CPU_RUNTIME_CACHE_CAPACITY") or SERVED_RUNTIME_CACHE_ENTRIES)
     properties = compile_config(threads, "bf16" if bf16 else "fp32", compiled_cache(), kernel_cache)
-    for key in ("NUM_STREAMS", "PERFORMANCE_HINT"):
+    for key in ("NUM_STREAMS", "PERFORMANCE_HINT", "ENABLE_CPU_PINNING"):
         if parameters.get(key):
             properties[key] = parameters[key].upper()
     return properties

@@ -230,14 +230,17 @@ TEXT_REC = InferenceModel(
     ),
     chunk=lambda config: config.text_rec.batch_size,
     item_limit=rec_item_limit,
-    run_limit=openvino_run_limit(rec_item_limit, items=2),  # 6 lines of ≤ 1066 px run whole; wide lines cost
-    # the same CPU per line alone as batched (one 3200 px line 113 ms, six 125 ms each; docs/performance.md)
+    run_limit=openvino_run_limit(rec_item_limit, items=2),  # a v6 chunk of 2 lines runs whole at any width, 6
+    # PP-OCRv4 lines of ≤ 1066 px; wide lines cost the same CPU per line alone as batched (one 3200 px line 113 ms,
+    # six 125 ms each; docs/performance.md)
     serving={
+        # Two instances of one thread: the v6 sets' chunks of two lines ran 10-15 % less CPU per line than on one
+        # instance of two threads, as the in-process pipeline's two streams do (docs/performance.md, fourth pass).
         # 256 kernels: recognition shapes recur (64-px width buckets), and compiling a shape's kernels again cost
         # ~9 CPU ms per chunk; memory flat after ~500 random chunks, +95 MiB over 32 (1024: +250 MiB and still
         # rising; docs/performance.md)
         "cpu": BatchedModel(
-            instances=1, intra_op_threads=2, max_queue_delay_microseconds=3000, kernel_cache_entries=256
+            instances=2, intra_op_threads=1, max_queue_delay_microseconds=3000, kernel_cache_entries=256
         ),
         "gpu": BatchedModel(
             instances=2, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),

@@ -45,10 +45,18 @@ def python_model(name: str, inputs: list, outputs: list, instances: int, paramet
     }
 
 
+OPENVINO_CPU_PINNING = "NO"
+"""OpenVINO pins a compiled model's threads to cores, and every process picks the same first cores: two text_rec
+instances of one thread each shared core 0 and ran 19 chunks/s each, unpinned 39 (docs/performance.md, fourth
+pass). The served models are processes that share the machine's cores, so the OS schedules their threads. (The
+in-process pipeline, one process, keeps OpenVINO's pinning: 1–3 % faster there.)"""
+
+
 def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
-    """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads,
-    one latency-hinted stream per instance (instances are the parallelism), its kernel cache and ``HINT_BF16`` for
-    bf16, or the python-based ``torch`` backend's precision, CUDA graphs and CPU threads."""
+    """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads
+    (not pinned to cores: :data:`OPENVINO_CPU_PINNING`), one latency-hinted stream per instance (instances are the
+    parallelism), its kernel cache and ``HINT_BF16`` for bf16, or the python-based ``torch`` backend's precision,
+    CUDA graphs and CPU threads."""
     if engine == "torch":
         from triton_ocr.serving.in_triton.torch_runner import torch_parameters
 
@@ -59,6 +67,7 @@ def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> di
         "INFERENCE_NUM_THREADS": settings.intra_op_threads,
         "NUM_STREAMS": 1,
         "PERFORMANCE_HINT": "LATENCY",
+        "ENABLE_CPU_PINNING": OPENVINO_CPU_PINNING,
     }
     if settings.kernel_cache_entries is not None:
         parameters["CPU_RUNTIME_CACHE_CAPACITY"] = settings.kernel_cache_entries
