@@ -34,13 +34,13 @@ def test_mixed_sizes_puts_a_large_image_every_nth_request() -> None:
 
 
 def test_profile_variant_replaces_dotted_fields() -> None:
-    variant = profile_variant("cpu", "alt", ["text_rec.instances=2", "text_det.preferred_batch_sizes=[2]",
+    variant = profile_variant("cpu", "alt", ["text_rec.instances=1", "text_det.preferred_batch_sizes=[2]",
                                              'pipeline_defaults={"text_rec":{"batch_size":4}}'])
     assert variant.name == "alt"
-    assert variant.inference_models["text_rec"].instances == 2
+    assert variant.inference_models["text_rec"].instances == 1
     assert variant.inference_models["text_det"].preferred_batch_sizes == (2,)
     assert variant.pipeline_defaults == {"text_rec": {"batch_size": 4}}
-    assert get_profile("cpu").inference_models["text_rec"].instances == 1  # the base profile is left alone
+    assert get_profile("cpu").inference_models["text_rec"].instances == 2  # the base profile is left alone
     for bad in ("text_rec.no_such_field=1", "no_such_model.instances=2", "kind.x=1"):
         with pytest.raises(SystemExit):
             profile_variant("cpu", "bad", [bad])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from triton_ocr.config import OCRConfig
 from triton_ocr.gateway.images import downscaled
-from triton_ocr.stages import LineModels, read_lines, run_sync
+from triton_ocr.stages import LineModels, plan_rec_batches, read_lines, recognise_crops, run_sync
 from triton_ocr.steps.line_crop import crop_lines, crop_size
 
 
@@ -53,6 +53,28 @@ def test_max_candidates_bounds_the_crops_and_the_recognition_batches():
     run_sync(read_lines(image, grid_of_blobs(300), config, recording_models(shapes)))
     assert sum(shape[0] for shape in shapes) == 40  # 300 blobs, 40 crops recognised
     assert len(shapes) == 7  # ⌈40 / 6⌉ calls
+
+
+def test_later_lines_are_cut_while_the_first_chunks_are_recognised():
+    """The recogniser's first call comes before the other chunks' lines are cut (cutting overlaps recognition),
+    and every line is recognised once, in the chunks the eager plan makes."""
+    cut_at_calls: list[int] = []
+    crops = crop_lines(np.full((400, 400, 3), 255, np.uint8), np.stack([
+        np.array([[20, y], [20 + w, y], [20 + w, y + 8], [20, y + 8]], np.float32)
+        for y, w in zip(range(10, 390, 12), range(40, 400, 11))
+    ]))
+
+    async def recognise(tensor: np.ndarray) -> list[np.ndarray]:
+        cut_at_calls.append(sum(crop is not None for crop in crops._crops))
+        return [np.zeros((len(tensor), 4), np.int64), np.ones((len(tensor), 4), np.float32)]
+
+    models = LineModels(recognise=recognise, charset=["blank", "a"], max_inflight=2)
+    cfg = OCRConfig(text_rec={"batch_size": 4}).text_rec
+    batches, _ = run_sync(recognise_crops(crops, cfg, models))
+    assert len(crops) == 32 and cut_at_calls[0] == 4 and cut_at_calls[-1] == 32
+    eager = plan_rec_batches(list(crops), cfg)
+    assert [b.indices.tolist() for b in batches] == [b.indices.tolist() for b in eager]
+    assert all(np.array_equal(a.tensor, b.tensor) for a, b in zip(batches, eager, strict=True))
 
 
 def test_max_width_bounds_every_recognition_batch():

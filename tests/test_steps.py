@@ -10,7 +10,7 @@ from triton_ocr.steps.box_sorting import reading_order
 from triton_ocr.steps.ctc_decode import best_path, ctc_charset, ctc_collapse
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
-from triton_ocr.steps.line_crop import crop_line
+from triton_ocr.steps.line_crop import crop_line, crop_lines
 from triton_ocr.steps.normalization import det_input_tensor
 from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
 
@@ -188,6 +188,19 @@ def test_crop_line_axis_aligned_and_vertical():
     assert crop.shape == (20, 100, 3) and crop.mean() > 190
     tall = crop_line(image, quad(30, 20, 10, 40))
     assert tall.shape == (10, 40, 3)  # 40 tall × 10 wide → rotated to lie flat
+
+
+def test_line_crops_know_their_shapes_before_they_are_cut():
+    """Shapes of flat, turned, vertical and budget-scaled crops, known up front; a crop is cut once, when read."""
+    image = np.random.default_rng(3).integers(0, 255, (300, 400, 3), np.uint8)
+    skewed = np.array([[20, 150], [220, 160], [218, 200], [18, 190]], np.float32)
+    quads = np.stack([quad(10, 10, 100, 20), quad(300, 20, 12, 90), skewed, quad(50, 250, 30, 30)])
+    for budget in (None, 2000):
+        crops = crop_lines(image, quads, budget)
+        assert crops.shapes[1][1] > crops.shapes[1][0]  # 12 wide × 90 tall: turned to lie flat
+        assert [crop.shape[:2] for crop in crops] == crops.shapes
+        assert crops[0] is crops[0] and crops[-1] is crops[3] and len(crops[1:3]) == 2
+    assert crop_lines(image, quads, 2000).shapes[0] == (8, 40)  # 20 × 100 scaled by √(2000 / 11980 px in all)
 
 
 def test_rec_batches_sort_chunk_and_pad():

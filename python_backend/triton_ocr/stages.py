@@ -3,9 +3,9 @@
 Data flow: image → [optional, ``use_doc_orientation_classify``: :func:`page_input` → page classifier →
 :func:`upright_page`] → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
 :func:`line_crops` → [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier →
-:func:`upright_crops`] → :func:`plan_rec_batches` → recogniser (best path inside) → :func:`decode_batches` →
-:func:`confident_lines` (with ``return_word_box``: :func:`words_of_lines` from the same best paths)
-[→ :func:`lines_in_original` after a turned page].
+:func:`upright_crops`] → :func:`plan_rec_chunks` → per chunk :func:`chunk_tensor` → recogniser (best path
+inside) → :func:`decode_batches` → :func:`confident_lines` (with ``return_word_box``: :func:`words_of_lines`
+from the same best paths) [→ :func:`lines_in_original` after a turned page].
 
 :func:`read_lines` is a coroutine over :class:`LineModels` — the recogniser and the classifier as async callables —
 so that the Triton python model awaits BLS calls with several in flight while the in-process pipeline drives the
@@ -30,9 +30,16 @@ from triton_ocr.steps.ctc_decode import best_path, ctc_collapse
 from triton_ocr.steps.db_postprocess import DetectedBoxes, db_postprocess
 from triton_ocr.steps.det_resize import resize_for_det
 from triton_ocr.steps.doc_orientation import doc_orientation_input, page_angle, points_to_original, turn_page
-from triton_ocr.steps.line_crop import crop_lines
+from triton_ocr.steps.line_crop import LineCrops, crop_lines, crop_shapes
 from triton_ocr.steps.normalization import det_input_tensor
-from triton_ocr.steps.rec_batching import RecBatch, plan_rec_batches, resized_width
+from triton_ocr.steps.rec_batching import (
+    RecBatch,
+    RecChunk,
+    chunk_tensor,
+    plan_rec_batches,
+    plan_rec_chunks,
+    resized_width,
+)
 from triton_ocr.steps.textline_orientation import orientation_batches, upright_crops
 from triton_ocr.steps.word_boxes import line_words
 
@@ -129,8 +136,9 @@ def boxes_from_prob_map(prob_map: np.ndarray, image_hw: tuple[int, int], cfg: De
     return DetectedBoxes(found.boxes[order], found.scores[order])
 
 
-def line_crops(image: np.ndarray, boxes: DetectedBoxes, max_pixels: int | None = None) -> list[np.ndarray]:
-    """One upright BGR crop per box, all of them within ``max_pixels`` (``text_rec.max_crop_pixels``)."""
+def line_crops(image: np.ndarray, boxes: DetectedBoxes, max_pixels: int | None = None) -> LineCrops:
+    """One upright BGR crop per box (each cut when first read), all of them within ``max_pixels``
+    (``text_rec.max_crop_pixels``)."""
     return crop_lines(image, boxes.boxes, max_pixels)
 
 
@@ -225,15 +233,24 @@ async def turn_upright(
 
 
 async def recognise_crops(
-    crops: list[np.ndarray], cfg: RecConfig, models: LineModels
+    crops: Sequence[np.ndarray], cfg: RecConfig, models: LineModels
 ) -> tuple[list[RecBatch], list[list[np.ndarray]]]:
     """Upright BGR line crops → their width-sorted batches of ``cfg.batch_size`` and each batch's best path
-    (classes, probabilities), both (n, T)."""
-    batches = plan_rec_batches(crops, cfg)
-    return batches, await call_all(models.recognise, [batch.tensor for batch in batches], models.max_inflight)
+    (classes, probabilities), both (n, T). Chunks are planned from the crops' shapes; each chunk's input is built
+    (and the lines of :class:`~triton_ocr.steps.line_crop.LineCrops` cut) just before its call, so that cutting and
+    building the later chunks overlap the recogniser's runs of the earlier ones (at most ``models.max_inflight``)."""
+    slots = asyncio.Semaphore(models.max_inflight)
+
+    async def one(chunk: RecChunk) -> tuple[RecBatch, list[np.ndarray]]:
+        batch = RecBatch(chunk.indices, chunk_tensor(crops, chunk, cfg))
+        async with slots:
+            return batch, await models.recognise(batch.tensor)
+
+    done = await asyncio.gather(*(one(chunk) for chunk in plan_rec_chunks(crop_shapes(crops), cfg)))
+    return [batch for batch, _ in done], [path for _, path in done]
 
 
-async def read_crops(crops: list[np.ndarray], cfg: RecConfig, models: LineModels) -> list[tuple[str, float]]:
+async def read_crops(crops: Sequence[np.ndarray], cfg: RecConfig, models: LineModels) -> list[tuple[str, float]]:
     """Upright BGR line crops → (text, score) each, in the crops' order (no score filter)."""
     batches, paths = await recognise_crops(crops, cfg, models)
     return decode_batches(batches, paths, models.charset, len(crops))

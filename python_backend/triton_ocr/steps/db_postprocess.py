@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -79,10 +80,9 @@ def min_area_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
 def box_score_fast(prob_map: np.ndarray, quad: np.ndarray) -> float:
     """Mean probability inside ``quad`` (4, 2), computed on its bounding window."""
     h, w = prob_map.shape
-    xmin = int(np.clip(np.floor(quad[:, 0].min()), 0, w - 1))
-    xmax = int(np.clip(np.ceil(quad[:, 0].max()), 0, w - 1))
-    ymin = int(np.clip(np.floor(quad[:, 1].min()), 0, h - 1))
-    ymax = int(np.clip(np.ceil(quad[:, 1].max()), 0, h - 1))
+    (left, top), (right, bottom) = quad.min(axis=0).tolist(), quad.max(axis=0).tolist()
+    xmin, xmax = min(max(math.floor(left), 0), w - 1), min(max(math.ceil(right), 0), w - 1)
+    ymin, ymax = min(max(math.floor(top), 0), h - 1), min(max(math.ceil(bottom), 0), h - 1)
     mask = np.zeros((ymax - ymin + 1, xmax - xmin + 1), dtype=np.uint8)
     shifted = (quad - np.array([xmin, ymin], np.float32)).astype(np.int32)
     cv2.fillPoly(mask, shifted.reshape(1, -1, 2), 1)

@@ -8,6 +8,7 @@ which is what lets Triton's dynamic batcher merge them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -50,17 +51,36 @@ def resize_line(crop: np.ndarray, height: int, width: int) -> np.ndarray:
     return padded
 
 
-def plan_rec_batches(crops: list[np.ndarray], cfg: RecConfig, batch_size: int | None = None) -> list[RecBatch]:
-    """Sort ``crops`` by aspect ratio and build padded batches of at most ``batch_size`` lines."""
-    if not crops:
+@dataclass(frozen=True)
+class RecChunk:
+    """The lines at positions ``indices`` (n,) of the caller's list, recognised together in an input ``width``
+    wide."""
+
+    indices: np.ndarray
+    width: int
+
+
+def plan_rec_chunks(
+    shapes: Sequence[tuple[int, int]], cfg: RecConfig, batch_size: int | None = None
+) -> list[RecChunk]:
+    """Crops of these (h, w) shapes sorted by aspect ratio, in chunks of at most ``batch_size`` lines."""
+    if not shapes:
         return []
     size = batch_size or cfg.batch_size
-    ratios = np.array([crop.shape[1] / crop.shape[0] for crop in crops])
+    ratios = np.array([w / h for h, w in shapes])
     order = np.argsort(ratios, kind="stable")
-    batches = []
-    for start in range(0, len(order), size):
-        indices = order[start : start + size]
-        width = batch_width(float(ratios[indices].max()), cfg)
-        tensor = np.stack([resize_line(crops[i], cfg.image_height, width) for i in indices])
-        batches.append(RecBatch(indices=indices, tensor=tensor))
-    return batches
+    return [
+        RecChunk(indices, batch_width(float(ratios[indices].max()), cfg))
+        for indices in (order[start : start + size] for start in range(0, len(order), size))
+    ]
+
+
+def chunk_tensor(crops: Sequence[np.ndarray], chunk: RecChunk, cfg: RecConfig) -> np.ndarray:
+    """The chunk's crops as the recogniser's float32 input (n, 3, image_height, chunk.width)."""
+    return np.stack([resize_line(crops[i], cfg.image_height, chunk.width) for i in chunk.indices])
+
+
+def plan_rec_batches(crops: Sequence[np.ndarray], cfg: RecConfig, batch_size: int | None = None) -> list[RecBatch]:
+    """Sort ``crops`` by aspect ratio and build padded batches of at most ``batch_size`` lines."""
+    chunks = plan_rec_chunks([crop.shape[:2] for crop in crops], cfg, batch_size)
+    return [RecBatch(chunk.indices, chunk_tensor(crops, chunk, cfg)) for chunk in chunks]
