@@ -119,6 +119,34 @@ def test_quick_bench_measures_every_row(shared_data: Path, tmp_path: Path) -> No
     assert (tmp_path / "bench.png").stat().st_size > 0
 
 
+def test_warm_up_rounds_run_every_image_through_every_row_untimed(tmp_path: Path) -> None:
+    """``--warmup-rounds N``: N passes of every image through each in-process worker and each server target
+    (at the highest concurrency) before the timed rounds, no row recorded; 0 keeps only the first-call pass."""
+    import argparse
+
+    from triton_ocr.bench.command import Bench, configure
+
+    images = [BenchImage(f"i{n}", b"") for n in range(5)]
+    worker_runs: list[str] = []
+    target_calls: list[str] = []
+    worker = type("Worker", (), {"run": lambda self, image: worker_runs.append(image.name)})()
+    target = type("Target", (), {"call": lambda self, image: target_calls.append(image.name)})()
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    for rounds in (0, 2):
+        worker_runs.clear(), target_calls.clear()
+        args = parser.parse_args(
+            ["--warmup-rounds", str(rounds), "--log-dir", str(tmp_path), "--concurrency", "1", "4"]
+        )
+        bench = Bench(args, images)
+        bench.workers, bench.targets = {"ours": worker}, [target]
+        bench.warm_up(args.warmup_rounds)
+        assert sorted(worker_runs) == sorted(["i0", "i1", "i2", "i3", "i4"] * rounds)
+        assert len(target_calls) == 4 + 5 * rounds and bench.rows == []
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--warmup-rounds", "-1"])
+
+
 def test_a_missing_extra_is_named_with_the_command_that_installs_it() -> None:
     assert missing_extras("bench", {"json": "serve"}) is None
     assert missing_extras("loadtest", {"no_such_module_here": "loadtest", "json": "serve"}) == (

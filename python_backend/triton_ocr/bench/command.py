@@ -62,11 +62,22 @@ def profile_variant(base: str, name: str, assignments: list[str]):  # noqa: ANN2
     return ServingProfile.model_validate(data)
 
 
+def non_negative(text: str) -> int:
+    """An argparse type: an int ≥ 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=Path, nargs="+", default=list(DEFAULT_FOLDERS),
                         help="image folders (default: ../shared/data/photos_docs and icdar2015_blurred)")
     parser.add_argument("--per-folder", type=int, default=30, help="images per folder, evenly spaced (default 30)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup-rounds", type=non_negative, default=0, metavar="N",
+                        help="untimed passes of every image through every row before the timed rounds (default 0: "
+                             "only a first-call warm-up; 1: the steady state, each input shape's kernels compiled)")
     parser.add_argument("--engines", default="rapidocr,ours,ours-fp32,ours-onnxruntime",
                         help="in-process rows, comma-separated: rapidocr, ours (the pipeline's engine), ours-fp32 "
                              "(OpenVINO fp32), ours-onnxruntime, ours:SET:PRECISION, rapidocr3[:SET] (RapidOCR "
@@ -230,24 +241,31 @@ class Bench:
             row.peak_rss = max(row.peak_rss, sampler.peak)
             log.info("%s: %.2f images/s", row.label, row.round_rates[-1])
 
-    def warm_up(self) -> None:
-        """One pass of a few images through every server path (first-call allocations, connection set-up)."""
+    def warm_up(self, rounds: int) -> None:
+        """One pass of a few images through every server path (first-call allocations, connection set-up), then
+        ``rounds`` untimed passes of every image through every row's engine or server (each input shape's kernels
+        compiled before the timed rounds: the steady state of a long-running service)."""
         from triton_ocr.bench.remote import concurrent_pass
 
         few = self.images[: min(4, len(self.images))]
-        for target in self.targets:
-            concurrent_pass(target.call, few, 2)
-        for gateway in (self.gateway, self.gateway_visual):
-            if gateway is not None:
-                concurrent_pass(gateway.call, few, 2)
+        gateways = [gateway for gateway in (self.gateway, self.gateway_visual) if gateway is not None]
+        for call in [target.call for target in self.targets] + [gateway.call for gateway in gateways]:
+            concurrent_pass(call, few, 2)
+        for round_index in range(rounds):
+            for image in self.images:
+                for worker in self.workers.values():
+                    worker.run(image)
+            for call in [target.call for target in self.targets] + [gateway.call for gateway in gateways]:
+                concurrent_pass(call, self.images, max(self.args.concurrency))
+            log.info("warm-up round %d/%d done", round_index + 1, rounds)
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"images": [i.name for i in self.images], "rows": [r.summary() for r in self.rows]},
                                    indent=1))
 
-    def run(self, rounds: int) -> None:
-        self.warm_up()
+    def run(self, rounds: int, warmup_rounds: int = 0) -> None:
+        self.warm_up(warmup_rounds)
         for round_index in range(rounds):
             images = shuffled(self.images, seed=round_index)
             reverse = round_index % 2 == 1
@@ -306,10 +324,11 @@ def run(args: argparse.Namespace) -> int:
     bench = Bench(args, images)
     try:
         bench.start(engines, profiles)
-        bench.run(args.rounds)
+        bench.run(args.rounds, args.warmup_rounds)
     finally:
         bench.stop()
-    print(f"{len(images)} images ({', '.join(f.name for f in folders)}), {args.rounds} round(s), "
+    print(f"{len(images)} images ({', '.join(f.name for f in folders)}), {args.rounds} round(s) after "
+          f"{args.warmup_rounds} warm-up round(s), "
           f"serving profile {args.profile}" + (f", variants {', '.join(v[0] for v in args.variant)}"
                                                 if args.variant else ""))
     print(table(bench.rows))

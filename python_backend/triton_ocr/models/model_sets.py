@@ -54,9 +54,9 @@ V6_REC_SETTINGS = {"width_step": 64, "min_width": 128, "batch_size": 2}
 """The v6 recognisers' chunks: two lines, widths rounded up to 64 px and at least 128 (their sources pad chunks of
 six to ≥ 320 px and to the widest line exactly). OpenVINO compiles kernels per input shape, so shapes that recur
 cost less, and short lines less padding: small 7–17 % less CPU on pages at the same accuracy on every dev set, tiny
-9–26 % (docs/performance.md, second pass). Chunks of two, not six, pad less and give two single-thread streams (or
-served instances) a chunk each: pages 15–17 % faster in-process at 10–13 % less CPU; 128 px, not 192, another 5–8 %
-less CPU for tiny; accuracy level on every dev set (fourth pass)."""
+9–26 % (docs/performance.md, second pass). Chunks of two, not six, pad less and give two single-thread streams
+(or served instances) a chunk each: pages 15–17 % faster in-process at 10–13 % less CPU; 128 px, not 192,
+another 5–8 % less CPU for tiny; accuracy level on every dev set (fourth pass)."""
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
