@@ -73,15 +73,15 @@ def test_a_set_names_its_models_and_settings_and_the_user_wins(caplog):
 
 
 def test_the_v6_recognisers_read_in_width_buckets_and_pp_ocrv4_as_its_source():
-    """Chunks of 2 lines, widths in 64-px buckets from 128 px for the v6 sets; PP-OCRv4 keeps PaddleOCR's exact
+    """Chunks of 2 lines, widths in 64-px buckets from 192 px for the v6 sets; PP-OCRv4 keeps PaddleOCR's exact
     padding (≥ 320, no buckets) and chunks of 6; a user's own widths and chunk size win."""
     for name in ("PP-OCRv6_small", "PP-OCRv6_tiny"):
         rec = with_model_settings(OCRConfig(model_set=name)).text_rec
-        assert (rec.width_step, rec.min_width, rec.batch_size) == (64, 128, 2), name
+        assert (rec.width_step, rec.min_width, rec.batch_size) == (64, 192, 2), name
     v4 = with_model_settings(OCRConfig(model_set="PP-OCRv4_mobile")).text_rec
     assert (v4.width_step, v4.min_width, v4.batch_size) == (1, 320, 6)
     mine = with_model_settings(OCRConfig(model_set="PP-OCRv6_small", text_rec={"width_step": 1, "batch_size": 6}))
-    assert (mine.text_rec.width_step, mine.text_rec.min_width, mine.text_rec.batch_size) == (1, 128, 6)
+    assert (mine.text_rec.width_step, mine.text_rec.min_width, mine.text_rec.batch_size) == (1, 192, 6)
 
 
 def test_a_user_override_survives_into_triton():

@@ -50,13 +50,15 @@ class ModelSet:
         return self.det, self.rec, self.cls
 
 
-V6_REC_SETTINGS = {"width_step": 64, "min_width": 128, "batch_size": 2}
-"""The v6 recognisers' chunks: two lines, widths rounded up to 64 px and at least 128 (their sources pad chunks of
+V6_REC_SETTINGS = {"width_step": 64, "min_width": 192, "batch_size": 2}
+"""The v6 recognisers' chunks: two lines, widths rounded up to 64 px and at least 192 (their sources pad chunks of
 six to ≥ 320 px and to the widest line exactly). OpenVINO compiles kernels per input shape, so shapes that recur
 cost less, and short lines less padding: small 7–17 % less CPU on pages at the same accuracy on every dev set, tiny
 9–26 % (docs/performance.md, second pass). Chunks of two, not six, pad less and give two single-thread streams
-(or served instances) a chunk each: pages 15–17 % faster in-process at 10–13 % less CPU; 128 px, not 192,
-another 5–8 % less CPU for tiny; accuracy level on every dev set (fourth pass)."""
+(or served instances) a chunk each: pages 15–17 % faster in-process at 10–13 % less CPU, accuracy level on every
+dev set. At least 128 px, not 192, took tiny's CPU 5–8 % lower again, but cost 0.7 pt of word accuracy on the
+word-crop set (78.3 vs 79.0 %): rejected (docs/performance.md, fourth pass)."""
+
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
