@@ -249,13 +249,14 @@ class Bench:
 
         few = self.images[: min(4, len(self.images))]
         gateways = [gateway for gateway in (self.gateway, self.gateway_visual) if gateway is not None]
-        for call in [target.call for target in self.targets] + [gateway.call for gateway in gateways]:
+        calls = [target.call for target in self.targets] + [gateway.call for gateway in gateways]
+        for call in calls:
             concurrent_pass(call, few, 2)
         for round_index in range(rounds):
             for image in self.images:
                 for worker in self.workers.values():
                     worker.run(image)
-            for call in [target.call for target in self.targets] + [gateway.call for gateway in gateways]:
+            for call in calls:
                 concurrent_pass(call, self.images, max(self.args.concurrency))
             log.info("warm-up round %d/%d done", round_index + 1, rounds)
 
