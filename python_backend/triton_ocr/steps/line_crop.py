@@ -20,12 +20,17 @@ def crop_size(quad: np.ndarray) -> tuple[int, int]:
     return width, height
 
 
-def scaled_size(quad: np.ndarray, scale: float = 1.0) -> tuple[int, int]:
-    """:func:`crop_size` times ``scale`` (≤ 1), at least 1 px each."""
-    width, height = crop_size(quad)
+def scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """A (width, height) times ``scale`` (≤ 1: smaller), at least 1 px each."""
+    width, height = size
     if scale < 1.0:
         width, height = max(int(width * scale), 1), max(int(height * scale), 1)
     return width, height
+
+
+def is_vertical(width: int, height: int) -> bool:
+    """Crops at least 1.5× taller than wide are vertical text, turned to lie flat."""
+    return height / width >= VERTICAL_RATIO
 
 
 def crop_line(image: np.ndarray, quad: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -34,30 +39,27 @@ def crop_line(image: np.ndarray, quad: np.ndarray, scale: float = 1.0) -> np.nda
 
     Crops at least 1.5× taller than wide are taken as vertical text and rotated 90° counter-clockwise.
     """
-    width, height = scaled_size(quad, scale)
+    return cut(image, quad, *scaled(crop_size(quad), scale))
+
+
+def cut(image: np.ndarray, quad: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`crop_line` with its (width, height) worked out already."""
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     crop = cv2.warpPerspective(
         image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
     )
-    if crop.shape[0] / crop.shape[1] >= VERTICAL_RATIO:
-        crop = np.ascontiguousarray(np.rot90(crop))
-    return crop
-
-
-def crop_shape(quad: np.ndarray, scale: float = 1.0) -> tuple[int, int]:
-    """The (h, w) of :func:`crop_line`'s crop of ``quad`` at ``scale``, without cutting it."""
-    width, height = scaled_size(quad, scale)
-    return (width, height) if height / width >= VERTICAL_RATIO else (height, width)
+    return np.ascontiguousarray(np.rot90(crop)) if is_vertical(width, height) else crop
 
 
 class LineCrops(Sequence[np.ndarray]):
-    """:func:`crop_line` of each of an image's quads, cut when first read (and kept); their :attr:`shapes` are known
-    before, so recognition plans its chunks first and cuts each chunk's lines while earlier chunks run."""
+    """:func:`crop_line` of each of an image's quads at its (width, height) ``sizes``, cut when first read (and
+    kept); their :attr:`shapes` are known before, so recognition plans its chunks first and cuts each chunk's lines
+    while earlier chunks run."""
 
-    def __init__(self, image: np.ndarray, quads: np.ndarray, scale: float = 1.0) -> None:
-        self.image, self.quads, self.scale = image, quads, scale
-        self.shapes = [crop_shape(quad, scale) for quad in quads]
+    def __init__(self, image: np.ndarray, quads: np.ndarray, sizes: list[tuple[int, int]]) -> None:
+        self.image, self.quads, self.sizes = image, quads, sizes
+        self.shapes = [(w, h) if is_vertical(w, h) else (h, w) for w, h in sizes]
         self._crops: list[np.ndarray | None] = [None] * len(quads)
 
     def __len__(self) -> int:
@@ -74,7 +76,7 @@ class LineCrops(Sequence[np.ndarray]):
             return [self[i] for i in range(*index.indices(len(self)))]
         crop = self._crops[index]
         if crop is None:
-            crop = self._crops[index] = crop_line(self.image, self.quads[index], self.scale)
+            crop = self._crops[index] = cut(self.image, self.quads[index], *self.sizes[index])
         return crop
 
 
@@ -83,12 +85,12 @@ def crop_lines(image: np.ndarray, quads: np.ndarray, max_pixels: int | None = No
     more than ``max_pixels`` pixels in all (boxes nested in each other: each crop can be as large as the image),
     every crop is cut smaller by one factor so that they hold at most that many; recognition scales each crop to
     its input height anyway."""
-    scale = 1.0
-    if max_pixels is not None and len(quads):
-        total = sum(width * height for width, height in map(crop_size, quads))
-        if total > max_pixels:
-            scale = math.sqrt(max_pixels / total)
-    return LineCrops(image, quads, scale)
+    sizes = [crop_size(quad) for quad in quads]
+    total = sum(width * height for width, height in sizes)
+    if max_pixels is not None and total > max_pixels:
+        scale = math.sqrt(max_pixels / total)
+        sizes = [scaled(size, scale) for size in sizes]
+    return LineCrops(image, quads, sizes)
 
 
 def crop_shapes(crops: Sequence[np.ndarray]) -> list[tuple[int, int]]:
