@@ -192,3 +192,17 @@ def test_the_served_models_keep_fewer_kernels_than_the_library():
     assert openvino_properties({})["CPU_RUNTIME_CACHE_CAPACITY"] == str(SERVED_RUNTIME_CACHE_ENTRIES) == "32"
     assert openvino_properties({"CPU_RUNTIME_CACHE_CAPACITY": "256"})["CPU_RUNTIME_CACHE_CAPACITY"] == "256"
     assert compile_config(2, "fp32", None)["CPU_RUNTIME_CACHE_CAPACITY"] == str(RUNTIME_CACHE_ENTRIES) == "1024"
+
+
+def test_the_openvino_runner_takes_its_copies_from_the_config():
+    path = resolve_model("PP-OCRv6_tiny_det").onnx_path
+    config = {
+        "max_batch_size": 4,
+        "input": [{"name": OnnxIO.of(path).input, "data_type": "TYPE_FP32", "dims": ["3", "-1", "-1"]}],
+        "output": [{"name": OnnxIO.of(path).output}],
+        "instance_group": [{"kind": "KIND_CPU"}],
+    }
+    for parameters, capacity in (({"static_shapes": "3"}, 3), ({}, 0)):
+        runner = RUNNERS["openvino"](config, {"INFERENCE_NUM_THREADS": "1", **parameters}, path.parent.parent,
+                                     path.parent.name)
+        assert runner.compiled.static.capacity == capacity

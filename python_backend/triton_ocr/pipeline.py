@@ -80,7 +80,9 @@ class OCRPipeline:
         models = resolve_pipeline_models(config, optional_classifiers=True)
         self.models = models
         self.config = models.config
-        self.det_model: InferenceModel = load_model(models.det.onnx_path, config.runtime)
+        self.det_model: InferenceModel = load_model(
+            models.det.onnx_path, config.runtime, static_shapes=config.runtime.detector_static_shapes
+        )
         streams = config.runtime.recognition_streams
         self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime, streams)
         self._rec_threads = ThreadPoolExecutor(streams, thread_name_prefix="ocr-rec") if streams > 1 else None

@@ -24,9 +24,11 @@ class InferenceModel(Protocol):
         """The model file's custom metadata (e.g. the recognition charset under ``character``)."""
 
 
-def load_model(path: Path, runtime: RuntimeConfig, streams: int = 1) -> InferenceModel:
+def load_model(path: Path, runtime: RuntimeConfig, streams: int = 1, static_shapes: int = 0) -> InferenceModel:
     """Load the ONNX model at ``path`` with the engine named in ``runtime`` on ``runtime.device`` (a GPU: torch
-    only); ``streams`` > 1 (OpenVINO only): that many calls from different threads run at once."""
+    only); ``streams`` > 1 (OpenVINO only): that many calls from different threads run at once; ``static_shapes``
+    (OpenVINO only; others ignore it): copies compiled for that many recurring input shapes
+    (:mod:`~triton_ocr.engine.static_shapes`)."""
     if streams > 1 and runtime.engine != "openvino":
         raise ConfigError(f"{runtime.engine} runs one stream per model, not {streams}")
     if runtime.engine == "torch":
@@ -47,5 +49,8 @@ def load_model(path: Path, runtime: RuntimeConfig, streams: int = 1) -> Inferenc
     if runtime.engine == "openvino":
         from triton_ocr.engine.openvino_engine import OpenVINOModel
 
-        return OpenVINOModel(path, threads=runtime.intra_op_threads, precision=runtime.precision, streams=streams)
+        return OpenVINOModel(
+            path, threads=runtime.intra_op_threads, precision=runtime.precision, streams=streams,
+            static_shapes=static_shapes,
+        )
     raise ValueError(f"unknown inference engine {runtime.engine!r}")

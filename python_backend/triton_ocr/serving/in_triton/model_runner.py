@@ -15,6 +15,8 @@ Two parameters of this project's own, rendered from the pipeline config, bound w
 ``max_item_elements`` (the most input elements one batch item may hold) and ``max_run_elements`` (the most one
 engine run may hold: larger batches run in parts). OpenVINO allocates the buffers of ``max_run_elements``
 at load and keeps them, so the model's memory is its working set from the start and does not follow the traffic.
+A third, ``static_shapes``, gives the OpenVINO runner copies compiled for that many recurring input shapes
+(:mod:`~triton_ocr.engine.static_shapes`; a bounded number, each with its own buffers).
 """
 
 from __future__ import annotations
@@ -237,7 +239,10 @@ class OpenVINORunner(ModelRunner):
         from triton_ocr.engine.openvino_engine import RELEASE_ABOVE_ELEMENTS, CompiledModel
 
         resident = self.max_run_elements or RELEASE_ABOVE_ELEMENTS
-        self.compiled = CompiledModel(self.path, openvino_properties(parameters), self.model_name, resident)
+        static_shapes = int(parameters.get("static_shapes", 0))
+        self.compiled = CompiledModel(
+            self.path, openvino_properties(parameters), self.model_name, resident, static_shapes
+        )
         self.warmed = threading.Event()
         shapes = self.largest_run()
         if shapes is None:

@@ -55,8 +55,9 @@ in-process pipeline, one process, keeps OpenVINO's pinning: 1–3 % faster there
 def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> dict[str, Any]:
     """The backend's own parameters: the ONNX Runtime backend's thread counts, the OpenVINO backend's threads
     (not pinned to cores: :data:`OPENVINO_CPU_PINNING`), one latency-hinted stream per instance (instances are the
-    parallelism), its kernel cache and ``HINT_BF16`` for bf16, or the python-based ``torch`` backend's precision,
-    CUDA graphs and CPU threads."""
+    parallelism), its kernel cache, copies for recurring input shapes where ``static_shapes`` asks (this project's
+    runner only) and ``HINT_BF16`` for bf16, or the python-based ``torch`` backend's precision, CUDA graphs and CPU
+    threads."""
     if engine == "torch":
         from triton_ocr.serving.in_triton.torch_runner import torch_parameters
 
@@ -71,6 +72,8 @@ def engine_parameters(engine: str, precision: str, settings: BatchedModel) -> di
     }
     if settings.kernel_cache_entries is not None:
         parameters["CPU_RUNTIME_CACHE_CAPACITY"] = settings.kernel_cache_entries
+    if settings.static_shapes:
+        parameters[STATIC_SHAPES] = settings.static_shapes
     if precision == "bf16":
         parameters["HINT_BF16"] = "YES"
     return parameters
@@ -91,6 +94,9 @@ def dynamic_batching(settings: BatchedModel, preferred: Sequence[int]) -> dict[s
 
 
 MAX_ITEM_ELEMENTS = "max_item_elements"
+STATIC_SHAPES = "static_shapes"
+"""This project's OpenVINO runner: copies compiled for that many recurring input shapes (native backends ignore it;
+:mod:`~triton_ocr.engine.static_shapes`)."""
 ITEM_LIMIT_SETTING = "item_limit_setting"
 MAX_RUN_ELEMENTS = "max_run_elements"
 """The most input elements one engine run of this project's runners holds; the OpenVINO runner allocates that

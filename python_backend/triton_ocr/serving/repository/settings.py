@@ -42,6 +42,10 @@ class BatchedModel(_Section):
         "compiling the kernels of a shape seen before, at the memory they hold; None: the runner's default "
         "(SERVED_RUNTIME_CACHE_ENTRIES)"
     )
+    static_shapes: int = Field(
+        0, ge=0, description="OpenVINO only: copies of the model compiled for this many input shapes that recur "
+        "(each seen twice or more; the detectors run 25-30 % faster on them, each copy holds its own buffers); 0: none"
+    )
 
 
 class PythonStep(_Section):
