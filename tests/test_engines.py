@@ -84,3 +84,21 @@ def test_bf16_falls_back_to_fp32_without_bf16_units(monkeypatch, caplog):
     assert "no bfloat16 units" in caplog.text
     with pytest.raises(ValueError, match="precision"):
         openvino_engine.compile_config(2, "fp16", None)
+
+
+def test_each_precision_caches_its_compiled_models_apart(tmp_path):
+    """OpenVINO's cache key leaves the precision hint out: a recogniser compiled in fp32 and cached first was
+    imported for a bf16 request and ran to all-NaN outputs. Each precision caches in a folder of its own."""
+    from triton_ocr.engine.openvino_engine import compile_config, core, cpu_has_bf16
+    from triton_ocr.models.registry import resolve_model
+
+    path = resolve_model("PP-OCRv4_mobile_rec").onnx_path
+    line = np.random.default_rng(1).normal(0, 1, (1, 3, 48, 466)).astype(np.float32)
+    outputs = {}
+    for precision in ("fp32", "bf16"):  # fp32 first: the order that poisoned the shared cache
+        compiled = core().compile_model(core().read_model(str(path)), "CPU", compile_config(2, precision, tmp_path))
+        outputs[precision] = compiled(line)[0]
+        assert outputs[precision].shape == (1, 58, 6625) and not np.isnan(outputs[precision]).any(), precision
+    assert sorted(folder.name for folder in tmp_path.iterdir()) == (["bf16", "fp32"] if cpu_has_bf16() else ["fp32"])
+    if cpu_has_bf16():
+        assert not np.array_equal(outputs["fp32"], outputs["bf16"])  # the bf16 request ran in bf16

@@ -238,15 +238,15 @@ def test_openvino_models_bound_their_runs_at_the_largest_the_pipeline_sends():
         assert "max_run_elements" not in gpu[f"{model}/config.pbtxt"]
 
 
-def test_the_cpu_detector_keeps_copies_for_two_recurring_shapes_and_nothing_else_does():
-    """Two copies served (the in-process pipeline keeps four); the runner's own parameter, native backends ignore it."""
+def test_copies_for_recurring_shapes_are_a_served_setting_off_by_default():
+    """No profile serves copies (their results can differ from the dynamic model's); one that sets
+    ``static_shapes`` renders the runner's parameter, which native backends ignore."""
     from triton_ocr.serving.repository.configs import STATIC_SHAPES, engine_parameters
     from triton_ocr.serving.repository.settings import BatchedModel
 
     rendered = render(OCRConfig())
-    assert f'key: "{STATIC_SHAPES}"\n    value {{ string_value: "2" }}' in rendered[f"{contract.TEXT_DET}/config.pbtxt"]
-    for model in (contract.TEXT_REC, contract.TEXTLINE_ORIENTATION):
+    for model in (contract.TEXT_DET, contract.TEXT_REC, contract.TEXTLINE_ORIENTATION):
         assert STATIC_SHAPES not in rendered[f"{model}/config.pbtxt"]
-    assert STATIC_SHAPES not in render(OCRConfig(runtime={"engine": "onnxruntime"}))[f"{contract.TEXT_DET}/config.pbtxt"]
     assert engine_parameters("openvino", "bf16", BatchedModel(static_shapes=3))[STATIC_SHAPES] == 3
     assert STATIC_SHAPES not in engine_parameters("openvino", "bf16", BatchedModel())
+    assert STATIC_SHAPES not in engine_parameters("onnxruntime", "fp32", BatchedModel(static_shapes=3))

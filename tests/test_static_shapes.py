@@ -63,19 +63,18 @@ def test_large_runs_and_no_room_run_the_dynamic_model():
     assert model.static.copy_for({model.input_names[0]: (1, 3, side, side)}) is None
 
 
-def test_the_setting_and_its_defaults():
-    assert RuntimeConfig().detector_static_shapes == 4  # OpenVINO's default
-    assert RuntimeConfig(engine="onnxruntime").detector_static_shapes == 0
-    assert RuntimeConfig(det_static_shapes=0).detector_static_shapes == 0  # an explicit setting wins
-    assert RuntimeConfig(det_static_shapes=7).detector_static_shapes == 7
+def test_the_setting_is_off_by_default_and_openvino_only():
+    assert RuntimeConfig().det_static_shapes == 0  # every run's result the same unless asked
+    assert OCRConfig(runtime={"det_static_shapes": 7}).runtime.det_static_shapes == 7
     with pytest.raises(ValidationError, match="runtime.det_static_shapes 2: only the openvino engine"):
         RuntimeConfig(engine="onnxruntime", det_static_shapes=2)
-    assert RuntimeConfig(engine="onnxruntime", det_static_shapes=0).detector_static_shapes == 0
+    assert RuntimeConfig(engine="onnxruntime", det_static_shapes=0).det_static_shapes == 0
 
 
 def test_the_pipeline_detector_gets_the_setting():
     from tests.conftest import local_pipeline
 
+    assert local_pipeline(OCRConfig()).det_model.compiled.static.capacity == 0
     pipeline = local_pipeline(OCRConfig().with_overrides(model_set="PP-OCRv6_tiny", runtime={"det_static_shapes": 1}))
     assert pipeline.det_model.compiled.static.capacity == 1
     assert pipeline.rec_model.compiled.static.capacity == 0  # recognisers gain nothing from copies

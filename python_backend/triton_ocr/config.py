@@ -139,11 +139,6 @@ small for two threads to share one well. On 2 cores, the recognition of the benc
 pass)."""
 
 
-DEFAULT_DET_STATIC_SHAPES = 4
-"""The in-process OpenVINO detector keeps copies compiled for four recurring input shapes: 25–30 % faster on them,
-35–90 MB each (:mod:`~triton_ocr.engine.static_shapes`; docs/performance.md, fifth pass)."""
-
-
 class RuntimeConfig(_Section):
     """The inference engine: the in-process pipeline's, and the backend of the inference models in the Triton
     repository (CPU profile). OpenVINO fp32 gives the same texts as ONNX Runtime for about a third less CPU; bf16
@@ -167,9 +162,10 @@ class RuntimeConfig(_Section):
         None, ge=1, description="in-process OpenVINO: recognition chunks of a page run this many at once, the "
         "intra_op_threads shared among them (None: 2, at most intra_op_threads; other engines run 1)"
     )
-    det_static_shapes: int | None = Field(
-        None, ge=0, description="in-process OpenVINO: the detector compiled for this many input shapes that recur "
-        "(each seen twice or more), which then run 25–30 % faster (None: 4; 0: none; other engines run none)"
+    det_static_shapes: int = Field(
+        0, ge=0, description="in-process OpenVINO: copies of the detector compiled for this many input shapes that "
+        "recur (each seen twice or more), which then run 25–30 % faster; their results can differ from the first "
+        "sighting's by bf16 rounding (a box edge by a pixel), so 0 (none) keeps every run's result the same"
     )
 
     @model_validator(mode="after")
@@ -195,14 +191,6 @@ class RuntimeConfig(_Section):
         if self.engine != "openvino":
             return 1
         return min(DEFAULT_REC_STREAMS, self.intra_op_threads or DEFAULT_REC_STREAMS)
-
-    @property
-    def detector_static_shapes(self) -> int:
-        """The recurring input shapes the in-process detector gets compiled copies for: :attr:`det_static_shapes`,
-        or its default."""
-        if self.det_static_shapes is not None:
-            return self.det_static_shapes
-        return DEFAULT_DET_STATIC_SHAPES if self.engine == "openvino" else 0
 
 
 MODEL_FIELDS = (("text_det", "model"), ("text_rec", "model"), ("text_rec", "char_dict_path"),

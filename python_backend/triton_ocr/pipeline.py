@@ -81,7 +81,7 @@ class OCRPipeline:
         self.models = models
         self.config = models.config
         self.det_model: InferenceModel = load_model(
-            models.det.onnx_path, config.runtime, static_shapes=config.runtime.detector_static_shapes
+            models.det.onnx_path, config.runtime, static_shapes=config.runtime.det_static_shapes
         )
         streams = config.runtime.recognition_streams
         self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime, streams)

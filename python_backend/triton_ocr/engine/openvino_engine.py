@@ -83,7 +83,12 @@ def compile_config(
 ) -> dict[str, str]:
     """CPU plugin settings: ``streams`` streams (one: the latency hint; more: the throughput hint, one infer request
     running on each at once), ``threads`` inference threads shared among them (0: plugin default), ``kernel_cache``
-    per-shape kernels kept."""
+    per-shape kernels kept, compiled models cached under ``cache_dir`` in a folder of the precision they run
+    (``fp32`` also where bf16 falls back to it).
+
+    Why a folder each: OpenVINO 2026.4 keys its cached blobs by the model and the device, not by
+    ``INFERENCE_PRECISION_HINT``, so a model compiled in fp32 was imported for a bf16 request of the same model and
+    ran to all-NaN outputs (on a Xeon with AMX: PP-OCRv4's recogniser, once any fp32 compile had cached it first)."""
     if precision not in PRECISION_HINTS:
         raise ValueError(f"precision must be one of {sorted(PRECISION_HINTS)}, got {precision!r}")
     if precision == "bf16" and not cpu_has_bf16():
@@ -97,8 +102,8 @@ def compile_config(
     }
     if threads > 0:
         config["INFERENCE_NUM_THREADS"] = str(threads)
-    if cache_dir is not None:
-        config["CACHE_DIR"] = str(cache_dir)
+    if cache_dir is not None:  # a folder per precision: OpenVINO's cache key leaves the precision hint out
+        config["CACHE_DIR"] = str(cache_dir / precision)
     return config
 
 

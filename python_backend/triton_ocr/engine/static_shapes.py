@@ -8,6 +8,11 @@ costs 80–200 ms (from OpenVINO's on-disk cache: 80) and the copy keeps its own
 input at PP-OCRv6's short side 736), so only shapes seen more than once get one, and only ``capacity`` of them.
 Shapes a client sends again and again — a scanner's pages, one app's screenshots, a camera's frames — run on their
 own copy; a shape seen once runs on the dynamic model.
+
+Off by default (``runtime.det_static_shapes``, a serving profile's ``static_shapes``): a copy's kernels round
+differently from the dynamic model's, so in bf16 an image read again after its shape earned a copy can come back
+with a box edge a pixel away or a score changed in the third decimal, and the served and in-process pipelines, whose
+copies follow their own traffic, stop giving identical results.
 """
 
 from __future__ import annotations

@@ -209,12 +209,9 @@ TEXT_DET = InferenceModel(
     item_limit=det_item_limit,
     run_limit=openvino_run_limit(det_item_limit, items=1),  # on 2 cores, batching large inputs saves nothing
     serving={
-        # Copies compiled for 2 recurring input shapes (static_shapes): c=1 p50 214 vs 238 ms, 2-3 % more images/s
-        # at c=2 (there the detector's runs share the cores with the recogniser's); text_det +200 MiB after 400
-        # mixed requests (4 copies: +660; docs/performance.md, fifth pass). The in-process pipeline keeps 4
         "cpu": BatchedModel(
             instances=1, intra_op_threads=2, max_batch_size=4, preferred_batch_sizes=(2, 4),
-            max_queue_delay_microseconds=2000, queue=QueuePolicy(max_queue_size=64), static_shapes=2,
+            max_queue_delay_microseconds=2000, queue=QueuePolicy(max_queue_size=64),
         ),
         "gpu": BatchedModel(
             instances=2, intra_op_threads=0, max_batch_size=8, preferred_batch_sizes=(4, 8),

@@ -44,7 +44,8 @@ class BatchedModel(_Section):
     )
     static_shapes: int = Field(
         0, ge=0, description="OpenVINO only: copies of the model compiled for this many input shapes that recur "
-        "(each seen twice or more; the detectors run 25-30 % faster on them, each copy holds its own buffers); 0: none"
+        "(each seen twice or more; the detectors run 25-30 % faster on them, each copy holds its own buffers, and "
+        "their results can differ from the dynamic model's by bf16 rounding); 0: none"
     )
 
 
