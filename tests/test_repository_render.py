@@ -250,3 +250,14 @@ def test_copies_for_recurring_shapes_are_a_served_setting_off_by_default():
     assert engine_parameters("openvino", "bf16", BatchedModel(static_shapes=3))[STATIC_SHAPES] == 3
     assert STATIC_SHAPES not in engine_parameters("openvino", "bf16", BatchedModel())
     assert STATIC_SHAPES not in engine_parameters("onnxruntime", "fp32", BatchedModel(static_shapes=3))
+
+
+def test_copies_for_recurring_shapes_on_another_engine_are_refused():
+    from triton_ocr.bench.command import profile_variant
+
+    profile = profile_variant("cpu", "copies", ["text_det.static_shapes=2"])
+    rendered = render_repository(plan_serving(OCRConfig(), profile))
+    assert 'key: "static_shapes"\n    value { string_value: "2" }' in rendered[f"{contract.TEXT_DET}/config.pbtxt"]
+    onnxruntime = plan_serving(OCRConfig(runtime={"engine": "onnxruntime"}), profile)
+    with pytest.raises(ConfigError, match="text_det.static_shapes 2: only the openvino engine"):
+        render_repository(onnxruntime)

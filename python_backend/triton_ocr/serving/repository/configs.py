@@ -123,6 +123,9 @@ def inference_model(
     ``runtime.device`` ``gpu:N`` pins the instances to GPU N (``gpu``: every GPU gets the instances)."""
     if runtime.engine == "openvino" and kind != "KIND_CPU":
         raise ConfigError(f"{name} runs on {kind}: the openvino engine serves CPUs only")
+    if settings.static_shapes and runtime.engine != "openvino":
+        raise ConfigError(f"{name}.static_shapes {settings.static_shapes}: only the openvino engine compiles copies "
+                          f"for input shapes, not {runtime.engine}")
     group: dict[str, Any] = {"count": settings.instances, "kind": Token(kind)}
     if kind == "KIND_GPU" and runtime.device.startswith("gpu:"):
         group["gpus"] = [int(runtime.device.split(":", 1)[1])]
