@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from triton_ocr.steps.ctc_decode import best_path, ctc_charset, ctc_collapse
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
 from triton_ocr.steps.line_crop import crop_line, crop_lines
-from triton_ocr.steps.normalization import det_input_tensor
+from triton_ocr.steps.normalization import Scratch, det_input_tensor
 from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
 
 
@@ -252,3 +254,27 @@ def test_ctc_collapse_takes_the_best_path():
         ctc_collapse(np.array([[4]]), np.array([[0.5]], np.float32), charset)
     with pytest.raises(ValueError, match="both be"):
         ctc_collapse(classes, confidences[:, :3], charset)
+
+
+def test_the_detector_input_in_a_scratch_buffer_has_the_same_values_and_is_reused_per_thread():
+    rng = np.random.default_rng(3)
+    scratch = Scratch(max_elements=3 * 200 * 200)
+    for shape in [(64, 96, 3), (150, 200, 3), (33, 47, 3)]:  # bands of 32 rows, a last band shorter
+        image = rng.integers(0, 256, shape, np.uint8)
+        for mean, std in [((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), ((0.5,) * 3, (0.5,) * 3)]:
+            fresh = det_input_tensor(image, mean, std)
+            written = det_input_tensor(image, mean, std, scratch)
+            assert written.shape == fresh.shape == (1, 3, *shape[:2]) and written.dtype == np.float32
+            assert np.array_equal(written, fresh)
+    first = det_input_tensor(rng.integers(0, 256, (64, 64, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
+    second = det_input_tensor(rng.integers(0, 256, (32, 32, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
+    assert np.shares_memory(first, second)  # this thread's one buffer, reused
+    large = det_input_tensor(rng.integers(0, 256, (256, 256, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
+    assert not np.shares_memory(large, second)  # above max_elements: an array of its own
+    other = []
+    worker = threading.Thread(
+        target=lambda: other.append(det_input_tensor(np.zeros((32, 32, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch))
+    )
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(other[0], second) and float(other[0].min()) == -1.0  # another thread's own buffer
