@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -35,7 +35,7 @@ from triton_ocr.steps.normalization import Scratch, det_input_tensor
 from triton_ocr.steps.rec_batching import (
     RecBatch,
     RecChunk,
-    chunk_tensor,
+    chunk_batch,
     plan_rec_batches,
     plan_rec_chunks,
     resized_width,
@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+I = TypeVar("I")
+P = TypeVar("P")
+R = TypeVar("R")
 
 ModelCall = Callable[[np.ndarray], Awaitable[list[np.ndarray]]]
 """Runs a model on a batch and returns its outputs: the recogniser float32 (n, 3, H, W) → [classes (n, T),
@@ -209,15 +212,23 @@ class LineModels:
     max_inflight: int = 1
 
 
-async def call_all(call: ModelCall, tensors: Sequence[np.ndarray], max_inflight: int) -> list[list[np.ndarray]]:
-    """``call`` on every tensor, at most ``max_inflight`` at a time; outputs in the tensors' order."""
+async def call_all(
+    call: Callable[[P], Awaitable[R]],
+    items: Iterable[I],
+    max_inflight: int,
+    prepare: Callable[[I], P] | None = None,
+) -> list[R]:
+    """``call`` on every item, at most ``max_inflight`` at a time; outputs in the items' order. With ``prepare``,
+    ``call`` gets ``prepare(item)``, made while the item waits for its turn: the inputs of later calls are built
+    while earlier calls run."""
     slots = asyncio.Semaphore(max_inflight)
 
-    async def one(tensor: np.ndarray) -> list[np.ndarray]:
+    async def one(item: I) -> R:
+        argument = prepare(item) if prepare is not None else item
         async with slots:
-            return await call(tensor)
+            return await call(argument)
 
-    return list(await asyncio.gather(*(one(tensor) for tensor in tensors)))
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 async def turn_upright(
@@ -240,14 +251,14 @@ async def recognise_crops(
     (classes, probabilities), both (n, T). Chunks are planned from the crops' shapes; each chunk's input is built
     (and the lines of :class:`~triton_ocr.steps.line_crop.LineCrops` cut) just before its call, so that cutting and
     building the later chunks overlap the recogniser's runs of the earlier ones (at most ``models.max_inflight``)."""
-    slots = asyncio.Semaphore(models.max_inflight)
 
-    async def one(chunk: RecChunk) -> tuple[RecBatch, list[np.ndarray]]:
-        batch = RecBatch(chunk.indices, chunk_tensor(crops, chunk, cfg))
-        async with slots:
-            return batch, await models.recognise(batch.tensor)
+    async def recognise(batch: RecBatch) -> tuple[RecBatch, list[np.ndarray]]:
+        return batch, await models.recognise(batch.tensor)
 
-    done = await asyncio.gather(*(one(chunk) for chunk in plan_rec_chunks(crop_shapes(crops), cfg)))
+    def prepare(chunk: RecChunk) -> RecBatch:
+        return chunk_batch(crops, chunk, cfg)
+
+    done = await call_all(recognise, plan_rec_chunks(crop_shapes(crops), cfg), models.max_inflight, prepare)
     return [batch for batch, _ in done], [path for _, path in done]
 
 

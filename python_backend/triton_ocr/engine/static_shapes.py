@@ -89,8 +89,7 @@ class StaticShapes:
     def copy_for(self, shapes: dict[str, tuple[int, ...]]) -> Specialised | None:
         """The copy compiled for ``shapes`` (compiled now if this sighting earns it one), or None: run the dynamic
         model."""
-        elements = sum(math.prod(shape) for shape in shapes.values())
-        if self.capacity <= 0 or elements > self.max_elements:
+        if self.capacity <= 0 or sum(math.prod(shape) for shape in shapes.values()) > self.max_elements:
             return None
         key: Shapes = tuple(sorted((name, tuple(shape)) for name, shape in shapes.items()))
         with self._lock:

@@ -80,7 +80,12 @@ def chunk_tensor(crops: Sequence[np.ndarray], chunk: RecChunk, cfg: RecConfig) -
     return np.stack([resize_line(crops[i], cfg.image_height, chunk.width) for i in chunk.indices])
 
 
+def chunk_batch(crops: Sequence[np.ndarray], chunk: RecChunk, cfg: RecConfig) -> RecBatch:
+    """The chunk's lines and their input (:func:`chunk_tensor`)."""
+    return RecBatch(chunk.indices, chunk_tensor(crops, chunk, cfg))
+
+
 def plan_rec_batches(crops: Sequence[np.ndarray], cfg: RecConfig, batch_size: int | None = None) -> list[RecBatch]:
     """Sort ``crops`` by aspect ratio and build padded batches of at most ``batch_size`` lines."""
     chunks = plan_rec_chunks([crop.shape[:2] for crop in crops], cfg, batch_size)
-    return [RecBatch(chunk.indices, chunk_tensor(crops, chunk, cfg)) for chunk in chunks]
+    return [chunk_batch(crops, chunk, cfg) for chunk in chunks]
