@@ -529,6 +529,7 @@ def make_inputs(args: argparse.Namespace) -> dict[str, Any]:
     from triton_ocr.config import OCRConfig
     from triton_ocr.stages import boxes_from_prob_map, det_input, line_crops, plan_rec_batches
     from triton_ocr.steps.det_padding import pad_det_input, unpad_prob_map
+    from triton_ocr.steps.normalization import normalize_to_chw
 
     cfg = OCRConfig()
     rec_cfg = cfg.text_rec.model_copy(update={"batch_size": args.rec_batch_size, "width_step": args.width_step})
@@ -539,9 +540,10 @@ def make_inputs(args: argparse.Namespace) -> dict[str, Any]:
         image = cv2.imread(str(path))
         if image is None:
             continue
-        tensor = det_input(image, cfg.text_det)
-        padded = pad_det_input(tensor, args.det_multiple)
-        prob = unpad_prob_map(det_session.run(None, {"x": padded})[0], tensor.shape[-2:])
+        pixels = det_input(image, cfg.text_det)  # the raw detector's input: normalised here, as its graph takes it
+        det = cfg.text_det
+        padded = normalize_to_chw(pad_det_input(pixels, args.det_multiple, det.mean)[0], det.mean, det.std)[None]
+        prob = unpad_prob_map(det_session.run(None, {"x": padded})[0], pixels.shape[1:3])
         boxes = boxes_from_prob_map(prob, image.shape[:2], cfg.text_det)
         crops = line_crops(image, boxes)
         batches = plan_rec_batches(crops, rec_cfg)

@@ -152,3 +152,48 @@ def test_the_appended_best_path_breaks_ties_like_argmax():
     compiled = core().compile_model(core().read_model(onnx.load_from_string(model).SerializeToString(), b""), "CPU")
     ov_classes, _ = infer(compiled.create_infer_request(), {"x": logits}, [CLASSES, CONFIDENCES])
     assert ov_classes.tolist() == [[1, 0, 4, 0]]
+
+
+def test_the_pixel_input_detector_normalises_as_the_pipeline_did(tmp_path):
+    """The detector taking uint8 pixels (models/pixel_input.py) gives the raw detector's map on the normalised
+    input, on ONNX Runtime and OpenVINO; it is written once per mean/std, and a detector that takes pixels already,
+    or a model with another input, is refused."""
+    import onnxruntime as ort
+
+    from triton_ocr.engine.openvino_engine import OpenVINOModel
+    from triton_ocr.models.pixel_input import pixel_input_model, with_pixel_input
+    from triton_ocr.steps.normalization import normalize_to_chw
+
+    source = resolve_model("PP-OCRv6_tiny_det").onnx_path
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    derived = pixel_input_model(source, tmp_path, mean, std)
+    assert pixel_input_model(source, tmp_path, mean, std) == derived
+    assert pixel_input_model(source, tmp_path, (0.5,) * 3, (0.5,) * 3) != derived
+    assert len(list(tmp_path.rglob("*.onnx"))) == 2
+    import cv2
+
+    pixels = np.random.default_rng(7).integers(200, 256, (2, 96, 160, 3), np.uint8)  # light noise
+    for image in pixels:
+        cv2.putText(image, "Text 42", (8, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3)
+    normalised = np.stack([normalize_to_chw(image, mean, std) for image in pixels])
+    raw = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    served = ort.InferenceSession(str(derived), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type) for i in served.get_inputs()] == [(raw.get_inputs()[0].name, "tensor(uint8)")]
+    expected = raw.run(None, {raw.get_inputs()[0].name: normalised})[0]
+    assert expected.max() > 0.5
+    np.testing.assert_allclose(served.run(None, {served.get_inputs()[0].name: pixels})[0], expected, atol=1e-5)
+    openvino = OpenVINOModel(derived, cache=False)
+    np.testing.assert_allclose(openvino(pixels), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="not float32"):
+        with_pixel_input(derived.read_bytes(), mean, std)
+    with pytest.raises(ValueError, match="one \\(N, 3, H, W\\) input"):
+        with_pixel_input(_two_input_model(), mean, std)
+
+
+def _two_input_model() -> bytes:
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", 3, "h", "w"]) for name in "ab"]
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()

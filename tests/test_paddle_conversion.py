@@ -25,6 +25,8 @@ from triton_ocr.models.cache import model_home
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.pipeline import OCRPipeline
 from triton_ocr.stages import boxes_from_prob_map, det_input, line_crops, orientation_batches, plan_rec_batches
+from triton_ocr.steps.det_resize import resize_for_det
+from triton_ocr.steps.normalization import normalize_to_chw
 from triton_ocr.steps.image_loading import load_image
 
 pytestmark = pytest.mark.skipif(
@@ -85,9 +87,10 @@ def real_inputs(shared_data, pipeline) -> dict[str, list[np.ndarray]]:
     inputs: dict[str, list[np.ndarray]] = {DET: [], REC: [], CLS: []}
     for path in sorted((shared_data / "photos_docs" / "photos_zh").glob("*.jpg"))[:2]:
         image = load_image(path)
-        tensor = det_input(image, cfg.text_det)
-        crops = line_crops(image, boxes_from_prob_map(pipeline.det_model(tensor), image.shape[:2], cfg.text_det))
-        inputs[DET].append(tensor)
+        prob_map = pipeline.det_model(det_input(image, cfg.text_det))  # uint8 pixels, normalised in its graph
+        crops = line_crops(image, boxes_from_prob_map(prob_map, image.shape[:2], cfg.text_det))
+        resized = resize_for_det(image, cfg.text_det)
+        inputs[DET].append(normalize_to_chw(resized, cfg.text_det.mean, cfg.text_det.std)[None])  # the raw graph's
         inputs[REC] += [batch.tensor for batch in plan_rec_batches(crops, cfg.text_rec)]
         inputs[CLS] += orientation_batches(crops, cfg.textline_orientation)
     return inputs

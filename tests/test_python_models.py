@@ -132,12 +132,15 @@ def test_charset_comes_from_the_recogniser_folder(model_set):
     assert OCRPostprocess.charset_of(folder) == OCRPipeline(config).charset
 
 
-def test_detector_padding_round_trips():
-    tensor = np.random.default_rng(0).random((1, 3, 96, 160), dtype=np.float32)
-    padded = pad_det_input(tensor, 128)
-    assert padded.shape == (1, 3, 128, 256) and not padded[..., 96:, :].any() and not padded[..., 160:].any()
-    np.testing.assert_array_equal(unpad_prob_map(padded, (96, 160)), tensor)
-    assert pad_det_input(tensor, 32) is tensor
+def test_detector_padding_fills_the_mean_colour_and_round_trips():
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 96, 160, 3), np.uint8)
+    padded = pad_det_input(pixels, 128, (0.485, 0.456, 0.406))
+    assert padded.shape == (1, 128, 256, 3) and padded.dtype == np.uint8
+    assert (padded[:, 96:] == [124, 116, 104]).all() and (padded[:, :, 160:] == [124, 116, 104]).all()
+    np.testing.assert_array_equal(padded[:, :96, :160], pixels)
+    prob = np.random.default_rng(1).random((1, 1, 128, 256), dtype=np.float32)
+    np.testing.assert_array_equal(unpad_prob_map(prob, (96, 160)), prob[..., :96, :160])
+    assert pad_det_input(pixels, 32, (0.5,) * 3) is pixels
 
 
 def test_request_config_reads_optional_inputs():

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 from triton_ocr.config import DetConfig, RecConfig
+from triton_ocr.stages import det_input
 from triton_ocr.steps.box_sorting import reading_order
 from triton_ocr.steps.ctc_decode import best_path, ctc_charset, ctc_collapse
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
 from triton_ocr.steps.line_crop import crop_line, crop_lines
-from triton_ocr.steps.normalization import Scratch, det_input_tensor
 from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
 
 
@@ -116,14 +114,13 @@ def test_the_v6_sets_upscale_cap_acts_only_on_small_images_of_the_dev_sets(share
         assert small[0] * small[1] < large[0] * large[1] / 3, path
 
 
-def test_det_tensor_is_normalised_chw():
+def test_det_input_is_the_resized_image_as_uint8_nhwc():
     image = np.zeros((40, 70, 3), np.uint8)
     image[..., 2] = 255  # red in BGR
     cfg = DetConfig()
-    tensor = det_input_tensor(resize_for_det(image, cfg), cfg.mean, cfg.std)
-    assert tensor.shape == (1, 3, 64, 128) and tensor.dtype == np.float32  # ×1.6 to the 64 px floor: 64×112 → 64×128
-    np.testing.assert_allclose(tensor[0, 0, 0, 0], (0 - 0.485) / 0.229, rtol=1e-6)
-    np.testing.assert_allclose(tensor[0, 2, 0, 0], (1 - 0.406) / 0.225, rtol=1e-6)
+    pixels = det_input(image, cfg)
+    assert pixels.shape == (1, 64, 128, 3) and pixels.dtype == np.uint8  # ×1.6 to the 64 px floor: 64×112 → 64×128
+    assert pixels[0, 0, 0].tolist() == [0, 0, 255]
 
 
 def prob_map_with(rects: list[tuple[int, int, int, int]], shape=(100, 200), value=0.9) -> np.ndarray:
@@ -254,27 +251,3 @@ def test_ctc_collapse_takes_the_best_path():
         ctc_collapse(np.array([[4]]), np.array([[0.5]], np.float32), charset)
     with pytest.raises(ValueError, match="both be"):
         ctc_collapse(classes, confidences[:, :3], charset)
-
-
-def test_the_detector_input_in_a_scratch_buffer_has_the_same_values_and_is_reused_per_thread():
-    rng = np.random.default_rng(3)
-    scratch = Scratch(max_elements=3 * 200 * 200)
-    for shape in [(64, 96, 3), (150, 200, 3), (33, 47, 3)]:  # bands of 32 rows, a last band shorter
-        image = rng.integers(0, 256, shape, np.uint8)
-        for mean, std in [((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), ((0.5,) * 3, (0.5,) * 3)]:
-            fresh = det_input_tensor(image, mean, std)
-            written = det_input_tensor(image, mean, std, scratch)
-            assert written.shape == fresh.shape == (1, 3, *shape[:2]) and written.dtype == np.float32
-            assert np.array_equal(written, fresh)
-    first = det_input_tensor(rng.integers(0, 256, (64, 64, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
-    second = det_input_tensor(rng.integers(0, 256, (32, 32, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
-    assert np.shares_memory(first, second)  # this thread's one buffer, reused
-    large = det_input_tensor(rng.integers(0, 256, (256, 256, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch)
-    assert not np.shares_memory(large, second)  # above max_elements: an array of its own
-    other = []
-    worker = threading.Thread(
-        target=lambda: other.append(det_input_tensor(np.zeros((32, 32, 3), np.uint8), (0.5,) * 3, (0.5,) * 3, scratch))
-    )
-    worker.start()
-    worker.join()
-    assert not np.shares_memory(other[0], second) and float(other[0].min()) == -1.0  # another thread's own buffer

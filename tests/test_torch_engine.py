@@ -59,6 +59,17 @@ def test_fp32_equals_onnxruntime_on_the_detector_and_the_best_path_recogniser(mo
     assert "character" in rec.metadata() or models.rec.charset_path is not None
 
 
+def test_the_pixel_input_detector_casts_its_pixels_to_the_model_precision(models):
+    """uint8 pixels in (models/pixel_input.py): fp32 gives ONNX Runtime's map; in bf16 the graph's cast follows the
+    module's precision (a float32 cast would meet bf16 weights and fail)."""
+    path = models.pixel_detector().onnx_path
+    pixels = np.random.default_rng(2).integers(0, 256, (1, 64, 96, 3), np.uint8)
+    expected = OnnxRuntimeModel(path, 1)(pixels)
+    np.testing.assert_allclose(TorchModel(path, "cpu", "fp32", threads=1)(pixels), expected, atol=1e-4)
+    low = TorchModel(path, "cpu", "bf16", threads=1)
+    assert np.abs(low(pixels) - expected).max() < 0.05 and not low._fell_back
+
+
 def test_in_process_pipeline_on_the_torch_engine_reads_like_onnxruntime():
     text_png = text_image(3)
     torch_pipeline = create_pipeline(V4.with_overrides(runtime={"engine": "torch", "precision": "fp32"}))

@@ -35,7 +35,6 @@ from triton_ocr.stages import (
     upright_page,
 )
 from triton_ocr.steps.image_loading import load_pages
-from triton_ocr.steps.normalization import Scratch
 
 if TYPE_CHECKING:
     from triton_ocr_client import OCRClient
@@ -61,10 +60,6 @@ def as_model_call(
     return call
 
 
-DET_SCRATCH_ELEMENTS = 8 * 1024 * 1024
-"""Detector inputs up to this many elements (2.8 MP, 32 MiB) are written into the pipeline's per-thread buffer; larger
-ones get arrays of their own, as the OpenVINO engine frees its buffers above the same size."""
-
 CLASSIFIER_FLAGS = {"textline_orientation": "use_textline_orientation", "doc_orientation": "use_doc_orientation_classify"}
 """The classifiers' config sections and the flags that turn them on."""
 
@@ -86,13 +81,11 @@ class OCRPipeline:
         self.models = models
         self.config = models.config
         self.det_model: InferenceModel = load_model(
-            models.det.onnx_path, config.runtime, static_shapes=config.runtime.det_static_shapes
+            models.pixel_detector().onnx_path, config.runtime, static_shapes=config.runtime.det_static_shapes
         )
         streams = config.runtime.recognition_streams
         self.rec_model: InferenceModel = load_model(models.rec.onnx_path, config.runtime, streams)
         self._rec_threads = ThreadPoolExecutor(streams, thread_name_prefix="ocr-rec") if streams > 1 else None
-        self._det_scratch = Scratch(DET_SCRATCH_ELEMENTS)
-        """The detector's input, written into a buffer per thread (the engines are done with it when they return)."""
         self.charset = load_charset(
             self.rec_model.metadata(), models.rec.charset_path, self.config.text_rec.use_space_char
         )
@@ -137,7 +130,7 @@ class OCRPipeline:
 
     def _read_page(self, image: np.ndarray, cfg: OCRConfig) -> OCRLines:
         """BGR uint8 (H, W, 3) → its lines: detection, then :func:`~triton_ocr.stages.read_lines`."""
-        prob_map = self.det_model(det_input(image, cfg.text_det, self._det_scratch))
+        prob_map = self.det_model(det_input(image, cfg.text_det))
         return run_sync(read_lines(image, prob_map, cfg, self.line_models))
 
     def read(self, crops: list[np.ndarray], cfg: RecConfig) -> list[tuple[str, float]]:

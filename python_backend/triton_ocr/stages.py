@@ -31,7 +31,6 @@ from triton_ocr.steps.db_postprocess import DetectedBoxes, db_postprocess
 from triton_ocr.steps.det_resize import resize_for_det
 from triton_ocr.steps.doc_orientation import doc_orientation_input, page_angle, points_to_original, turn_page
 from triton_ocr.steps.line_crop import LineCrops, crop_lines, crop_shapes
-from triton_ocr.steps.normalization import Scratch, det_input_tensor
 from triton_ocr.steps.rec_batching import (
     RecBatch,
     RecChunk,
@@ -106,10 +105,10 @@ class OCRLines:
         return len(self.texts)
 
 
-def det_input(image: np.ndarray, cfg: DetConfig, scratch: Scratch | None = None) -> np.ndarray:
-    """BGR uint8 (H, W, 3) → detector input float32 (1, 3, h, w) (in ``scratch``'s buffer where given: valid until
-    this thread's next call)."""
-    return det_input_tensor(resize_for_det(image, cfg), cfg.mean, cfg.std, scratch)
+def det_input(image: np.ndarray, cfg: DetConfig) -> np.ndarray:
+    """BGR uint8 (H, W, 3) → the detector's input, uint8 (1, h, w, 3): the image resized for detection (the
+    detector normalises it in its graph, :mod:`triton_ocr.models.pixel_input`)."""
+    return resize_for_det(image, cfg)[None]
 
 
 def page_input(image: np.ndarray, cfg: DocOrientationConfig) -> np.ndarray:

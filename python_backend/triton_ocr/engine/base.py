@@ -12,13 +12,13 @@ from triton_ocr.errors import ConfigError
 
 
 class InferenceModel(Protocol):
-    """One loaded model with a single float32 input and a single output."""
+    """One loaded model with a single input (float32; the detector's uint8 pixels) and a single output."""
 
     input_name: str
     output_name: str
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
-        """Run the model on a batch ``tensor`` (N, ...) float32 and return its output (N, ...)."""
+        """Run the model on a batch ``tensor`` (N, ...) and return its output (N, ...)."""
 
     def metadata(self) -> dict[str, str]:
         """The model file's custom metadata (e.g. the recognition charset under ``character``)."""

@@ -181,8 +181,16 @@ def keep_shape_args_on_host(module: torch.nn.Module) -> None:
             container._buffers[name] = tensor.float().cpu()
 
 
+PIXEL_INPUT_CAST = "pixel_input_cast"
+"""The detector's cast of its uint8 pixels (:data:`triton_ocr.models.pixel_input.CAST_NODE`)."""
+
+
 def place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """A copy of ``module`` on ``device`` in ``dtype`` (eval mode), its shape arguments kept on the host."""
+    """A copy of ``module`` on ``device`` in ``dtype`` (eval mode), its shape arguments kept on the host, and the
+    detector's pixels cast to ``dtype`` where its graph casts them to float32."""
     moved = copy.deepcopy(module).to(device=device, dtype=dtype).eval().requires_grad_(False)
     keep_shape_args_on_host(moved)
+    cast = getattr(moved, PIXEL_INPUT_CAST, None)
+    if cast is not None:
+        cast.torch_dtype = dtype
     return moved

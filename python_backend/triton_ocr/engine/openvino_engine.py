@@ -165,6 +165,8 @@ class CompiledModel:
         self.properties = properties
         self.check = ShapeCheck(self.model, self.name)
         self.input_names = [port.get_any_name() for port in self.model.inputs]
+        self.input_dtypes = {port.get_any_name(): port.get_element_type().to_dtype() for port in self.model.inputs}
+        """Each input's numpy dtype (the detector takes uint8 pixels, the others float32)."""
         self.output_names = [port.get_any_name() for port in self.model.outputs]
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -186,8 +188,9 @@ class CompiledModel:
         return compiled, self._local.request
 
     def run(self, feed: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
-        """``outputs`` for ``feed`` (float32 C-contiguous arrays by input name); InvalidModelInputError for a shape the
-        model cannot run, RuntimeError for a failed run (after which the next run gets a fresh compiled model)."""
+        """``outputs`` for ``feed`` (C-contiguous arrays of :attr:`input_dtypes` by input name);
+        InvalidModelInputError for a shape the model cannot run, RuntimeError for a failed run (after which the next
+        run gets a fresh compiled model)."""
         shapes = {name: array.shape for name, array in feed.items()}
         self.check(shapes)
         copy = self.static.copy_for(shapes)
@@ -231,7 +234,7 @@ class CompiledModel:
         """Run zeros of ``shapes`` once, so that the buffers for them are allocated now and not by a later request;
         returns the seconds it took."""
         started = time.perf_counter()
-        self.run({name: np.zeros(shape, np.float32) for name, shape in shapes.items()}, self.output_names)
+        self.run({name: np.zeros(shape, self.input_dtypes[name]) for name, shape in shapes.items()}, self.output_names)
         return time.perf_counter() - started
 
     def _recompile(self, failed: ov.CompiledModel) -> None:
@@ -267,7 +270,7 @@ class OpenVINOModel:
         self.output_name = self.compiled.output_names[0]
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
-        feed = {self.input_name: np.ascontiguousarray(tensor, dtype=np.float32)}
+        feed = {self.input_name: np.ascontiguousarray(tensor, dtype=self.compiled.input_dtypes[self.input_name])}
         return self.compiled.run(feed, [self.output_name])[0]
 
     def metadata(self) -> dict[str, str]:

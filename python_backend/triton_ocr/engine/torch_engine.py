@@ -188,11 +188,12 @@ class TorchModel:
         return dict(self._metadata)
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """float32 (N, C, H, W) → the model's outputs (N, ...) as numpy."""
+        """float32 (N, C, H, W), or the detector's uint8 pixels (N, H, W, C) → the model's outputs (N, ...) as
+        numpy."""
         torch = import_torch()
         rows = len(tensor)
         with self._lock, torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)).to(self.device)
+            x = torch.from_numpy(np.ascontiguousarray(as_input(tensor))).to(self.device)
             outputs = self._forward(x, rows)
             if self.precision != "fp32" and not all_finite(outputs):
                 if not self._fell_back:
@@ -205,13 +206,18 @@ class TorchModel:
     def _forward(self, x: torch.Tensor, rows: int) -> list[np.ndarray]:
         """One forward in the model's precision; through a CUDA graph where enabled (batch padded to its bucket)."""
         torch = import_torch()
-        x = x.to(self.dtype)
+        x = x.to(self.dtype) if x.is_floating_point() else x  # uint8 pixels: cast in the graph
         if self.graphs is None:
             return [to_numpy(output) for output in as_list(self.module(x))]
         bucket = batch_bucket(rows)
         if bucket != rows:
             x = torch.cat([x, x.new_zeros((bucket - rows, *x.shape[1:]))])
         return [to_numpy(output[:rows]) for output in self.graphs(x)]
+
+
+def as_input(tensor: np.ndarray) -> np.ndarray:
+    """uint8 (the detector's pixels) as it is; anything else as float32."""
+    return tensor if tensor.dtype == np.uint8 else tensor.astype(np.float32, copy=False)
 
 
 def to_numpy(output: torch.Tensor) -> np.ndarray:

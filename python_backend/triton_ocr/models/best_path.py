@@ -9,9 +9,9 @@ lowest class in both). The copy keeps the model's metadata (the charset) and is 
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
+
+from triton_ocr.models.cache import derived_model
 
 CLASSES = "best_path_classes"
 """INT64 (N, T): the most probable class at each step."""
@@ -75,11 +75,4 @@ def with_best_path(model_bytes: bytes) -> bytes:
 
 def best_path_model(path: Path, cache: Path) -> Path:
     """:func:`with_best_path` of the recogniser at ``path``, written once to ``cache/<sha256>/model.onnx``."""
-    data = Path(path).read_bytes()
-    target = cache / hashlib.sha256(REVISION + data).hexdigest() / "model.onnx"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(with_best_path(data))
-        partial.replace(target)
-    return target
+    return derived_model(path, cache, REVISION, with_best_path)

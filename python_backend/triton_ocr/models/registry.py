@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from triton_ocr.config import OCRConfig
@@ -20,6 +20,7 @@ from triton_ocr.errors import ModelNotFoundError
 from triton_ocr.models.cache import model_home
 from triton_ocr.models.export_config import EXPORT_CONFIG_FILE, ExportConfig, apply_export_config, read_export_config
 from triton_ocr.models.model_sets import MODEL_SETS, REGISTRY, ModelSpec, model_set
+from triton_ocr.models.pixel_input import pixel_input_model
 from triton_ocr.models.paddle_conversion import CONVERTED, PaddleModel, converted_onnx
 
 CHARSET_FILES = ("ppocr_keys_v1.txt", "dict.txt", "keys.txt")
@@ -139,6 +140,14 @@ class PipelineModels:
     """The text-line angle classifier (``use_textline_orientation``)."""
     doc_orientation: ModelFiles | None = None
     """The page classifier (``use_doc_orientation_classify``)."""
+
+    def pixel_detector(self) -> ModelFiles:
+        """The detector taking the resized image's uint8 pixels, normalised inside the graph with the config's
+        ``text_det.mean`` / ``std`` (:mod:`~triton_ocr.models.pixel_input`): what the in-process pipeline and
+        the served ``text_det`` run."""
+        det = self.config.text_det
+        path = pixel_input_model(self.det.onnx_path, model_home() / "pixel_input", det.mean, det.std)
+        return replace(self.det, onnx_path=path)
 
 
 def with_model_settings(config: OCRConfig) -> OCRConfig:

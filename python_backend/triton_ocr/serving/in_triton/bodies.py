@@ -82,7 +82,8 @@ def scalar(tensor: np.ndarray, name: str = "input") -> object:
 
 class DetPreprocess:
     """Image → detector input. Inputs: ``image_bytes`` BYTES [1] or ``image_array`` UINT8 (H, W, 3), optional
-    tunables. Outputs: ``det_tensor`` float32 (1, 3, H, W) padded to ``size_multiple``, ``decoded_image`` BGR uint8
+    tunables. Outputs: ``det_tensor`` uint8 (1, H, W, 3) — the image resized for detection, padded to
+    ``size_multiple`` —, ``decoded_image`` BGR uint8
     (H, W, 3) — turned upright with ``use_doc_orientation_classify`` —, ``det_input_size`` int32 (2,) = the
     unpadded (h, w), ``doc_angle`` int32 (1,): the page's angle, -1 where the page classifier did not run.
     ``classify_page``: the page classifier (float32 (1, 3, S, S) → [softmax (1, 4)]), where it is served."""
@@ -121,11 +122,11 @@ class DetPreprocess:
     async def __call__(self, inputs: Tensors) -> dict[str, np.ndarray]:
         cfg = request_config(self.config, inputs, self.tunables)
         image, angle = await self.upright(self.image(inputs, cfg), cfg)
-        tensor = det_input(image, cfg.text_det)
+        pixels = det_input(image, cfg.text_det)
         return {
-            contract.DET_TENSOR: pad_det_input(tensor, self.size_multiple),
+            contract.DET_TENSOR: pad_det_input(pixels, self.size_multiple, cfg.text_det.mean),
             contract.DECODED_IMAGE: image,
-            contract.DET_INPUT_SIZE: np.array(tensor.shape[-2:], dtype=np.int32),
+            contract.DET_INPUT_SIZE: np.array(pixels.shape[1:3], dtype=np.int32),
             contract.DOC_ANGLE.name: np.array([angle], dtype=np.int32),
         }
 

@@ -91,6 +91,8 @@ class InferenceModel:
     run_limit: Callable[[ServingPlan], int | None] | None = None
     """The most input elements one engine run may hold (larger batches run in parts); ``None``: no bound. See
     :data:`~triton_ocr.serving.repository.configs.MAX_RUN_ELEMENTS`."""
+    input_type: str = "FP32"
+    """The input's Triton datatype."""
 
     def batch_sizes(self, config: OCRConfig, settings: BatchedModel) -> tuple[int, tuple[int, ...]]:
         """Triton's ``max_batch_size`` and preferred batch sizes for this model under ``settings``."""
@@ -111,7 +113,7 @@ class InferenceModel:
 
     def config(self, plan: ServingPlan, name: str) -> dict:
         io, settings = plan.io[self.name], plan.profile.inference_models[self.name]
-        inputs = [tensor(contract.TensorSpec(io.input, "FP32", self.input_dims(plan.config)))]
+        inputs = [tensor(contract.TensorSpec(io.input, self.input_type, self.input_dims(plan.config)))]
         outputs = [tensor(spec) for spec in self.outputs(io)]
         return configs.inference_model(
             name,
@@ -187,7 +189,7 @@ def ocr_postprocess_parameters(plan: ServingPlan) -> dict[str, Any]:
 IMAGE_ARRAY = contract.TensorSpec(contract.IMAGE_ARRAY, "UINT8", (-1, -1, 3))
 IMAGE_BYTES = contract.TensorSpec(contract.IMAGE_BYTES, "BYTES", (1,))
 DECODED_IMAGE = contract.TensorSpec(contract.DECODED_IMAGE, "UINT8", (-1, -1, 3))
-DET_TENSOR = contract.TensorSpec(contract.DET_TENSOR, "FP32", (1, 3, -1, -1))
+DET_TENSOR = contract.TensorSpec(contract.DET_TENSOR, "UINT8", (1, -1, -1, 3))
 PROB_MAP = contract.TensorSpec(contract.PROB_MAP, "FP32", (1, 1, -1, -1))
 
 DET_PREPROCESS = PythonModel(
@@ -203,8 +205,9 @@ DET_PREPROCESS = PythonModel(
 
 TEXT_DET = InferenceModel(
     name=contract.TEXT_DET,
-    files=lambda models: models.det,
-    input_dims=lambda config: (3, -1, -1),
+    files=lambda models: models.pixel_detector(),
+    input_dims=lambda config: (-1, -1, 3),
+    input_type="UINT8",  # the resized image's pixels, normalised in the graph (models/pixel_input.py)
     outputs=lambda io: (contract.TensorSpec(io.output, "FP32", (1, -1, -1)),),
     item_limit=det_item_limit,
     run_limit=openvino_run_limit(det_item_limit, items=1),  # on 2 cores, batching large inputs saves nothing
