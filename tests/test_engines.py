@@ -33,7 +33,7 @@ def test_engine_is_chosen_by_configuration(pipeline, onnxruntime, openvino_fp32)
 
 def test_raw_outputs_agree_in_fp32(onnxruntime, openvino_fp32):
     rng = np.random.default_rng(0)
-    det_in = rng.normal(0, 1, (1, 3, 320, 480)).astype(np.float32)
+    det_in = rng.integers(0, 256, (1, 320, 480, 3), np.uint8)  # the detector's pixels
     rec_in = rng.normal(0, 1, (4, 3, 48, 320)).astype(np.float32)
     np.testing.assert_allclose(openvino_fp32.det_model(det_in), onnxruntime.det_model(det_in), atol=1e-4)
     np.testing.assert_allclose(openvino_fp32.rec_model(rec_in), onnxruntime.rec_model(rec_in), atol=1e-4)

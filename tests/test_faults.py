@@ -131,17 +131,20 @@ def one_stub_each(stubs: dict[str, list]) -> bool:
 
 @pytest.mark.triton
 def test_poisoning_inputs_are_refused_and_the_model_keeps_serving(server):
-    """[1,3,48,2] to text_rec and [1,3,31,33] to text_det: INVALID_ARGUMENT, and the last good shape still runs."""
+    """[1,3,48,2] to text_rec and pixels [1,31,33,3] to text_det: INVALID_ARGUMENT, and the last good shape still
+    runs."""
     import tritonclient.http as http
 
     client = http.InferenceServerClient(f"127.0.0.1:{server.http_port}")
     for model, good, bad in ((contract.TEXT_REC, (1, 3, 48, 320), (1, 3, 48, 2)),
-                             (contract.TEXT_DET, (1, 3, 320, 320), (1, 3, 31, 33))):
-        name = client.get_model_metadata(model)["inputs"][0]["name"]
+                             (contract.TEXT_DET, (1, 320, 320, 3), (1, 31, 33, 3))):
+        metadata = client.get_model_metadata(model)["inputs"][0]
+        name, datatype = metadata["name"], metadata["datatype"]
 
         def infer(shape: tuple[int, ...]) -> dict:
-            tensor = http.InferInput(name, list(shape), "FP32")
-            tensor.set_data_from_numpy(np.random.default_rng(0).random(shape, dtype=np.float32))
+            tensor = http.InferInput(name, list(shape), datatype)
+            data = np.random.default_rng(0).random(shape, dtype=np.float32)
+            tensor.set_data_from_numpy(data if datatype == "FP32" else (data * 255).astype(np.uint8))
             return client.infer(model, [tensor]).get_response()
 
         first = infer(good)
