@@ -20,8 +20,8 @@ from triton_ocr.errors import ModelNotFoundError
 from triton_ocr.models.cache import model_home
 from triton_ocr.models.export_config import EXPORT_CONFIG_FILE, ExportConfig, apply_export_config, read_export_config
 from triton_ocr.models.model_sets import MODEL_SETS, REGISTRY, ModelSpec, model_set
-from triton_ocr.models.pixel_input import pixel_input_model
 from triton_ocr.models.paddle_conversion import CONVERTED, PaddleModel, converted_onnx
+from triton_ocr.models.pixel_input import pixel_input_model
 
 CHARSET_FILES = ("ppocr_keys_v1.txt", "dict.txt", "keys.txt")
 ONNX_FILES = ("model.onnx", "inference.onnx")
