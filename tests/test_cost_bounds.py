@@ -57,8 +57,9 @@ def test_max_candidates_bounds_the_crops_and_the_recognition_batches():
 
 def test_later_lines_are_cut_while_the_first_chunks_are_recognised():
     """The recogniser's first call comes before the other chunks' lines are cut (cutting overlaps recognition),
-    and every line is recognised once, in the chunks the eager plan makes."""
+    the widest chunks go first, and every line is recognised once, in the chunks the eager plan makes."""
     cut_at_calls: list[int] = []
+    widths: list[int] = []
     crops = crop_lines(np.full((400, 400, 3), 255, np.uint8), np.stack([
         np.array([[20, y], [20 + w, y], [20 + w, y + 8], [20, y + 8]], np.float32)
         for y, w in zip(range(10, 390, 12), range(40, 400, 11))
@@ -66,13 +67,15 @@ def test_later_lines_are_cut_while_the_first_chunks_are_recognised():
 
     async def recognise(tensor: np.ndarray) -> list[np.ndarray]:
         cut_at_calls.append(sum(crop is not None for crop in crops._crops))
+        widths.append(tensor.shape[3])
         return [np.zeros((len(tensor), 4), np.int64), np.ones((len(tensor), 4), np.float32)]
 
     models = LineModels(recognise=recognise, charset=["blank", "a"], max_inflight=2)
     cfg = OCRConfig(text_rec={"batch_size": 4}).text_rec
     batches, _ = run_sync(recognise_crops(crops, cfg, models))
     assert len(crops) == 32 and cut_at_calls[0] == 4 and cut_at_calls[-1] == 32
-    eager = plan_rec_batches(list(crops), cfg)
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == 8  # 8 chunks of 4, widest first
+    eager = plan_rec_batches(list(crops), cfg)[::-1]
     assert [b.indices.tolist() for b in batches] == [b.indices.tolist() for b in eager]
     assert all(np.array_equal(a.tensor, b.tensor) for a, b in zip(batches, eager, strict=True))
 

@@ -12,7 +12,7 @@ from triton_ocr.steps.ctc_decode import best_path, ctc_charset, ctc_collapse
 from triton_ocr.steps.db_postprocess import db_postprocess, order_clockwise
 from triton_ocr.steps.det_resize import det_input_size, resize_for_det
 from triton_ocr.steps.line_crop import crop_line, crop_lines
-from triton_ocr.steps.rec_batching import batch_width, plan_rec_batches
+from triton_ocr.steps.rec_batching import batch_width, costliest_first, plan_rec_batches, plan_rec_chunks
 
 
 @pytest.mark.parametrize(
@@ -212,6 +212,18 @@ def test_rec_batches_sort_chunk_and_pad():
     assert (first[0, :, :, :48] == 1.0).all() and (first[0, :, :, 48:] == 0).all()  # white → 1, pad → 0
     assert sorted(np.concatenate([b.indices for b in batches]).tolist()) == list(range(5))
     assert plan_rec_batches([], cfg) == []
+
+
+def test_chunks_run_costliest_first():
+    """Lines × width decides, not width alone; equal costs keep the plan's (aspect-ratio) order."""
+    cfg = RecConfig(batch_size=2, width_step=32)
+    chunks = plan_rec_chunks([(48, w) for w in (480, 100, 960, 200, 48)], cfg)
+    assert [(c.indices.tolist(), c.width) for c in chunks] == [([4, 1], 320), ([3, 0], 480), ([2], 960)]
+    ordered = costliest_first(chunks)
+    assert [(c.indices.tolist(), c.width) for c in ordered] == [([3, 0], 480), ([2], 960), ([4, 1], 320)]
+    wide = plan_rec_chunks([(48, w) for w in (100, 200, 1200)], cfg)  # 2 × 320 against 1 × 1216
+    assert [c.indices.tolist() for c in costliest_first(wide)] == [[2], [0, 1]]
+    assert costliest_first([]) == []
 
 
 def test_batch_width_buckets_and_caps():

@@ -3,9 +3,9 @@
 Data flow: image → [optional, ``use_doc_orientation_classify``: :func:`page_input` → page classifier →
 :func:`upright_page`] → :func:`det_input` → detector → :func:`read_lines`: :func:`boxes_from_prob_map` →
 :func:`line_crops` → [optional, ``use_textline_orientation``: :func:`orientation_batches` → classifier →
-:func:`upright_crops`] → :func:`plan_rec_chunks` → per chunk :func:`chunk_tensor` → recogniser (best path
-inside) → :func:`decode_batches` → :func:`confident_lines` (with ``return_word_box``: :func:`words_of_lines`
-from the same best paths) [→ :func:`lines_in_original` after a turned page].
+:func:`upright_crops`] → :func:`plan_rec_chunks` → :func:`costliest_first` → per chunk :func:`chunk_tensor` →
+recogniser (best path inside) → :func:`decode_batches` → :func:`confident_lines` (with ``return_word_box``:
+:func:`words_of_lines` from the same best paths) [→ :func:`lines_in_original` after a turned page].
 
 :func:`read_lines` is a coroutine over :class:`LineModels` — the recogniser and the classifier as async callables —
 so that the Triton python model awaits BLS calls with several in flight while the in-process pipeline drives the
@@ -35,6 +35,7 @@ from triton_ocr.steps.rec_batching import (
     RecBatch,
     RecChunk,
     chunk_batch,
+    costliest_first,
     plan_rec_batches,
     plan_rec_chunks,
     resized_width,
@@ -246,10 +247,11 @@ async def turn_upright(
 async def recognise_crops(
     crops: Sequence[np.ndarray], cfg: RecConfig, models: LineModels
 ) -> tuple[list[RecBatch], list[list[np.ndarray]]]:
-    """Upright BGR line crops → their width-sorted batches of ``cfg.batch_size`` and each batch's best path
-    (classes, probabilities), both (n, T). Chunks are planned from the crops' shapes; each chunk's input is built
-    (and the lines of :class:`~triton_ocr.steps.line_crop.LineCrops` cut) just before its call, so that cutting and
-    building the later chunks overlap the recogniser's runs of the earlier ones (at most ``models.max_inflight``)."""
+    """Upright BGR line crops → their width-sorted batches of ``cfg.batch_size``, costliest first, and each batch's
+    best path (classes, probabilities), both (n, T). Chunks are planned from the crops' shapes; each chunk's input
+    is built (and the lines of :class:`~triton_ocr.steps.line_crop.LineCrops` cut) just before its call, so that
+    cutting and building the later chunks overlap the recogniser's runs of the earlier ones (at most
+    ``models.max_inflight``)."""
 
     async def recognise(batch: RecBatch) -> tuple[RecBatch, list[np.ndarray]]:
         return batch, await models.recognise(batch.tensor)
@@ -257,7 +259,8 @@ async def recognise_crops(
     def prepare(chunk: RecChunk) -> RecBatch:
         return chunk_batch(crops, chunk, cfg)
 
-    done = await call_all(recognise, plan_rec_chunks(crop_shapes(crops), cfg), models.max_inflight, prepare)
+    chunks = costliest_first(plan_rec_chunks(crop_shapes(crops), cfg))
+    done = await call_all(recognise, chunks, models.max_inflight, prepare)
     return [batch for batch, _ in done], [path for _, path in done]
 
 

@@ -75,6 +75,13 @@ def plan_rec_chunks(
     ]
 
 
+def costliest_first(chunks: Sequence[RecChunk]) -> list[RecChunk]:
+    """The chunks in the order to run them: the largest input (lines × width) first, ties in the plan's order.
+    With several chunks in flight the widest then do not run last and alone while the other streams idle
+    (longest-processing-time-first): 3.5 % less wall time per page at the same CPU (docs/performance.md)."""
+    return sorted(chunks, key=lambda chunk: -len(chunk.indices) * chunk.width)
+
+
 def chunk_tensor(crops: Sequence[np.ndarray], chunk: RecChunk, cfg: RecConfig) -> np.ndarray:
     """The chunk's crops as the recogniser's float32 input (n, 3, image_height, chunk.width)."""
     return np.stack([resize_line(crops[i], cfg.image_height, chunk.width) for i in chunk.indices])

@@ -139,7 +139,8 @@ class OCRPostprocess:
     :func:`extra_line_tensors` (the classifier's decisions; the words, with ``return_word_box``).
 
     :func:`triton_ocr.stages.read_lines` over ``models``: crops (turned upright with ``use_textline_orientation``),
-    recognised in width-sorted chunks of ``text_rec.batch_size``, at most ``models.max_inflight`` calls at a time.
+    recognised in width-sorted chunks of ``text_rec.batch_size`` sent costliest first, at most ``models.max_inflight``
+    calls at a time.
     """
 
     tunables = contract.tunables_for(contract.OCR_POSTPROCESS)
