@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from triton_ocr.engine.openvino_engine import cpu_has_bf16
 from triton_ocr.models.registry import resolve_model
 from triton_ocr.serving.in_triton.model_runner import RUNNERS, openvino_properties
 from triton_ocr.serving.repository.plan import OnnxIO
@@ -57,8 +58,6 @@ def test_runner_failure_stays_with_its_group(rec_runners, engine):
 
 
 def test_openvino_parameters_follow_the_native_backend():
-    from triton_ocr.engine.openvino_engine import cpu_has_bf16
-
     assert openvino_properties({})["INFERENCE_PRECISION_HINT"] == "f32"  # fp32 pinned unless HINT_BF16 says YES
     properties = openvino_properties(
         {"HINT_BF16": "yes", "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "2", "ENABLE_CPU_PINNING": "no"}

@@ -78,7 +78,7 @@ def plan_rec_chunks(
 def costliest_first(chunks: Sequence[RecChunk]) -> list[RecChunk]:
     """The chunks in the order to run them: the largest input (lines × width) first, ties in the plan's order.
     With several chunks in flight the widest then do not run last and alone while the other streams idle
-    (longest-processing-time-first): 3.5 % less wall time per page at the same CPU (docs/performance.md)."""
+    (longest-processing-time-first; measured in docs/performance.md, seventh pass)."""
     return sorted(chunks, key=lambda chunk: -len(chunk.indices) * chunk.width)
 
 
