@@ -9,7 +9,7 @@ from triton_ocr import contract
 from triton_ocr.config import RuntimeConfig
 from triton_ocr.errors import ConfigError
 from triton_ocr.serving.repository.pbtxt import Token, entries
-from triton_ocr.serving.repository.settings import BatchedModel, QueuePolicy
+from triton_ocr.serving.repository.settings import BatchedModel
 
 TRITON_TYPES = {
     "FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64", "UINT8": "TYPE_UINT8", "BYTES": "TYPE_STRING",
@@ -83,13 +83,12 @@ def dynamic_batching(settings: BatchedModel, preferred: Sequence[int]) -> dict[s
     batching: dict[str, Any] = {"max_queue_delay_microseconds": settings.max_queue_delay_microseconds}
     if preferred:
         batching = {"preferred_batch_size": list(preferred), **batching}
-    if settings.queue != QueuePolicy():
-        batching["default_queue_policy"] = {
-            "timeout_action": Token("REJECT"),
-            "default_timeout_microseconds": settings.queue.default_timeout_microseconds,
-            "allow_timeout_override": settings.queue.allow_timeout_override,
-            "max_queue_size": settings.queue.max_queue_size,
-        }
+    batching["default_queue_policy"] = {
+        "timeout_action": Token("REJECT"),
+        "default_timeout_microseconds": settings.queue.default_timeout_microseconds,
+        "allow_timeout_override": settings.queue.allow_timeout_override,
+        "max_queue_size": settings.queue.max_queue_size,
+    }
     return batching
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -10,11 +10,25 @@ class _Section(BaseModel):
 
 
 class QueuePolicy(_Section):
-    """Triton's ``default_queue_policy``: bound the queue so overload is refused fast instead of timing out."""
+    """Triton's ``default_queue_policy``, rendered for every batched model: bound the queue so overload is refused
+    fast instead of timing out. Triton's own default (no bound, no time-outs, no per-request override) is refused:
+    under it the dynamic batcher prefetches the next batch while every instance is busy, and when the queued
+    requests differ in shape it spins a core doing so (``tritonserver`` 0.8-1.0 CPU s per image where it spent
+    25 ms; docs/performance.md, eighth pass). Any other policy turns the prefetch off."""
 
     max_queue_size: int = Field(0, ge=0, description="0: unbounded")
     default_timeout_microseconds: int = Field(0, ge=0, description="0: no time-out in the queue")
     allow_timeout_override: bool = True
+
+    @model_validator(mode="after")
+    def _not_tritons_default(self) -> QueuePolicy:
+        if not self.allow_timeout_override and not self.max_queue_size and not self.default_timeout_microseconds:
+            raise ValueError(
+                "queue: Triton's default policy (no bound, no time-out, allow_timeout_override false) makes its "
+                "dynamic batcher spin a core while every instance is busy: keep allow_timeout_override true, or set "
+                "max_queue_size or default_timeout_microseconds"
+            )
+        return self
 
 
 class BatchedModel(_Section):
