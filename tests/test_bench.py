@@ -44,6 +44,8 @@ def test_profile_variant_replaces_dotted_fields() -> None:
     for bad in ("text_rec.no_such_field=1", "no_such_model.instances=2", "kind.x=1"):
         with pytest.raises(SystemExit):
             profile_variant("cpu", "bad", [bad])
+    with pytest.raises(SystemExit, match="(?s)--variant spin: .*spin a core"):  # a value the settings refuse
+        profile_variant("cpu", "spin", ["text_rec.queue.allow_timeout_override=false"])
 
 
 def test_table_and_goals_from_rows() -> None:

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
@@ -18,7 +19,7 @@ from triton_ocr.serving.repository.pbtxt import Token, dumps
 from triton_ocr.serving.repository.plan import RepositoryPlan, ServingPlan, plan_serving
 from triton_ocr.serving.repository.profiles import get_profile, with_profile_defaults
 from triton_ocr.serving.repository.render import render_repository
-from triton_ocr.serving.repository.settings import BatchedModel
+from triton_ocr.serving.repository.settings import BatchedModel, QueuePolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,3 +262,20 @@ def test_copies_for_recurring_shapes_on_another_engine_are_refused():
     onnxruntime = plan_serving(OCRConfig(runtime={"engine": "onnxruntime"}), profile)
     with pytest.raises(ConfigError, match="text_det.static_shapes 2: only the openvino engine"):
         render_repository(onnxruntime)
+
+
+def test_every_batched_model_renders_a_queue_policy_that_stops_the_batchers_prefetch():
+    """Triton's default queue policy lets the dynamic batcher prefetch a batch while every instance is busy, and
+    with queued requests of different shapes it spins a core doing so (docs/performance.md, eighth pass): every
+    batched model of both profiles renders a policy of its own, and the default one is refused."""
+    config = OCRConfig(use_textline_orientation=True, use_doc_orientation_classify=True)
+    for profile in ("cpu", "gpu"):
+        batched = {path: text for path, text in render(config, profile).items() if "dynamic_batching {" in text}
+        assert {path.split("/")[0] for path in batched} >= {
+            contract.TEXT_DET, contract.TEXT_REC, contract.TEXTLINE_ORIENTATION, contract.DOC_ORIENTATION
+        }
+        for path, text in batched.items():
+            assert "default_queue_policy {" in text and "allow_timeout_override: true" in text, path
+    with pytest.raises(ValidationError, match="spin a core"):
+        QueuePolicy(allow_timeout_override=False)
+    assert QueuePolicy(allow_timeout_override=False, max_queue_size=8).max_queue_size == 8

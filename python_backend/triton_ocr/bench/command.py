@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from triton_ocr.bench.data import DEFAULT_FOLDERS, BenchImage, select_images, shuffled
 from triton_ocr.bench.extras import missing_extras
 from triton_ocr.bench.inprocess import needs_reference_env
@@ -59,7 +61,10 @@ def profile_variant(base: str, name: str, assignments: list[str]):  # noqa: ANN2
             raise SystemExit(f"--variant {name}: {key} is not a serving profile field")
         node[leaf] = parse_value(value)
     data["name"] = name
-    return ServingProfile.model_validate(data)
+    try:
+        return ServingProfile.model_validate(data)
+    except ValidationError as exc:
+        raise SystemExit(f"--variant {name}: {exc}") from None
 
 
 def non_negative(text: str) -> int:
