@@ -168,6 +168,34 @@ def test_order_clockwise():
     np.testing.assert_array_equal(order_clockwise(shuffled), [[0, 0], [10, 0], [10, 5], [0, 5]])
 
 
+def test_order_clockwise_orders_each_quad_of_a_batch():
+    quads = np.array([
+        [[10, 5], [0, 0], [0, 5], [10, 0]],
+        [[4, 9], [4, 1], [0, 6], [8, 3]],  # a tilted quad: x ties between the two middle points keep their order
+        [[3, 3], [3, 3], [3, 3], [3, 3]],
+    ], np.float32)
+    np.testing.assert_array_equal(order_clockwise(quads), [
+        [[0, 0], [10, 0], [10, 5], [0, 5]],
+        [[0, 6], [4, 1], [8, 3], [4, 9]],
+        [[3, 3], [3, 3], [3, 3], [3, 3]],
+    ])
+
+
+def test_db_postprocess_drops_boxes_thin_in_the_image_and_keeps_the_others():
+    # Three rows on a 100 × 200 map: 20, 8 and 30 px tall. At the map's own size all three are boxes; in an image
+    # 10× smaller the 8-px row (~18 px after unclip) is under 2 px tall and dropped ("thinner than 4 px"), the others
+    # stay, in the same order with the same scores (computed on the map), clipped into the 20 × 10 image.
+    rows = prob_map_with([(10, 30, 20, 180), (45, 53, 20, 180), (65, 95, 20, 180)])
+    full = db_postprocess(rows, (100, 200), DetConfig())
+    small = db_postprocess(rows, (10, 20), DetConfig())
+    assert len(full) == 3 and len(small) == 2
+    assert small.boxes.dtype == np.float32 and small.scores.dtype == np.float32
+    np.testing.assert_array_equal(small.scores, full.scores[[0, 2]])
+    assert (small.boxes >= 0).all() and (small.boxes[..., 0] <= 19).all() and (small.boxes[..., 1] <= 9).all()
+    heights = small.boxes[:, 3, 1] - small.boxes[:, 0, 1]
+    assert (heights >= 4).all()
+
+
 def quad(x: float, y: float, w: float = 20, h: float = 10) -> np.ndarray:
     return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
 

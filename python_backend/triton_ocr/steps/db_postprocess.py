@@ -58,13 +58,14 @@ def db_postprocess(prob_map: np.ndarray, image_hw: tuple[int, int], cfg: DetConf
         box, short_side = min_area_quad(expanded)
         if short_side < MIN_BOX_SIDE + 2:
             continue
-        box[:, 0] = np.clip(np.round(box[:, 0] / map_w * dest_w), 0, dest_w)
-        box[:, 1] = np.clip(np.round(box[:, 1] / map_h * dest_h), 0, dest_h)
         boxes.append(box)
         scores.append(score)
     if not boxes:
         return DetectedBoxes.empty()
-    return filter_small_boxes(np.array(boxes, np.int32).astype(np.float32), np.array(scores, np.float32), image_hw)
+    quads = np.stack(boxes)  # float32 (N, 4, 2) in map pixels → whole image pixels
+    quads[..., 0] = np.clip(np.round(quads[..., 0] / map_w * dest_w), 0, dest_w)
+    quads[..., 1] = np.clip(np.round(quads[..., 1] / map_h * dest_h), 0, dest_h)
+    return filter_small_boxes(quads.astype(np.int32).astype(np.float32), np.array(scores, np.float32), image_hw)
 
 
 def min_area_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
@@ -109,28 +110,29 @@ def unclip(quad: np.ndarray, unclip_ratio: float) -> np.ndarray | None:
 
 
 def filter_small_boxes(boxes: np.ndarray, scores: np.ndarray, image_hw: tuple[int, int]) -> DetectedBoxes:
-    """Order each quad clockwise, clip it into the image and drop quads thinner than 4 px."""
+    """Order each quad (N, 4, 2) clockwise, clip it into the image and drop quads thinner than 4 px."""
     height, width = image_hw
-    kept_boxes, kept_scores = [], []
-    for box, score in zip(boxes, scores):
-        box = order_clockwise(box)
-        box[:, 0] = np.clip(box[:, 0], 0, width - 1)
-        box[:, 1] = np.clip(box[:, 1], 0, height - 1)
-        box_w = int(np.linalg.norm(box[0] - box[1]))
-        box_h = int(np.linalg.norm(box[0] - box[3]))
-        if box_w <= MIN_BOX_SIDE or box_h <= MIN_BOX_SIDE:
-            continue
-        kept_boxes.append(box)
-        kept_scores.append(score)
-    if not kept_boxes:
+    boxes = order_clockwise(boxes)
+    boxes[..., 0] = np.clip(boxes[..., 0], 0, width - 1)
+    boxes[..., 1] = np.clip(boxes[..., 1], 0, height - 1)
+    box_w = np.linalg.norm(boxes[:, 0] - boxes[:, 1], axis=-1).astype(np.int64)
+    box_h = np.linalg.norm(boxes[:, 0] - boxes[:, 3], axis=-1).astype(np.int64)
+    keep = (box_w > MIN_BOX_SIDE) & (box_h > MIN_BOX_SIDE)
+    if not keep.any():
         return DetectedBoxes.empty()
-    return DetectedBoxes(np.stack(kept_boxes).astype(np.float32), np.array(kept_scores, np.float32))
+    return DetectedBoxes(boxes[keep], scores[keep].astype(np.float32))
 
 
 def order_clockwise(points: np.ndarray) -> np.ndarray:
-    """(4, 2) points → tl, tr, br, bl."""
-    by_x = points[np.argsort(points[:, 0], kind="stable")]
-    left, right = by_x[:2], by_x[2:]
-    top_left, bottom_left = left[np.argsort(left[:, 1], kind="stable")]
-    top_right, bottom_right = right[np.argsort(right[:, 1], kind="stable")]
-    return np.array([top_left, top_right, bottom_right, bottom_left], dtype=np.float32)
+    """(..., 4, 2) points → each quad as tl, tr, br, bl: the two leftmost (by x) on the left, each side's two
+    ordered by y (ties keep their order)."""
+    points = np.asarray(points, np.float32)
+    by_x = sort_points(points, 0)
+    left, right = sort_points(by_x[..., :2, :], 1), sort_points(by_x[..., 2:, :], 1)
+    return np.stack([left[..., 0, :], right[..., 0, :], right[..., 1, :], left[..., 1, :]], axis=-2)
+
+
+def sort_points(points: np.ndarray, axis: int) -> np.ndarray:
+    """(..., k, 2) points in each group sorted by coordinate ``axis`` (0: x, 1: y), stable."""
+    order = np.argsort(points[..., axis], axis=-1, kind="stable")
+    return np.take_along_axis(points, order[..., None], axis=-2)
