@@ -15,16 +15,22 @@ from functools import cache
 MALLOC_SETTINGS = {
     "MALLOC_ARENA_MAX": "2",
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
 }
-"""Two heaps per process instead of up to eight per core, and every block of 32 MiB or more (large pages, their
-detector inputs and probability maps) mapped on its own, so that freeing it returns it to the system. Not lower:
-at 1 MiB every detector input, probability map and recognition chunk was a fresh mapping, its pages faulted in and
-zeroed on every request — the same OpenVINO detector cost 205 instead of 152 CPU ms per image (8 MiB: 198;
-docs/performance.md). 32 MiB is glibc's largest threshold."""
+"""Two heaps per process instead of up to eight per core; every block of 32 MiB or more (large pages, their
+detector inputs and probability maps) mapped on its own, so that freeing it returns it to the system; and up to
+64 MiB of free memory kept at the top of a heap for the next request. Not lower: at a 1 MiB mmap threshold every
+detector input, probability map and recognition chunk was a fresh mapping, its pages faulted in and zeroed on
+every request — the same OpenVINO detector cost 205 instead of 152 CPU ms per image (8 MiB: 198). A threshold set
+explicitly stops glibc adapting both, and its trim threshold stays at 128 KiB: the blocks below 32 MiB went back
+to the system whenever they were the heap's top and were faulted in again on the next request (the served
+processes' CPU per image ~2.5 % higher, docs/performance.md, ninth pass). 64 MiB is what glibc's own rule sets
+for a 32 MiB threshold; 32 MiB is glibc's largest mmap threshold."""
 
-GATEWAY_MALLOC_SETTINGS = {**MALLOC_SETTINGS, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
-"""The gateway's: blocks of 1 MiB or more (request bodies, decoded images, result pictures) mapped on their own.
-Its CPU per image is small (~20 ms) and its memory is what a burst of large uploads would keep."""
+GATEWAY_MALLOC_SETTINGS = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+"""The gateway's: blocks of 1 MiB or more (request bodies, decoded images, result pictures) mapped on their own,
+and glibc's trim threshold. Its CPU per image is small (~20 ms) and its memory is what a burst of large uploads
+would keep."""
 
 MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
 """glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
