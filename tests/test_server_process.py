@@ -210,6 +210,7 @@ libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages, so the count does not depend on the host's THP mode
 faults = []
 for _ in range(5):  # a request's 16 MiB buffer (a decoded page, a probability map): below the mmap threshold
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -33,7 +33,8 @@ and glibc's trim threshold. Its CPU per image is small (~20 ms) and its memory i
 would keep."""
 
 MALLOPT_PARAMETERS = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}
-"""glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`MALLOC_SETTINGS`."""
+"""glibc's ``mallopt`` numbers (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``) for :data:`GATEWAY_MALLOC_SETTINGS`, the
+settings :func:`apply_malloc_settings` gives a running process."""
 
 
 @cache
