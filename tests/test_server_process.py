@@ -14,6 +14,7 @@ import pytest
 from triton_ocr import contract
 from triton_ocr.config import OCRConfig
 from triton_ocr.serving.server.install import TritonUnavailableError, python_tag, wanted_members
+from triton_ocr.serving.server.launcher import TritonServer
 from triton_ocr.serving.server.stubs import reclaim_regions, remove_stale_shm_regions, used_bytes
 from triton_ocr.serving.server.supervisor import Supervisor, model_of, unhealthy_models
 
@@ -125,6 +126,96 @@ def test_reclaimed_regions_give_their_memory_back_and_read_as_zeros(tmp_path):
         assert list(freed) == [region.name] and freed[region.name] >= 4 << 20
         assert used_bytes(region) == 0 and region.stat().st_size == 4 << 20
         assert mapped[:16] == bytes(16) and mapped[-1] == 0
+
+
+def test_regions_that_go_while_they_are_read_count_as_empty_and_private(tmp_path):
+    """The server unlinks a region between its listing and its reading (seen in CI: a retired stub's region went
+    while the reload noted orphans, and the reload failed into a server restart)."""
+    from triton_ocr.serving.server.stubs import exposed_regions
+
+    shared, private = tmp_path / "triton_ocr_1_ab_1", tmp_path / "triton_ocr_1_ab_2"
+    for path, mode in ((shared, 0o644), (private, 0o600)):
+        path.write_bytes(b"\x01" * 8192)
+        path.chmod(mode)
+    assert used_bytes(tmp_path / "triton_ocr_1_ab_gone") == 0
+    assert exposed_regions("triton_ocr_1_ab_", root=tmp_path) == {shared.name}
+    shared.unlink()
+    assert exposed_regions("triton_ocr_1_ab_", root=tmp_path) == set()
+
+
+def unstarted_server() -> TritonServer:
+    return TritonServer(http_port=1, grpc_port=2, metrics_port=3)
+
+
+def test_a_reload_does_not_fail_on_a_region_the_server_unlinks_meanwhile(monkeypatch):
+    from triton_ocr.serving.server import launcher
+    from triton_ocr.serving.server.stubs import SHM_ROOT
+
+    server = unstarted_server()
+    gone, kept = f"{server.shm_prefix}gone", f"{server.shm_prefix}kept"
+    monkeypatch.setattr(launcher, "orphaned_regions", lambda prefix: {gone, kept})  # listed, then `gone` goes
+    (SHM_ROOT / kept).write_bytes(b"\x01" * 8192)
+    try:
+        server.note_orphans({gone, kept})
+    finally:
+        (SHM_ROOT / kept).unlink()
+    assert list(server._orphans) == [kept]
+
+
+class FakeAdminClient:
+    """The repository API of a server that ``events`` watches."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def get_model_config(self, model: str, headers: dict, as_json: bool) -> dict:
+        return {"config": {"name": model}}
+
+    def unload_model(self, model: str, headers: dict) -> None:
+        self.events.append(f"unload {model}")
+
+    def load_model(self, model: str, config: str, headers: dict) -> None:
+        self.events.append(f"load {model}")
+
+    def close(self) -> None:
+        pass
+
+
+def test_reloads_and_restarts_from_two_threads_take_turns(monkeypatch):
+    """The supervisor restarts the server while another thread heals a model (a test's own supervisor, in the CI
+    run that found this): the reload waits for the restart instead of reloading a server being replaced, and two
+    restarts never launch two processes on the same ports."""
+    server = unstarted_server()
+    events: list[str] = []
+    server.process = subprocess.Popen(["true"])
+    server.process.wait()
+
+    def slow(step: str):
+        def act(*args: object) -> None:
+            events.append(f"{step} begins")
+            time.sleep(0.3)
+            events.append(f"{step} ends")
+        return act
+
+    monkeypatch.setattr(server, "_cleanup_process", lambda: None)
+    monkeypatch.setattr(server, "_launch", slow("launch"))
+    monkeypatch.setattr(server, "_wait_until_serving", lambda timeout_s: None)
+    monkeypatch.setattr(server, "_client", lambda: FakeAdminClient(events))
+    monkeypatch.setattr(server, "_wait_for_stubs", lambda *args: None)
+    monkeypatch.setattr(server, "_retire", lambda stubs: None)
+    first = threading.Thread(target=server.restart)
+    first.start()
+    time.sleep(0.1)
+    second = threading.Thread(target=server.restart)
+    third = threading.Thread(target=server.reload, args=(["text_rec"],))
+    second.start()
+    third.start()
+    for thread in (first, second, third):
+        thread.join()
+    assert server.restarts == 2 and server.reloads == 1
+    assert events[:2] == ["launch begins", "launch ends"]
+    steps = [event.rsplit(" ", 1)[0] for event in events]
+    assert sorted(zip(steps[::2], steps[1::2])) == [("launch", "launch"), ("launch", "launch"), ("unload", "load")]
 
 
 class SlowProbeServer:

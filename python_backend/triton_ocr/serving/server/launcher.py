@@ -46,6 +46,7 @@ from triton_ocr.serving.server.server_log import ServerLog
 from triton_ocr.serving.server.stubs import (
     SHM_PREFIX,
     SHM_ROOT,
+    exposed_regions,
     orphaned_regions,
     reclaim_regions,
     regions,
@@ -131,6 +132,9 @@ class TritonServer:
         self._orphans: dict[str, float] = {}
         """Regions of dead stubs that the server keeps: name → when noted."""
         self._stopping = threading.Event()
+        self._lifecycle = threading.RLock()
+        """Held by a reload or a restart: one at a time, whichever thread asks (a second waits, then acts on the
+        server the first left)."""
         self._supervisor: threading.Thread | None = None
         self.instances: set[str] = set()
         """The stub instances seen serving; one missing later has died."""
@@ -293,7 +297,7 @@ class TritonServer:
             client.get_inference_statistics(headers=self.admin_headers)
         finally:
             client.close()
-        exposed = [name for name in regions(self.shm_prefix) if (SHM_ROOT / name).stat().st_mode & 0o077]
+        exposed = exposed_regions(self.shm_prefix)
         if exposed:
             raise TritonUnavailableError(f"shared-memory regions readable by other users: {sorted(exposed)}")
 
@@ -312,31 +316,32 @@ class TritonServer:
         its memory (found by ``triton-ocr soak``): they are killed (:meth:`_retire`); and the server keeps the
         regions of the dead and killed stubs mapped: they are noted, for the supervisor to reclaim
         (:meth:`reclaim_orphans`). Raises TritonUnavailableError when a model's stubs do not come back within
-        ``timeout_s``.
+        ``timeout_s``. Waits for a reload or restart in progress in another thread.
         """
         from triton_ocr.serving.server.supervisor import model_of
 
-        client = self._client()
-        try:
-            for model in models:
-                log.warning("reloading model %s (unload, load)", model)
-                before = regions(self.shm_prefix)
-                retired = {pid for name, stubs in stub_instances(self.shm_prefix).items()
-                           if model_of(name) == model for pid, _ in stubs}
-                config = json.dumps(client.get_model_config(model, headers=self.admin_headers, as_json=True)["config"])
-                started = time.monotonic()
-                client.unload_model(model, headers=self.admin_headers)
-                unloaded = time.monotonic()
-                client.load_model(model, config=config, headers=self.admin_headers)
-                loaded = time.monotonic()
-                self.reloads += 1
-                self._wait_for_stubs(model, retired, loaded + timeout_s)
-                log.warning("reloaded %s: unload %.2f s, load %.2f s, stubs up %.2f s", model, unloaded - started,
-                            loaded - unloaded, time.monotonic() - loaded)
-                self._retire(retired)
-                self.note_orphans(before)
-        finally:
-            client.close()
+        with self._lifecycle:
+            client = self._client()
+            try:
+                for model in models:
+                    log.warning("reloading model %s (unload, load)", model)
+                    before = regions(self.shm_prefix)
+                    retired = {pid for name, stubs in stub_instances(self.shm_prefix).items()
+                               if model_of(name) == model for pid, _ in stubs}
+                    config = client.get_model_config(model, headers=self.admin_headers, as_json=True)["config"]
+                    started = time.monotonic()
+                    client.unload_model(model, headers=self.admin_headers)
+                    unloaded = time.monotonic()
+                    client.load_model(model, config=json.dumps(config), headers=self.admin_headers)
+                    loaded = time.monotonic()
+                    self.reloads += 1
+                    self._wait_for_stubs(model, retired, loaded + timeout_s)
+                    log.warning("reloaded %s: unload %.2f s, load %.2f s, stubs up %.2f s", model,
+                                unloaded - started, loaded - unloaded, time.monotonic() - loaded)
+                    self._retire(retired)
+                    self.note_orphans(before)
+            finally:
+                client.close()
 
     def note_orphans(self, candidates: set[str]) -> None:
         """Remember the regions among ``candidates`` that still exist with no stub running on them (the server
@@ -391,17 +396,19 @@ class TritonServer:
 
     def restart(self) -> None:
         """Start the server process again (stopping it first if it still runs) on the same ports and wait until it
-        serves (logged if not)."""
+        serves (logged if not). Waits for a reload or restart in progress in another thread: two restarts at once
+        would each launch a process, the second finding the first's ports taken."""
         assert self.process is not None
-        code = self.process.poll()
-        log.error("tritonserver %s; restarting", "does not heal" if code is None else f"exited with code {code}")
-        self._cleanup_process()
-        self.restarts += 1
-        self._launch()
-        try:
-            self._wait_until_serving(self.startup_timeout_s)
-        except TritonUnavailableError as exc:
-            log.error("restart failed: %s", exc)
+        with self._lifecycle:
+            code = self.process.poll()
+            log.error("tritonserver %s; restarting", "does not heal" if code is None else f"exited with code {code}")
+            self._cleanup_process()
+            self.restarts += 1
+            self._launch()
+            try:
+                self._wait_until_serving(self.startup_timeout_s)
+            except TritonUnavailableError as exc:
+                log.error("restart failed: %s", exc)
 
     def _cleanup_process(self) -> None:
         """Stop the server process (SIGTERM, then SIGKILL to its whole session) and remove its shm regions."""

@@ -70,8 +70,24 @@ def orphaned_regions(shm_prefix: str) -> set[str]:
 
 
 def used_bytes(path: Path) -> int:
-    """The memory a region holds (its allocated blocks: a reclaimed region keeps its size but holds none)."""
-    return path.stat().st_blocks * 512
+    """The memory a region holds (its allocated blocks: a reclaimed region keeps its size but holds none); 0 once
+    it is gone (regions are listed, then read: the server can unlink one in between, as it does a retired stub's)."""
+    try:
+        return path.stat().st_blocks * 512
+    except FileNotFoundError:
+        return 0
+
+
+def exposed_regions(shm_prefix: str, root: Path = SHM_ROOT) -> set[str]:
+    """The regions starting with ``shm_prefix`` that users other than their owner may read or write."""
+    exposed = set()
+    for name in regions(shm_prefix, root):
+        try:
+            if (root / name).stat().st_mode & 0o077:
+                exposed.add(name)
+        except FileNotFoundError:
+            continue
+    return exposed
 
 
 def reclaim_regions(names: Iterable[str], root: Path = SHM_ROOT) -> dict[str, int]:
@@ -90,10 +106,11 @@ def reclaim_regions(names: Iterable[str], root: Path = SHM_ROOT) -> dict[str, in
         except FileNotFoundError:
             continue
         try:
-            held = used_bytes(path)
+            stat = os.fstat(fd)
+            held = stat.st_blocks * 512
             if not held:
                 continue
-            if libc.fallocate(fd, PUNCH_HOLE, ctypes.c_long(0), ctypes.c_long(os.fstat(fd).st_size)) == 0:
+            if libc.fallocate(fd, PUNCH_HOLE, ctypes.c_long(0), ctypes.c_long(stat.st_size)) == 0:
                 freed[name] = held
             else:
                 log.warning("could not free region %s: %s", name, os.strerror(ctypes.get_errno()))
