@@ -264,18 +264,37 @@ def test_copies_for_recurring_shapes_on_another_engine_are_refused():
         render_repository(onnxruntime)
 
 
-def test_every_batched_model_renders_a_queue_policy_that_stops_the_batchers_prefetch():
+def test_every_dynamic_batcher_renders_a_queue_policy_that_stops_its_prefetch():
     """Triton's default queue policy lets the dynamic batcher prefetch a batch while every instance is busy, and
     with queued requests of different shapes it spins a core doing so (docs/performance.md, eighth pass): every
-    batched model of both profiles renders a policy of its own, and the default one is refused."""
+    dynamically batched model of both profiles renders a policy of its own, and the default one is refused."""
     config = OCRConfig(use_textline_orientation=True, use_doc_orientation_classify=True)
-    for profile in ("cpu", "gpu"):
+    for profile, batched_models in (
+        ("cpu", {contract.TEXT_DET, contract.TEXTLINE_ORIENTATION, contract.DOC_ORIENTATION}),
+        ("gpu", {contract.TEXT_DET, contract.TEXT_REC, contract.TEXTLINE_ORIENTATION, contract.DOC_ORIENTATION}),
+    ):
         batched = {path: text for path, text in render(config, profile).items() if "dynamic_batching {" in text}
-        assert {path.split("/")[0] for path in batched} >= {
-            contract.TEXT_DET, contract.TEXT_REC, contract.TEXTLINE_ORIENTATION, contract.DOC_ORIENTATION
-        }
+        assert {path.split("/")[0] for path in batched} == batched_models
         for path, text in batched.items():
             assert "default_queue_policy {" in text and "allow_timeout_override: true" in text, path
     with pytest.raises(ValidationError, match="spin a core"):
         QueuePolicy(allow_timeout_override=False)
     assert QueuePolicy(allow_timeout_override=False, max_queue_size=8).max_queue_size == 8
+
+
+def test_the_cpu_recogniser_runs_each_chunk_without_a_batcher():
+    """On the ``cpu`` profile a pipeline chunk is ``text_rec``'s whole batch: no dynamic batcher (none to spin, and
+    a free instance takes the next chunk at once; docs/performance.md, eleventh pass). Settings only a batcher
+    reads are refused beside ``dynamic_batching: false``, by name, in the profile and in a bench variant."""
+    from triton_ocr.bench.command import profile_variant
+
+    rec = render()[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "dynamic_batching" not in rec and "default_queue_policy" not in rec
+    assert "max_batch_size: 2\n" in rec and "{ count: 2 kind: KIND_CPU }" in rec
+    with pytest.raises(ValidationError, match="dynamic_batching false: chunks_per_batch, queue set, but only"):
+        BatchedModel(dynamic_batching=False, chunks_per_batch=2, queue=QueuePolicy(max_queue_size=8))
+    with pytest.raises(SystemExit, match="preferred_chunks, max_queue_delay_microseconds set"):
+        profile_variant("gpu", "unbatched", ["text_rec.dynamic_batching=false", "text_rec.chunks_per_batch=1"])
+    batched = profile_variant("cpu", "batched", ["text_rec.dynamic_batching=true", "text_rec.chunks_per_batch=2"])
+    rec = render_repository(plan_serving(OCRConfig(), batched))[f"{contract.TEXT_REC}/config.pbtxt"]
+    assert "max_batch_size: 4\n" in rec and "dynamic_batching {\n  max_queue_delay_microseconds: 2000" in rec

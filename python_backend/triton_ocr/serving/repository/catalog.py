@@ -74,7 +74,8 @@ class PythonModel:
 
 @dataclass(frozen=True)
 class InferenceModel:
-    """An ONNX model with dynamic batching, on the backend of the pipeline's ``runtime.engine``."""
+    """An ONNX model, batched by Triton (dynamic batching unless its settings turn it off), on the backend of the
+    pipeline's ``runtime.engine``."""
 
     name: str
     files: Callable[[PipelineModels], ModelFiles | None]
@@ -241,10 +242,10 @@ TEXT_REC = InferenceModel(
         # instance of two threads, as the in-process pipeline's two streams do (docs/performance.md, fourth pass).
         # 256 kernels: recognition shapes recur (64-px width buckets), and compiling a shape's kernels again cost
         # ~9 CPU ms per chunk; memory flat after ~500 random chunks, +95 MiB over 32 (1024: +250 MiB and still
-        # rising; docs/performance.md)
-        "cpu": BatchedModel(
-            instances=2, intra_op_threads=1, max_queue_delay_microseconds=3000, kernel_cache_entries=256
-        ),
+        # rising; docs/performance.md). No dynamic batcher: a chunk is a whole batch here, and without the batcher
+        # a free instance takes the next chunk at once (+7 % images/s at c=4) and nothing can make it spin
+        # (docs/performance.md, eleventh pass)
+        "cpu": BatchedModel(instances=2, intra_op_threads=1, kernel_cache_entries=256, dynamic_batching=False),
         "gpu": BatchedModel(
             instances=2, intra_op_threads=0, chunks_per_batch=4, preferred_chunks=(1, 2, 4),
             max_queue_delay_microseconds=1000,

@@ -136,7 +136,7 @@ def inference_model(
         "input": io[0],
         "output": io[1],
         "instance_group": [group],
-        "dynamic_batching": dynamic_batching(settings, batch[1]),
+        **({"dynamic_batching": dynamic_batching(settings, batch[1])} if settings.dynamic_batching else {}),
         "parameters": string_parameters(
             engine_parameters(runtime.engine, runtime.precision, settings)
             | ({MAX_ITEM_ELEMENTS: item_limit[0], ITEM_LIMIT_SETTING: item_limit[1]} if item_limit else {})

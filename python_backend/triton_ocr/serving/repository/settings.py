@@ -10,7 +10,7 @@ class _Section(BaseModel):
 
 
 class QueuePolicy(_Section):
-    """Triton's ``default_queue_policy``, rendered for every batched model: bound the queue so overload is refused
+    """Triton's ``default_queue_policy``, rendered for every model with a dynamic batcher: bound the queue so overload is refused
     fast instead of timing out. Triton's own default (no bound, no time-outs, no per-request override) is refused:
     under it the dynamic batcher prefetches the next batch while every instance is busy, and when the queued
     requests differ in shape it spins a core doing so (measured in docs/performance.md, eighth pass). Any other
@@ -32,7 +32,8 @@ class QueuePolicy(_Section):
 
 
 class BatchedModel(_Section):
-    """An ONNX model served with dynamic batching by the backend of the pipeline's ``runtime.engine``.
+    """An ONNX model served by the backend of the pipeline's ``runtime.engine``, with Triton's dynamic batching
+    unless ``dynamic_batching`` is false.
 
     A model fed in pipeline chunks (``text_rec``: ``text_rec.batch_size`` lines per call) counts its batches in
     chunks: ``max_batch_size`` = chunk × ``chunks_per_batch``, preferred sizes = chunk × ``preferred_chunks``, so the
@@ -61,6 +62,29 @@ class BatchedModel(_Section):
         "(each seen twice or more; the detectors run 25-30 % faster on them, each copy holds its own buffers, and "
         "their results can differ from the dynamic model's by bf16 rounding); 0: none"
     )
+    dynamic_batching: bool = Field(
+        True, description="False: no dynamic batcher; each request runs as it arrives, queued at the instances. For "
+        "a model whose callers send whole batches (pipeline chunks, chunks_per_batch 1): there is nothing to merge, "
+        "and a free instance takes the next request at once, which the batcher does only under the queue policy "
+        "QueuePolicy refuses; with no batcher thread, nothing spins either"
+    )
+
+    @model_validator(mode="after")
+    def _batcher_fields_need_a_batcher(self) -> BatchedModel:
+        if not self.dynamic_batching:
+            fields = type(self).model_fields
+            unused = [name for name in BATCHER_FIELDS if getattr(self, name) != fields[name].default]
+            if unused:
+                raise ValueError(
+                    f"dynamic_batching false: {', '.join(unused)} set, but only Triton's dynamic batcher uses them"
+                )
+        return self
+
+
+BATCHER_FIELDS = (
+    "preferred_batch_sizes", "chunks_per_batch", "preferred_chunks", "max_queue_delay_microseconds", "queue"
+)
+"""The :class:`BatchedModel` fields that configure Triton's dynamic batcher."""
 
 
 class PythonStep(_Section):
