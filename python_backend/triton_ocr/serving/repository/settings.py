@@ -10,11 +10,12 @@ class _Section(BaseModel):
 
 
 class QueuePolicy(_Section):
-    """Triton's ``default_queue_policy``, rendered for every model with a dynamic batcher: bound the queue so overload is refused
-    fast instead of timing out. Triton's own default (no bound, no time-outs, no per-request override) is refused:
-    under it the dynamic batcher prefetches the next batch while every instance is busy, and when the queued
-    requests differ in shape it spins a core doing so (measured in docs/performance.md, eighth pass). Any other
-    policy turns the prefetch off."""
+    """Triton's ``default_queue_policy``, rendered for every model with a dynamic batcher: bound the queue so
+    overload is refused fast instead of timing out. Triton's own default (no bound, no time-outs, no per-request
+    override) is refused: under it the dynamic batcher prefetches the next batch while every instance is busy, and
+    when the queued requests differ in shape it spins a core doing so (measured in docs/performance.md, eighth
+    pass). Any other policy turns the prefetch off; a model fed whole batches can go without a batcher instead
+    (:attr:`BatchedModel.dynamic_batching`)."""
 
     max_queue_size: int = Field(0, ge=0, description="0: unbounded")
     default_timeout_microseconds: int = Field(0, ge=0, description="0: no time-out in the queue")
